@@ -1,0 +1,190 @@
+"""imutrack benchmarks: each case is timed next to a baseline measured in the same process, same data.
+
+    python benchmarks/run.py            # prints the table and rewrites docs/benchmarks.md
+    python benchmarks/run.py --quick    # smaller data, prints only (a smoke run)
+
+A ratio is case time / baseline time: it compares with what the same machine does at best for the same job, so the
+numbers mean something on any machine. Absolute times are for this machine only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import os
+import platform
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+import numpy as np
+from scipy.spatial.transform import Rotation
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from imutrack import __version__  # noqa: E402
+from imutrack.recording import RecordingMeta, read_recording, write_recording  # noqa: E402
+from imutrack.sources.simulator import SimulatorConfig, simulate  # noqa: E402
+
+
+@dataclass
+class Result:
+    name: str
+    size: str
+    seconds: float
+    baseline: str
+    baseline_seconds: float
+    note: str = ""
+
+    @property
+    def ratio(self) -> float:
+        return self.seconds / self.baseline_seconds
+
+
+def best_of(fn: Callable[[], object], repeat: int) -> float:
+    """Smallest wall time of ``repeat`` runs, s (the least disturbed by the rest of the machine)."""
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return min(times)
+
+
+def session_config(hours: float, rate_hz: float) -> SimulatorConfig:
+    # One rep per side takes about 2.7 min; enough reps to fill the hours.
+    reps = max(1, round(hours * 60 / 2.75 / 2))
+    return SimulatorConfig(sample_rate_hz=rate_hz, reps_per_side=reps, seed=1)
+
+
+def plain_csv_floors(path: Path, skip_rows: int) -> dict[str, Callable[[], object]]:
+    """The fastest plain CSV parsers available here, each reading the same numbers with no checks."""
+    floors: dict[str, Callable[[], object]] = {
+        "numpy.loadtxt": lambda: np.loadtxt(path, delimiter=",", comments="#", skiprows=skip_rows),
+    }
+    try:
+        import pandas
+
+        floors["pandas.read_csv"] = lambda: pandas.read_csv(path, comment="#", engine="c").to_numpy()
+    except ImportError:
+        pass
+    try:
+        from pyarrow import csv as arrow_csv
+
+        options = arrow_csv.ParseOptions(ignore_empty_lines=True)
+        floors["pyarrow.csv"] = lambda: arrow_csv.read_csv(
+            path, read_options=arrow_csv.ReadOptions(skip_rows=skip_rows - 1), parse_options=options
+        )
+    except ImportError:
+        pass
+    return floors
+
+
+def run(quick: bool) -> list[Result]:
+    hours = 0.1 if quick else 1.0
+    repeat = 1 if quick else 3
+    cfg = session_config(hours, 100.0)
+    results = []
+
+    session = simulate(cfg)
+    n = len(session.samples)
+    size = f"{session.samples.duration_s / 3600:.2f} h, 100 Hz, {n:,} samples"
+
+    def rotation_floor():
+        # The least rotation work any simulator of this kind must do: build and compose N orientations, twice.
+        r = Rotation.from_rotvec(session.samples.gyr_rad_s)
+        (r * r).as_quat()
+        (r.inv() * r).as_rotvec()
+
+    results.append(
+        Result("simulate a session", size, best_of(lambda: simulate(cfg), repeat),
+               "scipy Rotation: N compose + convert ×2", best_of(rotation_floor, repeat))
+    )
+
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp_path = Path(tmp)
+        counter = iter(range(10**6))
+
+        def write_ours():
+            write_recording(tmp_path / f"r{next(counter)}.csv", session.samples, RecordingMeta(device="bench"))
+
+        table = np.hstack([session.samples.t_s[:, None], np.arange(n)[:, None], session.samples.gyr_rad_s,
+                           session.samples.acc_m_s2])
+
+        def write_savetxt():
+            with open(tmp_path / f"p{next(counter)}.csv", "w") as f:
+                np.savetxt(f, table, fmt=["%.6f", "%d"] + ["%.9g"] * 6, delimiter=",")
+
+        results.append(Result("write recording (fsync)", size, best_of(write_ours, repeat), "numpy.savetxt",
+                              best_of(write_savetxt, repeat)))
+
+        path = tmp_path / "read.csv"
+        write_recording(path, session.samples, RecordingMeta(device="bench"))
+        skip = len(RecordingMeta(device="bench").header_lines()) + 1
+        floors = {name: best_of(fn, repeat) for name, fn in plain_csv_floors(path, skip).items()}
+        floor_name = min(floors, key=floors.get)
+        file_mb = os.path.getsize(path) / 1e6
+        others = ", ".join(f"{k} {v:.2f} s" for k, v in floors.items() if k != floor_name)
+        results.append(Result("read recording", f"{size}, {file_mb:.0f} MB", best_of(lambda: read_recording(path), repeat),
+                              f"{floor_name} (fastest plain parse)", floors[floor_name], others))
+    return results
+
+
+def table_lines(results: list[Result]) -> list[str]:
+    lines = [
+        "| case | size | time, s | baseline | baseline, s | ratio |",
+        "|---|---|---|---|---|---|",
+    ]
+    for r in results:
+        lines.append(
+            f"| {r.name} | {r.size} | {r.seconds:.3f} | {r.baseline} | {r.baseline_seconds:.3f} | {r.ratio:.2f}× |"
+        )
+    return lines
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="small data; print only, don't rewrite the docs")
+    args = parser.parse_args(argv)
+    results = run(args.quick)
+    lines = table_lines(results)
+    print("\n".join(lines))
+    for r in results:
+        if r.note:
+            print(f"  {r.name}: other baselines: {r.note}")
+    if not args.quick:
+        write_doc(results, lines)
+    return 0
+
+
+def write_doc(results: list[Result], lines: list[str]) -> None:
+    notes = [f"- {r.name}: other baselines measured: {r.note}." for r in results if r.note]
+    text = f"""# Benchmarks
+
+Measured by `python benchmarks/run.py` (it rewrites this file). Each case runs next to a baseline on the same data in
+the same process; the **ratio** (case / baseline) is what to compare across machines. Times are the best of three.
+
+Last run: {date.today().isoformat()}, imutrack {__version__}, Python {platform.python_version()}, numpy {np.__version__},
+{platform.machine()}, {os.cpu_count()} cores.
+
+{chr(10).join(lines)}
+
+{chr(10).join(notes)}
+
+What the baselines are:
+- *simulate a session*: the simulator against the bare rotation maths a simulator of this kind cannot avoid.
+- *write recording*: our streaming writer (formats rows, flushes and fsyncs once a second) against `numpy.savetxt`
+  of the same table into a plain file.
+- *read recording*: our reader (header, events, torn-line and per-line error reporting, validation) against the
+  fastest plain CSV parser installed (numpy's C `loadtxt`; pandas and pyarrow are tried when present).
+"""
+    (REPO / "docs" / "benchmarks.md").write_text(text, encoding="utf-8")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,5 @@
+import sys
+
+from imutrack.cli import main
+
+sys.exit(main())

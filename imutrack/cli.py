@@ -1,0 +1,104 @@
+"""The `imutrack` command: a thin layer that composes the stages and prints their results.
+
+Every :class:`~imutrack.errors.ImutrackError` is printed as one line without a traceback; warnings about recovered
+problems (a torn last line, say) are printed as one line each.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import warnings
+from pathlib import Path
+
+from imutrack import __version__
+from imutrack.errors import ImutrackError, ImutrackWarning
+
+
+def _positive_float(text: str) -> float:
+    value = float(text)
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be > 0, got {text}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="imutrack",
+        description="Measure the seated trunk-twist exercise with a chest-worn IMU: twist angle, one-minute holds, "
+        "form (stability, slouch, breathing) and progress over days.",
+        epilog="Run 'imutrack demo' to see the whole pipeline on a simulated session.",
+    )
+    parser.add_argument("--version", action="version", version=f"imutrack {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    demo = commands.add_parser(
+        "demo",
+        help="simulate a session and run it through the whole pipeline",
+        description="Simulate a seated-twist session (sensor noise, bias, creep, sway, slouch, breathing), record it "
+        "like a real sensor would, and run every analysis stage on it.",
+    )
+    demo.add_argument("--out", type=Path, help="folder for the recording and figure (default: the user data folder)")
+    demo.add_argument("--seed", type=int, default=7, help="random seed of the simulated session (default 7)")
+    demo.add_argument("--rate", type=_positive_float, default=100.0, help="sample rate, Hz (default 100)")
+    demo.add_argument("--reps", type=int, default=2, help="repetitions per side (default 2)")
+    demo.add_argument("--hold", type=_positive_float, default=60.0, help="hold length, s (default 60)")
+
+    simulate = commands.add_parser(
+        "simulate",
+        help="write a simulated session as a recording (with its ground truth as JSON)",
+        description="Write a simulated session as an imutrack recording, and its ground truth next to it as "
+        "<name>.truth.json.",
+    )
+    simulate.add_argument("out", type=Path, help="recording file to create (.csv)")
+    simulate.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    simulate.add_argument("--rate", type=_positive_float, default=100.0, help="sample rate, Hz (default 100)")
+    simulate.add_argument("--reps", type=int, default=3, help="repetitions per side (default 3)")
+    simulate.add_argument("--hold", type=_positive_float, default=60.0, help="hold length, s (default 60)")
+    simulate.add_argument("--mag", action="store_true", help="include a magnetometer")
+
+    info = commands.add_parser("info", help="describe recordings: device, duration, rate, lost samples, events")
+    info.add_argument("files", type=Path, nargs="+", metavar="FILE", help="imutrack recordings (.csv)")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point; returns the process exit code (0 ok, 1 error, 2 usage, 130 interrupted)."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 0
+    from imutrack import commands
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ImutrackWarning)
+        try:
+            code = commands.run(args)
+        except ImutrackError as exc:
+            _print_warnings(caught)
+            print(f"imutrack: error: {exc}", file=sys.stderr)
+            return 1
+        except OSError as exc:
+            _print_warnings(caught)
+            where = f"{exc.filename}: " if exc.filename else ""
+            print(f"imutrack: error: {where}{exc.strerror or exc}", file=sys.stderr)
+            return 1
+        except KeyboardInterrupt:
+            _print_warnings(caught)
+            print("imutrack: interrupted", file=sys.stderr)
+            return 130
+    _print_warnings(caught)
+    return code
+
+
+def _print_warnings(caught: list[warnings.WarningMessage]) -> None:
+    for message in caught:
+        if issubclass(message.category, ImutrackWarning):
+            print(f"imutrack: warning: {message.message}", file=sys.stderr)
+        else:
+            warnings.showwarning(message.message, message.category, message.filename, message.lineno)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

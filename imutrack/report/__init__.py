@@ -1,0 +1,1 @@
+"""Figures and reports (the only stage that imports matplotlib)."""

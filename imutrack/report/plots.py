@@ -1,0 +1,72 @@
+"""Session figures with matplotlib (Agg backend: no screen needed)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+
+@dataclass(frozen=True)
+class Span:
+    """A shaded interval on the time axis, s, with a short label (e.g. a hold "L1 52°")."""
+
+    start_s: float
+    end_s: float
+    label: str
+    side: str = ""
+
+
+def plot_session(
+    path: str | Path,
+    t_s: np.ndarray,
+    twist_deg: np.ndarray,
+    flexion_deg: np.ndarray,
+    *,
+    holds: Sequence[Span] = (),
+    reference_twist_deg: np.ndarray | None = None,
+    reference_label: str = "truth",
+    slouch_threshold_deg: float | None = None,
+    title: str = "",
+) -> Path:
+    """Write a two-panel session figure: twist over time with holds shaded, flexion below. Returns the path."""
+    fig, (ax_twist, ax_flex) = plt.subplots(
+        2, 1, figsize=(11, 5.5), sharex=True, gridspec_kw={"height_ratios": [3, 1.4]}, layout="constrained"
+    )
+    t_min = np.asarray(t_s) / 60.0
+    colours = {"left": "#1f77b4", "right": "#d62728"}
+    for span in holds:
+        for ax in (ax_twist, ax_flex):
+            ax.axvspan(span.start_s / 60.0, span.end_s / 60.0, color=colours.get(span.side, "0.6"), alpha=0.12, lw=0)
+        ax_twist.annotate(
+            span.label,
+            ((span.start_s + span.end_s) / 120.0, 1.0),
+            xycoords=("data", "axes fraction"),
+            ha="center",
+            va="top",
+            fontsize=8,
+        )
+    if reference_twist_deg is not None:
+        ax_twist.plot(t_min, reference_twist_deg, color="0.55", lw=2.5, alpha=0.6, label=reference_label)
+    ax_twist.plot(t_min, twist_deg, color="k", lw=0.9, label="twist (measured)")
+    ax_twist.axhline(0, color="0.7", lw=0.6)
+    ax_twist.set_ylabel("twist, ° (+ left)")
+    ax_twist.legend(loc="lower right", fontsize=8, frameon=False)
+    ax_flex.plot(t_min, flexion_deg, color="#2ca02c", lw=0.9)
+    if slouch_threshold_deg is not None:
+        ax_flex.axhline(slouch_threshold_deg, color="#ff7f0e", ls="--", lw=0.8, label="slouch threshold")
+        ax_flex.legend(loc="upper right", fontsize=8, frameon=False)
+    ax_flex.set_ylabel("flexion, °")
+    ax_flex.set_xlabel("time, min")
+    if title:
+        ax_twist.set_title(title, fontsize=10)
+    path = Path(path)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path

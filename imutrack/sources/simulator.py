@@ -1,0 +1,507 @@
+"""Physically exact simulator of seated-twist sessions, with ground truth.
+
+The simulator first builds the *trunk's* motion as smooth functions of time — twist about vertical, flexion
+(slouch) and lateral lean relative to neutral, breathing — then derives what a sternum-worn IMU measures:
+
+* orientation of the sensor: ``q_sensor(t) = q_trunk(t) ⊗ q_breath(t) ⊗ q_mount`` (wxyz, sensor → earth), where
+  ``q_trunk = Rz(heading + twist) ⊗ swing(flexion, lean)`` with the swing about the trunk's neutral forward/left axes
+  and ``q_breath`` the small pitch of the sternum with each breath;
+* gyroscope: the angular rate of the sensor in its own frame. Sample ``k`` is the *mean* rate over
+  ``[t_k, t_k+1)``: the rotation vector of ``q_k⁻¹ ⊗ q_k+1`` divided by the sample interval (what a gyro with an
+  averaging low-pass filter delivers). Strapdown integration of the noiseless gyro is therefore exact;
+* accelerometer: specific force ``R⁻¹ (a − g)`` in the sensor frame at ``t_k``, with ``a`` the second derivative of
+  the sensor's position (sternum on a lever arm from the lumbar pivot, plus chest-wall breathing motion);
+* optional magnetometer: a homogeneous earth field rotated into the sensor frame;
+* MEMS errors: white noise, turn-on bias and bias random walk, scale and cross-axis errors (gyro and acc).
+
+All angle profiles are sums of minimum-jerk steps and smoothly windowed sines, so they are C2-smooth and can be
+evaluated at any sample rate; a session simulated at 25 Hz and at 1 kHz is the same motion.
+
+Sign conventions (``docs/frames.md``): earth z up; twist + = to the left (counter-clockwise seen from above);
+flexion + = forward (slouching); lean + = to the left.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields
+from datetime import datetime
+
+import numpy as np
+from scipy.spatial.transform import Rotation
+
+from imutrack.errors import ImutrackError
+from imutrack.frames import GRAVITY_M_S2, axis_vector
+from imutrack.samples import ImuSamples
+
+_DIFF_STEP_S = 1e-4  # central-difference step for the sensor's linear acceleration
+
+
+def min_jerk(u: np.ndarray) -> np.ndarray:
+    """Minimum-jerk step 10u³ − 15u⁴ + 6u⁵ for u clipped to [0, 1]: zero rate and acceleration at both ends."""
+    u = np.clip(u, 0.0, 1.0)
+    return u * u * u * (10.0 + u * (-15.0 + 6.0 * u))
+
+
+def _min_jerk_integral(u: np.ndarray) -> np.ndarray:
+    """∫₀ᵘ min_jerk for u in [0, 1]; for u > 1 it continues with slope 1."""
+    v = np.clip(u, 0.0, 1.0)
+    inside = v**4 * (2.5 + v * (-3.0 + v))
+    return inside + np.maximum(u - 1.0, 0.0)
+
+
+@dataclass(frozen=True)
+class Step:
+    """A smooth change by ``delta`` starting at ``t0_s`` and lasting ``duration_s`` (minimum-jerk)."""
+
+    t0_s: float
+    duration_s: float
+    delta: float
+
+
+@dataclass(frozen=True)
+class Wave:
+    """A sine ``amplitude·sin(2π f (t − t0) + phase)`` on ``[t0_s, t1_s)``, faded in and out over ``fade_s``."""
+
+    t0_s: float
+    t1_s: float
+    amplitude: float
+    freq_hz: float
+    phase_rad: float = 0.0
+    fade_s: float = 2.0
+
+
+@dataclass
+class Profile:
+    """A scalar signal of time: ``base`` plus smooth steps plus faded waves. C2-smooth everywhere."""
+
+    base: float = 0.0
+    steps: list[Step] = field(default_factory=list)
+    waves: list[Wave] = field(default_factory=list)
+
+    def __call__(self, t_s: np.ndarray) -> np.ndarray:
+        """Value at sorted times ``t_s`` (s). Cost is O(N + samples inside steps and waves)."""
+        out = np.full(len(t_s), self.base, dtype=np.float64)
+        settled = np.zeros(len(t_s) + 1)
+        for step in self.steps:
+            i0, i1 = np.searchsorted(t_s, [step.t0_s, step.t0_s + step.duration_s])
+            out[i0:i1] += step.delta * min_jerk((t_s[i0:i1] - step.t0_s) / step.duration_s)
+            settled[i1] += step.delta
+        out += np.cumsum(settled)[:-1]
+        for wave in self.waves:
+            i0, i1 = np.searchsorted(t_s, [wave.t0_s, wave.t1_s])
+            t = t_s[i0:i1]
+            fade = min_jerk((t - wave.t0_s) / wave.fade_s) * min_jerk((wave.t1_s - t) / wave.fade_s)
+            out[i0:i1] += fade * wave.amplitude * np.sin(2 * np.pi * wave.freq_hz * (t - wave.t0_s) + wave.phase_rad)
+        return out
+
+    def integral(self, t_s: np.ndarray) -> np.ndarray:
+        """∫₀ᵗ of the base and steps (waves excluded), at sorted times ``t_s`` ≥ 0."""
+        out = self.base * np.asarray(t_s, dtype=np.float64)
+        for step in self.steps:
+            out += step.delta * step.duration_s * _min_jerk_integral((t_s - step.t0_s) / step.duration_s)
+        return out
+
+
+@dataclass
+class ImuErrorModel:
+    """MEMS sensor errors. Defaults are typical of a consumer 6-axis IMU (e.g. Bosch BMI270 datasheet: gyro noise
+    0.008 °/s/√Hz, acc noise 160 µg/√Hz; turn-on gyro offsets of tenths of a °/s).
+
+    Biases are drawn per axis, uniformly in ±max, from the simulator's random generator.
+    """
+
+    gyr_noise_deg_s_rthz: float = 0.007
+    gyr_bias_max_deg_s: float = 0.3
+    gyr_bias_walk_deg_s_rts: float = 2e-4
+    gyr_scale_max: float = 0.005
+    gyr_cross_axis_max: float = 0.005
+    acc_noise_ug_rthz: float = 150.0
+    acc_bias_max_m_s2: float = 0.15
+    acc_scale_max: float = 0.01
+    acc_cross_axis_max: float = 0.005
+    mag_noise_uT: float = 0.3
+    mag_hard_iron_max_uT: float = 0.0
+
+    @classmethod
+    def ideal(cls) -> ImuErrorModel:
+        """No noise, no bias, no scale or cross-axis error."""
+        return cls(*(0.0 for _ in fields(cls)))
+
+
+@dataclass
+class SimulatorConfig:
+    """One simulated session. Angles in degrees, times in seconds. Random choices come from ``seed``.
+
+    The session: ``neutral_s`` sitting still and upright, then ``reps_per_side`` repetitions alternating sides, each
+    a turn (``turn_s``), a hold (``hold_s`` ± ``hold_jitter_s``, at most ±10 %) that creeps, sways and trembles, a return
+    (``return_s``) and a rest facing forward (``rest_s``); ``end_rest_s`` still at the end.
+    """
+
+    sample_rate_hz: float = 100.0
+    seed: int = 0
+    reps_per_side: int = 3
+    first_side: str = "left"
+    neutral_s: float = 12.0
+    hold_s: float = 60.0
+    hold_jitter_s: float = 4.0
+    turn_s: float = 3.0
+    return_s: float = 2.5
+    rest_s: float = 15.0
+    end_rest_s: float = 8.0
+    peak_twist_left_deg: float = 50.0
+    peak_twist_right_deg: float = 44.0
+    peak_jitter_deg: float = 3.0
+    creep_deg: float = 4.0
+    creep_jitter_deg: float = 1.5
+    sway_deg: float = 0.6
+    tremor_deg: float = 0.04
+    forced_probability: float = 0.15
+    bounce_deg: float = 2.5
+    slouch_probability: float = 0.35
+    slouch_deg: float = 18.0
+    posture_shift_deg: float = 3.0
+    lean_deg: float = 2.5
+    breath_rest_bpm: float = 14.0
+    breath_hold_bpm: float = 7.0
+    breath_rest_pitch_deg: float = 0.3
+    breath_hold_pitch_deg: float = 1.0
+    breath_rest_chest_mm: float = 2.0
+    breath_hold_chest_mm: float = 6.0
+    heading_deg: float = 30.0
+    mount_tilt_deg: float = 10.0
+    mount_spin_deg: float = 0.0
+    mount_yaw_deg: float = 0.0
+    chest_normal_axis: str = "+z"
+    lever_forward_m: float = 0.12
+    lever_up_m: float = 0.40
+    with_mag: bool = False
+    mag_field_uT: float = 48.0
+    mag_dip_deg: float = 65.0
+    imu: ImuErrorModel = field(default_factory=ImuErrorModel)
+    start_time: str = ""
+
+    def __post_init__(self) -> None:
+        if not 1.0 <= self.sample_rate_hz <= 10_000.0:
+            raise ImutrackError(f"simulator sample rate must be between 1 and 10000 Hz, got {self.sample_rate_hz}")
+        if self.first_side not in ("left", "right"):
+            raise ImutrackError(f"first_side must be 'left' or 'right', got {self.first_side!r}")
+        axis_vector(self.chest_normal_axis)
+        if self.reps_per_side < 0:
+            raise ImutrackError(f"reps_per_side must be ≥ 0, got {self.reps_per_side}")
+        if self.hold_s < 10.0:
+            raise ImutrackError(f"a simulated hold must last at least 10 s, got {self.hold_s:g} s")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+_HOLD_FADE_S = 4.0
+
+
+@dataclass(frozen=True)
+class TruthRep:
+    """One repetition as simulated (times in s, angles in degrees; twist + = left)."""
+
+    side: str
+    turn_start_s: float
+    hold_start_s: float
+    hold_end_s: float
+    return_end_s: float
+    forced: bool
+    mean_twist_deg: float
+    peak_twist_deg: float
+    creep_deg: float
+    breath_rate_bpm: float
+
+    @property
+    def hold_duration_s(self) -> float:
+        return self.hold_end_s - self.hold_start_s
+
+
+@dataclass(frozen=True)
+class TruthSlouch:
+    """A slouch episode: flexion rises by ``peak_flexion_deg`` from ``start_s`` and is back to upright at ``end_s``."""
+
+    start_s: float
+    end_s: float
+    peak_flexion_deg: float
+
+
+@dataclass
+class SimulationTruth:
+    """Ground truth of a simulated session.
+
+    Attributes:
+        t_s: sample times, s (N,).
+        twist_deg, flexion_deg, lean_deg: trunk angles relative to neutral, degrees (N,).
+        breath_rate_bpm: instantaneous breathing rate, breaths/min (N,).
+        quat_sensor_wxyz: true sensor orientation, sensor → earth, (N, 4).
+        quat_trunk_wxyz: true trunk orientation (no breathing, no mounting), (N, 4).
+        neutral_end_s: the still, upright neutral period is ``[0, neutral_end_s)``.
+        reps: each repetition with its hold interval and per-hold truth.
+        slouches: slouch episodes.
+        gyr_bias_rad_s: turn-on gyro bias, sensor frame (3,).
+        mount_wxyz: sensor → trunk rotation of the mounting.
+    """
+
+    t_s: np.ndarray
+    twist_deg: np.ndarray
+    flexion_deg: np.ndarray
+    lean_deg: np.ndarray
+    breath_rate_bpm: np.ndarray
+    quat_sensor_wxyz: np.ndarray
+    quat_trunk_wxyz: np.ndarray
+    neutral_end_s: float
+    reps: list[TruthRep]
+    slouches: list[TruthSlouch]
+    gyr_bias_rad_s: np.ndarray
+    mount_wxyz: np.ndarray
+
+
+@dataclass
+class SimulatedSession:
+    """What :func:`simulate` returns: the samples a sensor would deliver and the truth behind them."""
+
+    config: SimulatorConfig
+    samples: ImuSamples
+    truth: SimulationTruth
+
+
+@dataclass
+class _Script:
+    """The session's motion as smooth profiles, plus the events the truth reports."""
+
+    twist: Profile
+    flexion: Profile
+    lean: Profile
+    breath_rate_hz: Profile
+    breath_depth: Profile  # 0 = resting breaths, 1 = deep breaths
+    reps: list[dict]
+    slouches: list[TruthSlouch]
+    neutral_end_s: float
+    duration_s: float
+
+
+def _script(cfg: SimulatorConfig, rng: np.random.Generator) -> _Script:
+    twist, flexion, lean = Profile(), Profile(), Profile()
+    rest_hz = cfg.breath_rest_bpm / 60.0
+    breath_rate, breath_depth = Profile(base=rest_hz), Profile()
+    reps: list[dict] = []
+    slouches: list[TruthSlouch] = []
+    t = cfg.neutral_s
+    other = "right" if cfg.first_side == "left" else "left"
+    for _ in range(cfg.reps_per_side):
+        for side in (cfg.first_side, other):
+            sign = 1.0 if side == "left" else -1.0
+            turn_s = cfg.turn_s * rng.uniform(0.8, 1.25)
+            return_s = cfg.return_s * rng.uniform(0.8, 1.25)
+            jitter = min(cfg.hold_jitter_s, 0.1 * cfg.hold_s)
+            hold_s = cfg.hold_s + rng.uniform(-jitter, jitter)
+            base_peak = cfg.peak_twist_left_deg if side == "left" else cfg.peak_twist_right_deg
+            peak = max(5.0, base_peak + rng.normal(0.0, cfg.peak_jitter_deg))
+            forced = bool(rng.random() < cfg.forced_probability)
+            creep = 0.0 if forced else max(0.0, cfg.creep_deg + rng.normal(0.0, cfg.creep_jitter_deg))
+            turn_start, hold_start = t, t + turn_s
+            hold_end = hold_start + hold_s
+            return_end = hold_end + return_s
+
+            twist.steps.append(Step(turn_start, turn_s, sign * peak))
+            if creep > 0:
+                creep_s = hold_s * rng.uniform(0.5, 0.9)
+                twist.steps.append(Step(hold_start, creep_s, sign * creep))
+            twist.steps.append(Step(hold_end, return_s, -sign * (peak + creep)))
+            sway_hz = rng.uniform(0.05, 0.2)
+            twist.waves.append(
+                Wave(hold_start, hold_end, cfg.sway_deg * rng.uniform(0.5, 1.5), sway_hz, rng.uniform(0, 2 * np.pi),
+                     _HOLD_FADE_S)
+            )
+            twist.waves.append(
+                Wave(hold_start, hold_end, cfg.tremor_deg, rng.uniform(8.0, 12.0), 0.0, _HOLD_FADE_S)
+            )
+            if forced:
+                twist.waves.append(
+                    Wave(hold_start, hold_end, cfg.bounce_deg * rng.uniform(0.8, 1.2), rng.uniform(0.7, 1.5), 0.0,
+                         1.0)
+                )
+            lean_deg = sign * cfg.lean_deg * rng.uniform(0.3, 1.0)
+            lean.steps += [Step(turn_start, turn_s, lean_deg), Step(hold_end, return_s, -lean_deg)]
+
+            # Deep, slow breathing through the hold; resting breaths otherwise.
+            hold_hz = cfg.breath_hold_bpm / 60.0 * rng.uniform(0.85, 1.15)
+            breath_rate.steps += [Step(hold_start, 5.0, hold_hz - rest_hz), Step(hold_end - 5.0, 5.0, rest_hz - hold_hz)]
+            breath_depth.steps += [Step(hold_start, 5.0, 1.0), Step(hold_end - 5.0, 5.0, -1.0)]
+
+            if rng.random() < cfg.slouch_probability:
+                ramp_s = rng.uniform(2.0, 4.0)
+                start = hold_start + rng.uniform(8.0, max(8.5, hold_s - 30.0))
+                stay = rng.uniform(6.0, 15.0)
+                depth = cfg.slouch_deg * rng.uniform(0.8, 1.3)
+                end = start + 2 * ramp_s + stay
+                flexion.steps += [Step(start, ramp_s, depth), Step(end - ramp_s, ramp_s, -depth)]
+                slouches.append(TruthSlouch(start, end, depth))
+            # Small, normal shifts of position that are not slouching.
+            shift_at = hold_start + rng.uniform(0.2, 0.7) * hold_s
+            if not any(s.start_s - 6.0 < shift_at < s.end_s + 2.0 for s in slouches):
+                shift = rng.uniform(-1.0, 1.0) * cfg.posture_shift_deg
+                flexion.steps += [Step(shift_at, 1.5, shift), Step(shift_at + 4.0, 1.5, -shift)]
+
+            reps.append(dict(side=side, turn_start_s=turn_start, hold_start_s=hold_start, hold_end_s=hold_end,
+                             return_end_s=return_end, forced=forced, creep_deg=creep, breath_rate_bpm=hold_hz * 60.0))
+            t = return_end + cfg.rest_s * rng.uniform(0.8, 1.25)
+    duration = t + cfg.end_rest_s if reps else cfg.neutral_s + cfg.end_rest_s
+    return _Script(twist, flexion, lean, breath_rate, breath_depth, reps, slouches, cfg.neutral_s, duration)
+
+
+def _axis_rotation(axis: int, angle_rad: np.ndarray) -> Rotation:
+    rotvec = np.zeros((np.size(angle_rad), 3))
+    rotvec[:, axis] = angle_rad
+    return Rotation.from_rotvec(rotvec)
+
+
+def _mount(cfg: SimulatorConfig, rng: np.random.Generator) -> Rotation:
+    """Sensor → trunk rotation: the chosen sensor axis points forward, the sensor is spun about it by
+    ``mount_spin_deg``, pitched by ``mount_tilt_deg`` (the sternum's incline; sign drawn at random) and turned
+    sideways by ``mount_yaw_deg``."""
+    forward, left, up = np.eye(3)
+    align, _ = Rotation.align_vectors(forward[None, :], axis_vector(cfg.chest_normal_axis)[None, :])
+    spin = Rotation.from_rotvec(np.radians(cfg.mount_spin_deg) * forward)
+    tilt = Rotation.from_rotvec(np.radians(cfg.mount_tilt_deg) * rng.choice([-1.0, 1.0]) * left)
+    yaw = Rotation.from_rotvec(np.radians(cfg.mount_yaw_deg) * up)
+    return yaw * tilt * spin * align
+
+
+class _Kinematics:
+    """Trunk and sensor orientation and sensor position as functions of time."""
+
+    def __init__(self, cfg: SimulatorConfig, script: _Script, mount: Rotation):
+        self.cfg, self.script, self.mount = cfg, script, mount
+
+    def angles_rad(self, t_s: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        s = self.script
+        return np.radians(s.twist(t_s)), np.radians(s.flexion(t_s)), np.radians(s.lean(t_s))
+
+    def breath(self, t_s: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Breathing waveform in [0, 1] (0 = exhaled) and depth mix in [0, 1] (0 = rest, 1 = deep)."""
+        phase = 2 * np.pi * self.script.breath_rate_hz.integral(t_s)
+        return 0.5 * (1.0 - np.cos(phase)), self.script.breath_depth(t_s)
+
+    def trunk(self, t_s: np.ndarray) -> Rotation:
+        twist, flexion, lean = self.angles_rad(t_s)
+        heading = np.radians(self.cfg.heading_deg)
+        # Swing about the neutral trunk axes: flexion about left (+y), lean + to the left = about −forward (−x).
+        swing = Rotation.from_rotvec(np.column_stack([-lean, flexion, np.zeros_like(lean)]))
+        return _axis_rotation(2, heading + twist) * swing
+
+    def sensor(self, t_s: np.ndarray) -> tuple[Rotation, np.ndarray]:
+        """Sensor orientation (sensor → earth) and sensor position in the earth frame, m (N, 3)."""
+        cfg = self.cfg
+        trunk = self.trunk(t_s)
+        wave, depth = self.breath(t_s)
+        pitch_deg = cfg.breath_rest_pitch_deg + depth * (cfg.breath_hold_pitch_deg - cfg.breath_rest_pitch_deg)
+        chest_m = 1e-3 * (cfg.breath_rest_chest_mm + depth * (cfg.breath_hold_chest_mm - cfg.breath_rest_chest_mm))
+        # Breathing in lifts the sternum and tips its surface upward: a negative pitch about the trunk's left axis.
+        breath_rot = _axis_rotation(1, -np.radians(pitch_deg) * wave)
+        lever = np.column_stack(
+            [cfg.lever_forward_m + chest_m * wave, np.zeros_like(wave), np.full_like(wave, cfg.lever_up_m)]
+        )
+        return trunk * breath_rot * self.mount, trunk.apply(lever)
+
+
+def _wxyz(rotation: Rotation) -> np.ndarray:
+    return rotation.as_quat(scalar_first=True)
+
+
+def simulate(cfg: SimulatorConfig | None = None) -> SimulatedSession:
+    """Simulate a session; returns the sensor samples and the ground truth."""
+    cfg = cfg or SimulatorConfig()
+    rng = np.random.default_rng(cfg.seed)
+    script = _script(cfg, rng)
+    kin = _Kinematics(cfg, script, _mount(cfg, rng))
+
+    n = int(np.floor(script.duration_s * cfg.sample_rate_hz)) + 1
+    dt = 1.0 / cfg.sample_rate_hz
+    t_s = np.arange(n) * dt
+
+    orientation, _ = kin.sensor(np.append(t_s, t_s[-1] + dt))
+    step = orientation[:-1].inv() * orientation[1:]
+    gyr_true = step.as_rotvec() / dt
+    orientation = orientation[:-1]
+
+    h = _DIFF_STEP_S
+    _, pos_minus = kin.sensor(t_s - h)
+    _, pos_plus = kin.sensor(t_s + h)
+    _, pos = kin.sensor(t_s)
+    acc_earth = (pos_plus - 2.0 * pos + pos_minus) / (h * h)
+    acc_earth[:, 2] += GRAVITY_M_S2  # specific force: a − g with g = (0, 0, −9.81)
+    acc_true = orientation.inv().apply(acc_earth)
+
+    imu = cfg.imu
+    gyr_bias = np.radians(rng.uniform(-1.0, 1.0, 3) * imu.gyr_bias_max_deg_s)
+    gyr_matrix = _error_matrix(rng, imu.gyr_scale_max, imu.gyr_cross_axis_max)
+    acc_matrix = _error_matrix(rng, imu.acc_scale_max, imu.acc_cross_axis_max)
+    acc_bias = rng.uniform(-1.0, 1.0, 3) * imu.acc_bias_max_m_s2
+    noise_scale = np.sqrt(cfg.sample_rate_hz / 2.0)
+    bias_walk = np.cumsum(rng.normal(0.0, 1.0, (n, 3)), axis=0) * np.radians(imu.gyr_bias_walk_deg_s_rts) * np.sqrt(dt)
+    gyr = (
+        gyr_true @ gyr_matrix.T
+        + gyr_bias
+        + bias_walk
+        + rng.normal(0.0, 1.0, (n, 3)) * np.radians(imu.gyr_noise_deg_s_rthz) * noise_scale
+    )
+    acc = (
+        acc_true @ acc_matrix.T
+        + acc_bias
+        + rng.normal(0.0, 1.0, (n, 3)) * imu.acc_noise_ug_rthz * 1e-6 * GRAVITY_M_S2 * noise_scale
+    )
+    mag = None
+    if cfg.with_mag:
+        dip = np.radians(cfg.mag_dip_deg)
+        field_earth = cfg.mag_field_uT * np.array([0.0, np.cos(dip), -np.sin(dip)])  # north = earth +y
+        hard_iron = rng.uniform(-1.0, 1.0, 3) * imu.mag_hard_iron_max_uT
+        mag = orientation.inv().apply(field_earth) + hard_iron + rng.normal(0.0, imu.mag_noise_uT, (n, 3))
+
+    truth = _truth(cfg, script, kin, t_s, orientation, gyr_bias)
+    return SimulatedSession(cfg, ImuSamples(t_s, gyr, acc, mag), truth)
+
+
+def _error_matrix(rng: np.random.Generator, scale_max: float, cross_max: float) -> np.ndarray:
+    matrix = np.eye(3) + np.diag(rng.uniform(-1.0, 1.0, 3) * scale_max)
+    off = rng.uniform(-1.0, 1.0, (3, 3)) * cross_max
+    np.fill_diagonal(off, 0.0)
+    return matrix + off
+
+
+def _truth(cfg, script: _Script, kin: _Kinematics, t_s, orientation: Rotation, gyr_bias) -> SimulationTruth:
+    twist = script.twist(t_s)
+    breath_bpm = script.breath_rate_hz(t_s) * 60.0
+    reps = []
+    for rep in script.reps:
+        i0, i1 = np.searchsorted(t_s, [rep["hold_start_s"], rep["hold_end_s"]])
+        held = twist[i0:i1]
+        sign = 1.0 if rep["side"] == "left" else -1.0
+        reps.append(
+            TruthRep(
+                **rep,
+                mean_twist_deg=float(held.mean()) if len(held) else float("nan"),
+                peak_twist_deg=float(sign * np.max(sign * held)) if len(held) else float("nan"),
+            )
+        )
+    return SimulationTruth(
+        t_s=t_s,
+        twist_deg=twist,
+        flexion_deg=script.flexion(t_s),
+        lean_deg=script.lean(t_s),
+        breath_rate_bpm=breath_bpm,
+        quat_sensor_wxyz=_wxyz(orientation),
+        quat_trunk_wxyz=_wxyz(kin.trunk(t_s)),
+        neutral_end_s=script.neutral_end_s,
+        reps=reps,
+        slouches=script.slouches,
+        gyr_bias_rad_s=gyr_bias,
+        mount_wxyz=_wxyz(kin.mount),
+    )
+
+
+def default_start_time() -> str:
+    """Now, local time with its UTC offset, ISO 8601 to the second."""
+    return datetime.now().astimezone().isoformat(timespec="seconds")

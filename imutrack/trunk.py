@@ -1,0 +1,58 @@
+"""Trunk angles relative to neutral: twist about vertical, flexion (slouch) and lateral lean.
+
+With ``q`` the sensor orientation (wxyz, sensor → earth, earth z up) and ``q0`` its orientation at neutral, the
+trunk's motion since neutral, in the earth frame, is ``q_rel = q ⊗ q0⁻¹``. It splits uniquely into a rotation about
+vertical and a *swing* about a horizontal axis, ``q_rel = twist ⊗ swing``:
+
+* **twist** is the angle of the vertical part, + = to the left (counter-clockwise seen from above);
+* the swing's rotation vector lies in the horizontal plane; its component along the trunk's *left* axis at neutral
+  is **flexion** (+ = bending forward, slouching) and minus its component along the *forward* axis is **lean**
+  (+ = to the left).
+
+Because ``q_rel`` cancels the sensor's mounting, the angles do not depend on how the sensor sits on the sternum;
+only the forward direction at neutral is needed, taken from the sensor axis that points out of the chest.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.spatial.transform import Rotation
+
+from imutrack.errors import ImutrackError
+from imutrack.frames import axis_vector
+
+
+def forward_at_neutral(quat_neutral_wxyz: np.ndarray, chest_normal_axis: str = "+z") -> np.ndarray:
+    """Horizontal unit vector (earth frame) the trunk faces at neutral, from the sensor axis out of the chest."""
+    normal_earth = Rotation.from_quat(quat_neutral_wxyz, scalar_first=True).apply(axis_vector(chest_normal_axis))
+    horizontal = np.array([normal_earth[0], normal_earth[1], 0.0])
+    norm = np.linalg.norm(horizontal)
+    if norm < 0.3:  # the chest-normal axis is within ~17° of vertical: the sensor is not worn as declared
+        raise ImutrackError(
+            f"the sensor's {chest_normal_axis} axis points nearly {'up' if normal_earth[2] > 0 else 'down'} at "
+            "neutral, not forward out of the chest: is it worn on the sternum, with the declared chest axis?"
+        )
+    return horizontal / norm
+
+
+def trunk_angles_deg(
+    quat_wxyz: np.ndarray, quat_neutral_wxyz: np.ndarray, forward_earth: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Twist, flexion and lean relative to neutral, degrees, each shape (N,).
+
+    Args:
+        quat_wxyz: sensor orientation, sensor → earth (earth z up), shape (N, 4).
+        quat_neutral_wxyz: sensor orientation at neutral, shape (4,).
+        forward_earth: horizontal unit vector the trunk faces at neutral (see :func:`forward_at_neutral`).
+    """
+    q = np.asarray(quat_wxyz, dtype=np.float64)
+    rel = Rotation.from_quat(q, scalar_first=True) * Rotation.from_quat(quat_neutral_wxyz, scalar_first=True).inv()
+    rel_wxyz = rel.as_quat(scalar_first=True, canonical=True)
+    half = np.arctan2(rel_wxyz[:, 3], rel_wxyz[:, 0])
+    twist_rad = np.angle(np.exp(2j * half))  # wrapped to (−π, π]
+    twist = Rotation.from_rotvec(np.column_stack([np.zeros_like(twist_rad), np.zeros_like(twist_rad), twist_rad]))
+    swing = (twist.inv() * rel).as_rotvec()
+    left = np.cross([0.0, 0.0, 1.0], forward_earth)
+    flexion_rad = swing @ left
+    lean_rad = -(swing @ forward_earth)
+    return np.degrees(twist_rad), np.degrees(flexion_rad), np.degrees(lean_rad)

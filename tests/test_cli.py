@@ -1,0 +1,72 @@
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from imutrack import __version__
+from imutrack.cli import main
+from imutrack.recording import read_recording
+
+
+def test_version_and_help(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--version"])
+    assert exit_info.value.code == 0
+    assert capsys.readouterr().out.strip() == f"imutrack {__version__}"
+    assert main([]) == 0
+    assert "demo" in capsys.readouterr().out
+
+
+def test_the_installed_command_runs_without_a_terminal():
+    done = subprocess.run([sys.executable, "-m", "imutrack", "--help"], capture_output=True, text=True,
+                          stdin=subprocess.DEVNULL, timeout=60)
+    assert done.returncode == 0 and "usage: imutrack" in done.stdout
+
+
+def test_demo_writes_a_readable_recording_and_a_figure(tmp_path, capsys):
+    assert main(["demo", "--out", str(tmp_path), "--reps", "1", "--hold", "20", "--rate", "50"]) == 0
+    out = capsys.readouterr().out
+    recordings = list(tmp_path.glob("demo-*.csv"))
+    figures = list(tmp_path.glob("demo-*.png"))
+    assert len(recordings) == 1 and len(figures) == 1
+    recording = read_recording(recordings[0])
+    assert recording.meta.profile == "simulator"
+    assert recording.samples.rate_hz == pytest.approx(50.0)
+    assert figures[0].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "recorded" in out and "left" in out and "right" in out
+
+
+def test_demo_uses_the_user_data_folder_by_default(tmp_path, capsys):
+    assert main(["demo", "--reps", "1", "--hold", "12", "--rate", "25"]) == 0
+    written = list((tmp_path.parent).rglob("demo-*.csv"))
+    assert written, "the demo should write into the (test-isolated) user data folder"
+    assert "imutrack/demo" in capsys.readouterr().out.replace("\\", "/").replace("\n", "")
+
+
+def test_simulate_writes_the_truth_next_to_the_recording(tmp_path, capsys):
+    out = tmp_path / "sim.csv"
+    assert main(["simulate", str(out), "--reps", "1", "--hold", "15", "--seed", "3", "--mag"]) == 0
+    truth = json.loads((tmp_path / "sim.truth.json").read_text())
+    recording = read_recording(out)
+    assert recording.samples.has_mag
+    assert [r["side"] for r in truth["reps"]] == ["left", "right"]
+    assert truth["config"]["seed"] == 3
+    assert np.isclose(truth["reps"][0]["hold_duration_s"], 15.0, atol=4.0)
+    assert main(["simulate", str(out)]) == 1  # never overwrites
+    assert "already exists" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("argv", [["demo", "--rate", "-5"], ["demo", "--reps", "zero"], ["nonsense"]])
+def test_usage_errors_exit_2_with_a_message(argv, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(argv)
+    assert exit_info.value.code == 2
+    assert "imutrack" in capsys.readouterr().err
+
+
+def test_bad_values_give_a_one_line_error(capsys):
+    assert main(["demo", "--reps", "0"]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "--reps must be at least 1" in err

@@ -1,0 +1,152 @@
+"""The simulator's physics: its sensor signals must be exactly what its motion implies."""
+
+import numpy as np
+import pytest
+from scipy.spatial.transform import Rotation
+
+from imutrack.errors import ImutrackError
+from imutrack.frames import GRAVITY_M_S2
+from imutrack.sources.simulator import ImuErrorModel, SimulatorConfig, simulate
+from imutrack.trunk import forward_at_neutral, trunk_angles_deg
+
+SHORT = dict(reps_per_side=1, hold_s=20.0, rest_s=6.0, neutral_s=6.0, end_rest_s=3.0)
+STILL_CHEST = dict(breath_rest_pitch_deg=0.0, breath_hold_pitch_deg=0.0, breath_rest_chest_mm=0.0,
+                   breath_hold_chest_mm=0.0)
+
+
+def rot(quat_wxyz):
+    return Rotation.from_quat(quat_wxyz, scalar_first=True)
+
+
+def angle_deg(a, b):
+    return np.degrees((a.inv() * b).magnitude())
+
+
+@pytest.mark.parametrize("rate_hz", [25.0, 100.0, 400.0, 1000.0])
+def test_integrating_the_noiseless_gyro_reproduces_the_orientation(rate_hz):
+    session = simulate(SimulatorConfig(sample_rate_hz=rate_hz, imu=ImuErrorModel.ideal(), seed=1, **SHORT))
+    truth = session.truth
+    q = rot(truth.quat_sensor_wxyz[0])
+    dt = 1.0 / rate_hz
+    steps = Rotation.from_rotvec(session.samples.gyr_rad_s[:-1] * dt)
+    # Strapdown integration, one sample at a time (composition is associative: accumulate in blocks of one).
+    integrated = [q]
+    for step in steps:
+        q = q * step
+        integrated.append(q)
+    integrated = Rotation.concatenate(integrated)
+    error = angle_deg(integrated, rot(truth.quat_sensor_wxyz))
+    assert error.max() < 0.01
+    assert np.abs(truth.twist_deg).max() > 30  # the session really turned
+
+
+def test_the_gyro_is_the_angular_velocity_of_the_twist():
+    cfg = SimulatorConfig(imu=ImuErrorModel.ideal(), seed=2, lean_deg=0.0, slouch_probability=0.0,
+                          posture_shift_deg=0.0, **STILL_CHEST, **SHORT)
+    session = simulate(cfg)
+    truth = session.truth
+    gyr_earth = rot(truth.quat_sensor_wxyz).apply(session.samples.gyr_rad_s)
+    dt = 1.0 / cfg.sample_rate_hz
+    twist_rate = np.radians(np.diff(truth.twist_deg)) / dt  # mean rate over each sample interval
+    np.testing.assert_allclose(gyr_earth[:-1, 2], twist_rate, atol=1e-9)
+    np.testing.assert_allclose(gyr_earth[:, :2], 0.0, atol=1e-9)
+    assert np.abs(twist_rate).max() > np.radians(20)
+
+
+def test_the_noiseless_accelerometer_is_gravity_in_the_sensor_frame_at_rest():
+    session = simulate(SimulatorConfig(imu=ImuErrorModel.ideal(), seed=3, mount_tilt_deg=25.0, **STILL_CHEST,
+                                       **SHORT))
+    truth = session.truth
+    still = session.samples.t_s < truth.neutral_end_s
+    expected = rot(truth.quat_sensor_wxyz[still]).inv().apply([0.0, 0.0, GRAVITY_M_S2])
+    np.testing.assert_allclose(session.samples.acc_m_s2[still], expected, atol=1e-6)
+    # tilted 25° on the chest: gravity is not along one sensor axis
+    assert np.abs(session.samples.acc_m_s2[0]).max() < GRAVITY_M_S2 * 0.99
+
+
+def test_the_accelerometer_integrates_to_the_sensor_velocity():
+    cfg = SimulatorConfig(imu=ImuErrorModel.ideal(), seed=4, sample_rate_hz=400.0, **SHORT)
+    session = simulate(cfg)
+    acc_earth = rot(session.truth.quat_sensor_wxyz).apply(session.samples.acc_m_s2)
+    linear = acc_earth - [0.0, 0.0, GRAVITY_M_S2]
+    velocity = np.cumsum(linear, axis=0) / cfg.sample_rate_hz
+    assert np.abs(linear).max() > 0.1  # the sternum really accelerates on its lever arm
+    assert np.abs(velocity).max() < 0.5
+    assert np.abs(velocity[-1]).max() < 2e-3  # back at rest at the end
+
+
+def test_same_seed_same_motion_at_any_rate():
+    slow = simulate(SimulatorConfig(sample_rate_hz=50.0, seed=5, **SHORT))
+    fast = simulate(SimulatorConfig(sample_rate_hz=200.0, seed=5, **SHORT))
+    np.testing.assert_allclose(fast.truth.twist_deg[::4], slow.truth.twist_deg[: len(fast.truth.t_s[::4])],
+                               atol=1e-9)
+    assert [r.hold_start_s for r in fast.truth.reps] == [r.hold_start_s for r in slow.truth.reps]
+
+
+def test_session_structure_matches_the_exercise():
+    cfg = SimulatorConfig(seed=6, reps_per_side=3, first_side="right")
+    truth = simulate(cfg).truth
+    assert [r.side for r in truth.reps] == ["right", "left"] * 3
+    for rep in truth.reps:
+        assert rep.turn_start_s < rep.hold_start_s < rep.hold_end_s < rep.return_end_s
+        assert abs(rep.hold_duration_s - cfg.hold_s) <= cfg.hold_jitter_s
+        in_hold = (truth.t_s >= rep.hold_start_s) & (truth.t_s < rep.hold_end_s)
+        assert rep.mean_twist_deg == pytest.approx(truth.twist_deg[in_hold].mean())
+        assert np.sign(rep.mean_twist_deg) == (1 if rep.side == "left" else -1)
+        assert abs(rep.mean_twist_deg) > 30
+    assert np.all(truth.twist_deg[truth.t_s < truth.neutral_end_s] == 0.0)
+    for earlier, later in zip(truth.reps, truth.reps[1:]):
+        assert later.turn_start_s > earlier.return_end_s  # a rest between reps
+
+
+def test_creep_makes_the_angle_grow_through_a_relaxed_hold():
+    cfg = SimulatorConfig(seed=8, forced_probability=0.0, creep_deg=5.0, creep_jitter_deg=0.0, sway_deg=0.0)
+    truth = simulate(cfg).truth
+    for rep in truth.reps:
+        sign = 1 if rep.side == "left" else -1
+        at_start = truth.twist_deg[np.searchsorted(truth.t_s, rep.hold_start_s)]
+        at_end = truth.twist_deg[np.searchsorted(truth.t_s, rep.hold_end_s) - 1]
+        assert sign * (at_end - at_start) == pytest.approx(5.0, abs=0.1)
+
+
+def test_noise_and_bias_follow_the_error_model():
+    imu = ImuErrorModel(gyr_bias_walk_deg_s_rts=0.0)
+    cfg = SimulatorConfig(seed=9, imu=imu, neutral_s=60.0, reps_per_side=0, **STILL_CHEST)
+    session = simulate(cfg)
+    gyr = session.samples.gyr_rad_s
+    expected_sd = np.radians(imu.gyr_noise_deg_s_rthz) * np.sqrt(cfg.sample_rate_hz / 2)
+    np.testing.assert_allclose(gyr.std(axis=0), expected_sd, rtol=0.1)
+    np.testing.assert_allclose(gyr.mean(axis=0), session.truth.gyr_bias_rad_s, atol=3 * expected_sd / 60)
+    assert np.abs(np.degrees(session.truth.gyr_bias_rad_s)).max() <= imu.gyr_bias_max_deg_s
+    acc_norm = np.linalg.norm(session.samples.acc_m_s2, axis=1).mean()
+    assert acc_norm == pytest.approx(GRAVITY_M_S2, rel=0.03)
+
+
+@pytest.mark.parametrize(("axis", "spin_deg", "tilt_deg"), [("+z", 0.0, 0.0), ("-y", 120.0, 30.0), ("+x", 270.0, 15.0)])
+def test_trunk_angles_from_the_sensor_do_not_depend_on_the_mounting(axis, spin_deg, tilt_deg):
+    cfg = SimulatorConfig(seed=10, chest_normal_axis=axis, mount_spin_deg=spin_deg, mount_tilt_deg=tilt_deg, **SHORT)
+    truth = simulate(cfg).truth
+    forward = forward_at_neutral(truth.quat_sensor_wxyz[0], axis)
+    twist, flexion, lean = trunk_angles_deg(truth.quat_sensor_wxyz, truth.quat_sensor_wxyz[0], forward)
+    # What remains is the sternum's own breathing pitch (≤ 1°), which a sternum sensor really feels.
+    assert np.abs(twist - truth.twist_deg).max() < 0.05
+    assert np.abs(flexion - truth.flexion_deg).max() < cfg.breath_hold_pitch_deg + 0.01
+    assert np.abs(lean - truth.lean_deg).max() < 0.05
+
+
+def test_magnetometer_sees_the_earth_field():
+    cfg = SimulatorConfig(seed=11, with_mag=True, imu=ImuErrorModel.ideal(), **SHORT)
+    session = simulate(cfg)
+    np.testing.assert_allclose(np.linalg.norm(session.samples.mag_uT, axis=1), cfg.mag_field_uT, rtol=1e-9)
+
+
+def test_bad_configuration_is_refused_clearly():
+    with pytest.raises(ImutrackError, match="sample rate"):
+        SimulatorConfig(sample_rate_hz=0.0)
+    with pytest.raises(ImutrackError, match="a sensor axis must be one of"):
+        SimulatorConfig(chest_normal_axis="z")
+
+
+def test_short_holds_are_refused():
+    with pytest.raises(ImutrackError, match="at least 10 s"):
+        SimulatorConfig(hold_s=5.0)
