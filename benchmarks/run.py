@@ -57,8 +57,8 @@ def best_of(fn: Callable[[], object], repeat: int) -> float:
 
 
 def session_config(hours: float, rate_hz: float) -> SimulatorConfig:
-    # One rep per side takes about 2.7 min; enough reps to fill the hours.
-    reps = max(1, round(hours * 60 / 2.75 / 2))
+    # One left + right pair (turn, 60 s hold, return, rest, twice) takes about 2.7 min.
+    reps = max(1, round(hours * 60 / 2.7))
     return SimulatorConfig(sample_rate_hz=rate_hz, reps_per_side=reps, seed=1)
 
 
