@@ -3,9 +3,10 @@
 Data flows one way: source → recording → orientation → trunk angles → holds → metrics → store → report.
 """
 
-from imutrack.errors import ImutrackError
-from imutrack.samples import ImuSamples
-
 __version__ = "0.1.0"
 
-__all__ = ["ImuSamples", "ImutrackError", "__version__"]
+from imutrack.analysis import AnalysisParams, SessionAnalysis, analyze  # noqa: E402
+from imutrack.errors import ImutrackError  # noqa: E402
+from imutrack.samples import ImuSamples  # noqa: E402
+
+__all__ = ["AnalysisParams", "ImuSamples", "ImutrackError", "SessionAnalysis", "__version__", "analyze"]

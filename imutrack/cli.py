@@ -22,6 +22,16 @@ def _positive_float(text: str) -> float:
     return value
 
 
+def _interval(text: str) -> tuple[float, float]:
+    try:
+        start, end = (float(part) for part in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected START,END in seconds, got {text!r}") from None
+    if not end > start >= 0:
+        raise argparse.ArgumentTypeError(f"need 0 ≤ START < END, got {text!r}")
+    return start, end
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="imutrack",
@@ -39,7 +49,7 @@ def build_parser() -> argparse.ArgumentParser:
         "like a real sensor would, and run every analysis stage on it.",
     )
     demo.add_argument("--out", type=Path, help="folder for the recording and figure (default: the user data folder)")
-    demo.add_argument("--seed", type=int, default=7, help="random seed of the simulated session (default 7)")
+    demo.add_argument("--seed", type=int, default=12, help="random seed of the simulated session (default 12)")
     demo.add_argument("--rate", type=_positive_float, default=100.0, help="sample rate, Hz (default 100)")
     demo.add_argument("--reps", type=int, default=2, help="repetitions per side (default 2)")
     demo.add_argument("--hold", type=_positive_float, default=60.0, help="hold length, s (default 60)")
@@ -56,6 +66,25 @@ def build_parser() -> argparse.ArgumentParser:
     simulate.add_argument("--reps", type=int, default=3, help="repetitions per side (default 3)")
     simulate.add_argument("--hold", type=_positive_float, default=60.0, help="hold length, s (default 60)")
     simulate.add_argument("--mag", action="store_true", help="include a magnetometer")
+
+    analyze = commands.add_parser(
+        "analyze",
+        help="analyse recordings: reps, holds, range of motion, stability, slouch, breathing",
+        description="Analyse recordings (files or folders of them; folders are analysed in parallel). Prints a "
+        "table per session, or JSON with --json.",
+    )
+    analyze.add_argument("files", type=Path, nargs="+", metavar="FILE_OR_FOLDER", help="recordings (.csv) or folders")
+    analyze.add_argument("--json", action="store_true", help="print JSON (one object per session) instead of tables")
+    analyze.add_argument("--plot", type=Path, metavar="PNG", help="session figure (a folder when there are several)")
+    analyze.add_argument(
+        "--angles", type=Path, metavar="CSV", help="per-sample angles t_s, twist_deg, flexion_deg, lean_deg, rep, "
+        "phase (a folder when there are several sessions)"
+    )
+    analyze.add_argument("--9d", dest="nine_d", action="store_true", help="use the magnetometer (9D orientation)")
+    analyze.add_argument("--neutral", type=_interval, metavar="START,END", help="neutral posture interval, s")
+    analyze.add_argument("--chest-axis", choices=["+x", "-x", "+y", "-y", "+z", "-z"],
+                         help="sensor axis pointing out of the chest (overrides the recording)")
+    analyze.add_argument("--jobs", type=int, default=0, help="parallel processes for many files (default: cores)")
 
     info = commands.add_parser("info", help="describe recordings: device, duration, rate, lost samples, events")
     info.add_argument("files", type=Path, nargs="+", metavar="FILE", help="imutrack recordings (.csv)")

@@ -4,25 +4,32 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
+import os
+import warnings
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import asdict
 from datetime import datetime
 from pathlib import Path
 
 import numpy as np
 from platformdirs import user_data_dir
+from rich import box
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from imutrack.errors import ImutrackError
-from imutrack.recording import RecordingMeta, read_recording, write_recording
+from imutrack.analysis import AnalysisParams, SessionAnalysis, analyze
+from imutrack.errors import ImutrackError, ImutrackWarning
+from imutrack.orientation import OrientationParams
+from imutrack.recording import MAGIC, RecordingMeta, read_recording, write_recording
 from imutrack.sources.simulator import SimulatedSession, SimulatorConfig, default_start_time, simulate
 
 console = Console()
 
 
 def run(args: argparse.Namespace) -> int:
-    handler = {"demo": demo, "simulate": simulate_command, "info": info}[args.command]
+    handler = {"demo": demo, "simulate": simulate_command, "info": info, "analyze": analyze_command}[args.command]
     return handler(args)
 
 
@@ -72,38 +79,40 @@ def demo(args: argparse.Namespace) -> int:
         f"{args.hold:g} s holds, {args.rate:g} Hz"
     )
     with _progress() as progress:
-        task = progress.add_task("simulating the sensor", total=4)
+        task = progress.add_task("simulating the sensor", total=5)
         session = simulate(cfg)
         progress.update(task, advance=1, description="writing the recording")
         write_recording(recording_path, session.samples, simulator_meta(session))
         progress.update(task, advance=1, description="reading it back")
         recording = read_recording(recording_path)
+        progress.update(task, advance=1, description="analysing")
+        result = analyze(recording)
         progress.update(task, advance=1, description="drawing the session")
-        figure_path = _session_figure(recording_path.with_suffix(".png"), session)
+        figure_path = session_figure(recording_path.with_suffix(".png"), result, session)
         progress.update(task, advance=1, description="done")
 
     _print_recording_summary(recording)
-    _print_truth_table(session)
+    print_analysis(result, truth=session)
     console.print(f"recording: {recording_path}")
     console.print(f"figure:    {figure_path}")
     return 0
 
 
-def _session_figure(path: Path, session: SimulatedSession) -> Path:
+def session_figure(path: Path, result: SessionAnalysis, session: SimulatedSession | None = None) -> Path:
     from imutrack.report.plots import Span, plot_session
 
-    truth = session.truth
-    holds = [
-        Span(rep.hold_start_s, rep.hold_end_s, f"{rep.side[0].upper()} {abs(rep.mean_twist_deg):.0f}°", rep.side)
-        for rep in truth.reps
-    ]
+    holds = [Span(h.hold_start_s, h.hold_end_s, f"{h.side[0].upper()}{h.rep} {h.rom_deg:.0f}°", h.side)
+             for h in result.holds]
     return plot_session(
         path,
-        truth.t_s,
-        truth.twist_deg,
-        truth.flexion_deg,
+        result.t_s,
+        result.twist_deg,
+        result.flexion_deg,
         holds=holds,
-        title="simulated session (ground truth)",
+        reference_twist_deg=None if session is None else session.truth.twist_deg,
+        reference_label="simulator truth",
+        slouch_threshold_deg=result.params.metrics.slouch_threshold_deg,
+        title=Path(result.source).name,
     )
 
 
@@ -123,22 +132,50 @@ def _print_recording_summary(recording) -> None:
     )
 
 
-def _print_truth_table(session: SimulatedSession) -> None:
-    table = Table(title="simulated holds (ground truth)", title_justify="left")
-    for column in ("rep", "side", "hold start, s", "hold, s", "mean twist, °", "creep, °", "breaths/min", "forced"):
-        table.add_column(column, justify="right")
-    for i, rep in enumerate(session.truth.reps, start=1):
-        table.add_row(
-            str(i),
-            rep.side,
-            f"{rep.hold_start_s:.1f}",
-            f"{rep.hold_duration_s:.1f}",
-            f"{rep.mean_twist_deg:+.1f}",
-            f"{rep.creep_deg:.1f}",
-            f"{rep.breath_rate_bpm:.1f}",
-            "yes" if rep.forced else "",
-        )
+_HOLD_CAPTION = (
+    "twist: mean angle held (+ left); creep: gained during the hold (relaxing into it); sway: SD of the angle "
+    "around its trend; slouch: share of the hold bent forward beyond the threshold; br/min: breaths per minute"
+)
+
+
+def print_analysis(result: SessionAnalysis, truth: SimulatedSession | None = None) -> None:
+    """The session's holds as a table (with the simulator's truth next to the measured twist when given)."""
+    m = result.session
+    table = Table(title=f"{Path(result.source).name}: holds", title_justify="left", box=box.SIMPLE_HEAD,
+                  pad_edge=False, show_edge=False, collapse_padding=True)
+    columns = ["rep", "side", "hold s", "twist°"]
+    if truth is not None:
+        columns.append("truth°")
+    columns += ["creep°", "sway°", "forced", "slouch", "br/min"]
+    for column in columns:
+        table.add_column(column, justify="right", no_wrap=True)
+    truth_reps = truth.truth.reps if truth is not None else []
+    for h in result.holds:
+        row = [str(h.rep), h.side, f"{h.duration_s:.1f}", f"{h.mean_twist_deg:+.1f}"]
+        if truth is not None:
+            match = min(truth_reps, key=lambda r: abs(r.hold_start_s - h.hold_start_s), default=None)
+            row.append(f"{match.mean_twist_deg:+.1f}" if match else "-")
+        row += [
+            f"{h.creep_deg:+.1f}",
+            f"{h.twist_sd_deg:.2f}",
+            "yes" if h.forced else "",
+            f"{100 * h.slouch_fraction:.0f} %" if h.slouch_fraction > 0 else "",
+            _num(h.breath_rate_bpm, ".1f"),
+        ]
+        table.add_row(*row)
     console.print(table)
+    console.print(_HOLD_CAPTION, style="dim")
+    console.print(
+        f"{m.time_slot} session, {m.duration_s / 60:.1f} min, {m.assisted}: "
+        f"left best {_num(m.left.best_rom_deg, '.1f')}° ({m.left.holds} holds), "
+        f"right best {_num(m.right.best_rom_deg, '.1f')}° ({m.right.holds} holds), "
+        f"asymmetry {_num(m.asymmetry_deg, '+.1f')}°; {m.compliant_holds} of {len(result.holds)} holds ≥ "
+        f"{0.9 * result.params.metrics.target_hold_s:.0f} s"
+    )
+
+
+def _num(value: float, spec: str) -> str:
+    return "-" if value is None or math.isnan(value) else format(value, spec)
 
 
 def simulate_command(args: argparse.Namespace) -> int:
@@ -192,3 +229,96 @@ def info(args: argparse.Namespace) -> int:
         )
     console.print(table)
     return 0
+
+
+def _recordings_in(paths: list[Path]) -> list[Path]:
+    """Files as given; folders expanded to the imutrack recordings directly inside them."""
+    found = []
+    for path in paths:
+        if path.is_dir():
+            for candidate in sorted(path.glob("*.csv")):
+                with open(candidate, encoding="utf-8", errors="replace") as f:
+                    if f.readline().startswith(MAGIC):
+                        found.append(candidate)
+        else:
+            found.append(path)
+    if not found:
+        raise ImutrackError(f"no imutrack recordings in {', '.join(str(p) for p in paths)}")
+    return found
+
+
+def _analyze_one(path: Path, params: AnalysisParams) -> tuple[SessionAnalysis | None, str, list[str]]:
+    """Worker: (result or None, error message, warnings) — never raises for a user error."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ImutrackWarning)
+        try:
+            result, error = analyze(path, params), ""
+        except ImutrackError as exc:
+            result, error = None, str(exc)
+    return result, error, [str(w.message) for w in caught if issubclass(w.category, ImutrackWarning)]
+
+
+def analyze_command(args: argparse.Namespace) -> int:
+    paths = _recordings_in(args.files)
+    params = AnalysisParams(
+        orientation=OrientationParams(use_mag=args.nine_d), neutral_s=args.neutral, chest_normal_axis=args.chest_axis
+    )
+    outcomes: dict[Path, tuple] = {}
+    if len(paths) == 1:
+        outcomes[paths[0]] = _analyze_one(paths[0], params)
+    else:
+        jobs = args.jobs or min(len(paths), os.cpu_count() or 1)
+        with _progress() as progress, ProcessPoolExecutor(max_workers=jobs) as pool:
+            task = progress.add_task(f"analysing {len(paths)} recordings", total=len(paths))
+            futures = {pool.submit(_analyze_one, path, params): path for path in paths}
+            for future in as_completed(futures):
+                outcomes[futures[future]] = future.result()
+                progress.advance(task)
+    failed = 0
+    results = []
+    for path in paths:
+        result, error, warned = outcomes[path]
+        for message in warned:
+            warnings.warn(message, ImutrackWarning, stacklevel=1)
+        if result is None:
+            if len(paths) == 1:
+                raise ImutrackError(error)
+            console.print(f"[red]error[/]: {error}")
+            failed += 1
+            continue
+        results.append(result)
+        _write_outputs(result, args, several=len(paths) > 1)
+    if args.json:
+        documents = [_json_safe(r.to_dict()) for r in results]
+        print(json.dumps(documents[0] if len(paths) == 1 else documents, indent=2, allow_nan=False))
+    else:
+        for result in results:
+            print_analysis(result)
+    return 1 if failed else 0
+
+
+def _write_outputs(result: SessionAnalysis, args: argparse.Namespace, several: bool) -> None:
+    stem = Path(result.source).stem
+    if args.plot is not None:
+        target = args.plot / f"{stem}.png" if several else args.plot
+        target.parent.mkdir(parents=True, exist_ok=True)
+        session_figure(target, result)
+    if args.angles is not None:
+        target = args.angles / f"{stem}.angles.csv" if several else args.angles
+        target.parent.mkdir(parents=True, exist_ok=True)
+        result.write_angles_csv(target)
+
+
+def _json_safe(value):
+    """NaN → null, numpy scalars → Python numbers, tuples → lists (strict JSON)."""
+    if isinstance(value, dict):
+        return {str(k): _json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_json_safe(v) for v in value]
+    if isinstance(value, float | np.floating):
+        return None if math.isnan(value) or math.isinf(value) else float(value)
+    if isinstance(value, np.integer):
+        return int(value)
+    if isinstance(value, np.bool_):
+        return bool(value)
+    return value

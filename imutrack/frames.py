@@ -18,3 +18,8 @@ def axis_vector(name: str) -> np.ndarray:
     vector = np.zeros(3)
     vector["xyz".index(name[1])] = 1.0 if name[0] == "+" else -1.0
     return vector
+
+# A movement (the turn into a hold, the return from it) starts when its angular speed first exceeds this fraction of
+# its peak speed and ends when it falls below it again: the usual onset/offset convention of movement kinematics.
+# The hold is the time between the end of the turn and the start of the return.
+MOVEMENT_ONSET_FRACTION = 0.05

@@ -15,6 +15,8 @@ only the forward direction at neutral is needed, taken from the sensor axis that
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 from scipy.spatial.transform import Rotation
 
@@ -56,3 +58,38 @@ def trunk_angles_deg(
     flexion_rad = swing @ left
     lean_rad = -(swing @ forward_earth)
     return np.degrees(twist_rad), np.degrees(flexion_rad), np.degrees(lean_rad)
+
+
+@dataclass(frozen=True)
+class Neutral:
+    """The neutral posture: sitting upright, facing forward, still.
+
+    Attributes:
+        start_s, end_s: the interval it was taken from, s.
+        quat_wxyz: mean sensor orientation over it, sensor → earth (4,).
+        forward_earth: horizontal unit vector the trunk faces (3,).
+    """
+
+    start_s: float
+    end_s: float
+    quat_wxyz: np.ndarray
+    forward_earth: np.ndarray
+
+
+def neutral_from(
+    t_s: np.ndarray, quat_wxyz: np.ndarray, interval_s: tuple[float, float], chest_normal_axis: str = "+z"
+) -> Neutral:
+    """Neutral from the orientation over ``interval_s`` (start, end) in s."""
+    i0, i1 = np.searchsorted(t_s, interval_s)
+    if i1 - i0 < 1:
+        raise ImutrackError(
+            f"the neutral interval {interval_s[0]:g}–{interval_s[1]:g} s holds no samples "
+            f"(the recording covers {t_s[0]:g}–{t_s[-1]:g} s)"
+        )
+    mean = Rotation.from_quat(quat_wxyz[i0:i1], scalar_first=True).mean().as_quat(scalar_first=True)
+    return Neutral(float(t_s[i0]), float(t_s[i1 - 1]), mean, forward_at_neutral(mean, chest_normal_axis))
+
+
+def twist_deg(quat_wxyz: np.ndarray, neutral: Neutral) -> np.ndarray:
+    """Twist relative to ``neutral``, degrees (N,), + = left."""
+    return trunk_angles_deg(quat_wxyz, neutral.quat_wxyz, neutral.forward_earth)[0]

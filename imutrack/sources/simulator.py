@@ -30,7 +30,7 @@ import numpy as np
 from scipy.spatial.transform import Rotation
 
 from imutrack.errors import ImutrackError
-from imutrack.frames import GRAVITY_M_S2, axis_vector
+from imutrack.frames import GRAVITY_M_S2, MOVEMENT_ONSET_FRACTION, axis_vector
 from imutrack.samples import ImuSamples
 
 _DIFF_STEP_S = 1e-4  # central-difference step for the sensor's linear acceleration
@@ -196,6 +196,8 @@ class SimulatorConfig:
 
 
 _HOLD_FADE_S = 4.0
+# Where a minimum-jerk step's speed 30u²(1−u)² equals MOVEMENT_ONSET_FRACTION of its peak (1.875), u < 0.5.
+_ONSET_U = 0.5 * (1.0 - np.sqrt(1.0 - 4.0 * np.sqrt(MOVEMENT_ONSET_FRACTION / 16.0)))
 
 
 @dataclass(frozen=True)
@@ -304,6 +306,13 @@ def _script(cfg: SimulatorConfig, rng: np.random.Generator) -> _Script:
             turn_start, hold_start = t, t + turn_s
             hold_end = hold_start + hold_s
             return_end = hold_end + return_s
+            # Reported times follow the onset/offset convention (speed at MOVEMENT_ONSET_FRACTION of its peak).
+            truth_times = dict(
+                turn_start_s=turn_start + _ONSET_U * turn_s,
+                hold_start_s=turn_start + (1 - _ONSET_U) * turn_s,
+                hold_end_s=hold_end + _ONSET_U * return_s,
+                return_end_s=hold_end + (1 - _ONSET_U) * return_s,
+            )
 
             twist.steps.append(Step(turn_start, turn_s, sign * peak))
             if creep > 0:
@@ -345,8 +354,7 @@ def _script(cfg: SimulatorConfig, rng: np.random.Generator) -> _Script:
                 shift = rng.uniform(-1.0, 1.0) * cfg.posture_shift_deg
                 flexion.steps += [Step(shift_at, 1.5, shift), Step(shift_at + 4.0, 1.5, -shift)]
 
-            reps.append(dict(side=side, turn_start_s=turn_start, hold_start_s=hold_start, hold_end_s=hold_end,
-                             return_end_s=return_end, forced=forced, creep_deg=creep, breath_rate_bpm=hold_hz * 60.0))
+            reps.append(dict(side=side, **truth_times, forced=forced, creep_deg=creep, breath_rate_bpm=hold_hz * 60.0))
             t = return_end + cfg.rest_s * rng.uniform(0.8, 1.25)
     duration = t + cfg.end_rest_s if reps else cfg.neutral_s + cfg.end_rest_s
     return _Script(twist, flexion, lean, breath_rate, breath_depth, reps, slouches, cfg.neutral_s, duration)

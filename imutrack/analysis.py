@@ -1,0 +1,141 @@
+"""The analysis pipeline: samples → orientation → trunk angles → reps and holds → metrics.
+
+``analyze(path)`` is the Python API behind ``imutrack analyze``; it returns a :class:`SessionAnalysis` with the
+per-sample angles, the reps, the per-hold metrics and the session summary.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from imutrack.errors import ImutrackError
+from imutrack.holds import HoldParams, Rep, find_reps
+from imutrack.metrics import HoldMetrics, MetricParams, SessionMetrics, hold_metrics, session_metrics
+from imutrack.orientation import OrientationParams, OrientationResult, estimate_orientation, still_stretches
+from imutrack.recording import Recording, RecordingMeta, read_recording
+from imutrack.samples import ImuSamples
+from imutrack.trunk import Neutral, neutral_from, trunk_angles_deg, twist_deg
+
+
+@dataclass
+class AnalysisParams:
+    """Everything that tunes the analysis (plain data: printed and stored with results).
+
+    Attributes:
+        neutral_s: (start, end) of the neutral posture in s; None finds it (the first still stretch).
+        chest_normal_axis: overrides the recording's declared chest axis ("+z", "-y", ...).
+    """
+
+    orientation: OrientationParams = field(default_factory=OrientationParams)
+    holds: HoldParams = field(default_factory=HoldParams)
+    metrics: MetricParams = field(default_factory=MetricParams)
+    neutral_s: tuple[float, float] | None = None
+    chest_normal_axis: str | None = None
+
+
+@dataclass
+class SessionAnalysis:
+    """The result of analysing one session. Angles in degrees relative to neutral (twist + = left,
+    flexion + = forward, lean + = left); times in s from the recording start."""
+
+    source: str
+    meta: RecordingMeta
+    t_s: np.ndarray
+    twist_deg: np.ndarray
+    flexion_deg: np.ndarray
+    lean_deg: np.ndarray
+    neutral: Neutral
+    orientation: OrientationResult
+    reps: list[Rep]
+    holds: list[HoldMetrics]
+    session: SessionMetrics
+    params: AnalysisParams
+
+    def rep_labels(self) -> tuple[np.ndarray, np.ndarray]:
+        """Per sample: the rep number (1-based, 0 outside reps) and the phase ("rest", "turn", "hold", "return")."""
+        rep_no = np.zeros(len(self.t_s), dtype=np.int64)
+        phase = np.full(len(self.t_s), "rest", dtype=object)
+        for k, rep in enumerate(self.reps, start=1):
+            bounds = np.searchsorted(self.t_s, [rep.turn_start_s, rep.hold_start_s, rep.hold_end_s, rep.return_end_s])
+            rep_no[bounds[0] : bounds[3]] = k
+            phase[bounds[0] : bounds[1]] = "turn"
+            phase[bounds[1] : bounds[2]] = "hold" if rep.has_hold else "turn"
+            phase[bounds[2] : bounds[3]] = "return"
+        return rep_no, phase
+
+    def write_angles_csv(self, path: str | os.PathLike) -> Path:
+        """Per-sample time series for researchers: t_s, twist_deg, flexion_deg, lean_deg, rep, phase."""
+        rep_no, phase = self.rep_labels()
+        path = Path(path)
+        with open(path, "w", encoding="utf-8", newline="\n") as f:
+            f.write("t_s,twist_deg,flexion_deg,lean_deg,rep,phase\n")
+            rows = zip(self.t_s.tolist(), self.twist_deg.tolist(), self.flexion_deg.tolist(), self.lean_deg.tolist(),
+                       rep_no.tolist(), phase.tolist())
+            f.write("".join(f"{t:.6f},{a:.4f},{b:.4f},{c:.4f},{r},{ph}\n" for t, a, b, c, r, ph in rows))
+        return path
+
+    def to_dict(self) -> dict:
+        """JSON-ready summary: source, metadata, neutral, reps, holds, session metrics, bias and parameters."""
+        return {
+            "source": self.source,
+            "meta": asdict(self.meta),
+            "neutral": {"start_s": self.neutral.start_s, "end_s": self.neutral.end_s},
+            "reps": [asdict(r) | {"hold_duration_s": r.hold_duration_s} for r in self.reps],
+            "holds": [asdict(h) for h in self.holds],
+            "session": asdict(self.session),
+            "gyro_bias_deg_s": {
+                "t_s": self.orientation.bias.t_s.tolist(),
+                "bias": np.degrees(self.orientation.bias.bias_rad_s).tolist(),
+            },
+            "params": asdict(self.params),
+        }
+
+
+def analyze(
+    source: str | os.PathLike | Recording | ImuSamples,
+    params: AnalysisParams | None = None,
+    meta: RecordingMeta | None = None,
+) -> SessionAnalysis:
+    """Analyse a session from a recording path, a :class:`Recording` or bare samples (then ``meta`` describes them)."""
+    p = params or AnalysisParams()
+    if isinstance(source, ImuSamples):
+        samples, meta, name = source, meta or RecordingMeta(), "<samples>"
+    else:
+        recording = source if isinstance(source, Recording) else read_recording(source)
+        samples, meta = recording.samples, recording.meta
+        name = str(recording.path) if recording.path is not None else "<recording>"
+    if len(samples) < 10:
+        raise ImutrackError(f"{name}: too few samples to analyse ({len(samples)})")
+    axis = p.chest_normal_axis or meta.chest_normal_axis
+    t_s = samples.t_s
+
+    if p.neutral_s is not None:
+        neutral_interval = p.neutral_s
+    else:
+        still = still_stretches(samples, p.orientation)
+        if not still:
+            raise ImutrackError(
+                f"{name}: found no still period for the neutral posture; start sitting upright and still for a few "
+                "seconds, or give the neutral interval explicitly"
+            )
+        a, b = still[0]
+        neutral_interval = (float(t_s[a]), float(t_s[b - 1]))
+
+    def first_pass_twist(quat_wxyz: np.ndarray) -> np.ndarray:
+        return twist_deg(quat_wxyz, neutral_from(t_s, quat_wxyz, neutral_interval, axis))
+
+    orientation = estimate_orientation(samples, p.orientation, first_pass_twist)
+    neutral = neutral_from(t_s, orientation.quat_wxyz, neutral_interval, axis)
+    twist, flexion, lean = trunk_angles_deg(orientation.quat_wxyz, neutral.quat_wxyz, neutral.forward_earth)
+    reps = find_reps(t_s, twist, p.holds)
+    holds = [
+        hold_metrics(k, rep, t_s, twist, flexion, lean, samples.gyr_rad_s, p.metrics)
+        for k, rep in enumerate(reps, start=1)
+        if rep.has_hold
+    ]
+    session = session_metrics(reps, holds, meta.start_time, meta.assisted, samples.duration_s, p.metrics)
+    return SessionAnalysis(name, meta, t_s, twist, flexion, lean, neutral, orientation, reps, holds, session, p)

@@ -1,0 +1,113 @@
+"""Segmentation of the twist angle into reps: turn, hold, return, rest.
+
+A **rep** is an excursion of the twist beyond ``excursion_deg`` to one side. Its movements are found on the twist
+rate (Savitzky–Golay derivative over ``smooth_s``), with the kinematics convention of
+:data:`imutrack.frames.MOVEMENT_ONSET_FRACTION`:
+
+* the **turn** starts when the rate towards the side first exceeds 5 % of the turn's peak rate, and ends (the end of
+  range is reached) when it falls below 5 % again;
+* the **return** starts when the rate back towards neutral exceeds 5 % of the return's peak rate, ends when it
+  falls below;
+* the **hold** is the time between the end of the turn and the start of the return. A rep whose hold is shorter
+  than ``min_hold_s`` has no hold (``hold`` is None): a twist that never settled.
+
+Crossing times are interpolated between samples. Intervals are in seconds; index intervals are half-open.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.signal import savgol_filter
+
+from imutrack.frames import MOVEMENT_ONSET_FRACTION
+from imutrack.intervals import runs
+
+
+@dataclass
+class HoldParams:
+    """Segmentation settings (degrees, seconds)."""
+
+    excursion_deg: float = 15.0
+    min_excursion_s: float = 4.0
+    smooth_s: float = 0.3
+    search_s: float = 6.0
+    min_hold_s: float = 5.0
+
+
+@dataclass(frozen=True)
+class Rep:
+    """One repetition. Times in s from the recording start.
+
+    Attributes:
+        side: "left" (twist > 0) or "right".
+        turn_start_s, hold_start_s, hold_end_s, return_end_s: the movement boundaries.
+        has_hold: False when the trunk never settled at the end of range for ``min_hold_s``.
+    """
+
+    side: str
+    turn_start_s: float
+    hold_start_s: float
+    hold_end_s: float
+    return_end_s: float
+    has_hold: bool
+
+    @property
+    def sign(self) -> float:
+        return 1.0 if self.side == "left" else -1.0
+
+    @property
+    def hold_duration_s(self) -> float:
+        return self.hold_end_s - self.hold_start_s if self.has_hold else 0.0
+
+
+def twist_rate_deg_s(t_s: np.ndarray, twist_deg: np.ndarray, smooth_s: float) -> np.ndarray:
+    """Smoothed twist rate, °/s (N,)."""
+    dt = float(np.median(np.diff(t_s)))
+    window = max(5, int(round(smooth_s / dt)) | 1)
+    if window > len(twist_deg):
+        return np.gradient(twist_deg, t_s)
+    return savgol_filter(twist_deg, window, 2, deriv=1, delta=dt)
+
+
+def _crossing(t_s: np.ndarray, values: np.ndarray, level: float, i: int) -> float:
+    """Time where ``values`` crosses ``level`` between samples i−1 and i, linearly interpolated."""
+    if i <= 0 or i >= len(values):
+        return float(t_s[min(max(i, 0), len(t_s) - 1)])
+    a, b = values[i - 1], values[i]
+    frac = 0.0 if a == b else float(np.clip((level - a) / (b - a), 0.0, 1.0))
+    return float(t_s[i - 1] + frac * (t_s[i] - t_s[i - 1]))
+
+
+def _movement(t_s, speed, lo: int, hi: int, peak_hint: int) -> tuple[float, float, int]:
+    """Onset and offset (s) of the movement whose speed peaks in [lo, hi); also the peak index."""
+    peak = lo + int(np.argmax(speed[lo:hi])) if hi > lo else peak_hint
+    level = MOVEMENT_ONSET_FRACTION * speed[peak]
+    below = speed < level
+    before = np.flatnonzero(below[:peak])
+    onset_i = before[-1] + 1 if len(before) else 0
+    after = np.flatnonzero(below[peak:])
+    offset_i = peak + after[0] if len(after) else len(speed) - 1
+    return _crossing(t_s, speed, level, onset_i), _crossing(t_s, speed, level, offset_i), peak
+
+
+def find_reps(t_s: np.ndarray, twist_deg: np.ndarray, params: HoldParams | None = None) -> list[Rep]:
+    """Reps in a twist time series (``t_s`` in s, ``twist_deg`` in degrees, + = left)."""
+    p = params or HoldParams()
+    if len(t_s) < 5:
+        return []
+    rate = twist_rate_deg_s(t_s, twist_deg, p.smooth_s)
+    dt = float(np.median(np.diff(t_s)))
+    search = int(round(p.search_s / dt))
+    reps = []
+    for side, sign in (("left", 1.0), ("right", -1.0)):
+        for a, b in runs(sign * twist_deg > p.excursion_deg):
+            if t_s[b - 1] - t_s[a] < p.min_excursion_s:
+                continue
+            toward = sign * rate
+            turn_start, turn_end, _ = _movement(t_s, toward, max(0, a - search), min(b, a + search), a)
+            back_start, back_end, _ = _movement(t_s, -toward, max(a, b - search), min(len(t_s), b + search), b)
+            has_hold = back_start - turn_end >= p.min_hold_s
+            reps.append(Rep(side, turn_start, turn_end, back_start, back_end, has_hold))
+    return sorted(reps, key=lambda rep: rep.turn_start_s)

@@ -1,0 +1,241 @@
+"""Per-hold and per-session metrics (meaning and units in ``docs/metrics.md``). Arrays in, numbers out."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+import numpy as np
+from scipy.ndimage import maximum_filter1d, uniform_filter1d
+from scipy.signal import butter, lombscargle, savgol_filter, sosfiltfilt
+
+from imutrack.holds import Rep
+from imutrack.intervals import runs
+
+
+@dataclass
+class MetricParams:
+    """Thresholds and bands used by the metrics."""
+
+    target_hold_s: float = 60.0
+    edge_s: float = 10.0
+    slouch_threshold_deg: float = 10.0
+    forcing_band_hz: tuple[float, float] = (0.5, 3.0)
+    forced_bounce_deg: float = 1.0
+    tremor_band_hz: tuple[float, float] = (4.0, 12.0)
+    breath_band_hz: tuple[float, float] = (0.08, 0.8)
+    breath_max_rate_deg_s: float = 2.0
+    breath_guard_s: float = 1.0
+    breath_trim_s: float = 5.0
+    shallow_breath_deg: float = 0.3
+
+
+@dataclass
+class HoldMetrics:
+    """What one hold looked like. Angles in degrees (twist + = left), times in s, rates in °/s.
+
+    ``mean_twist_deg`` and ``peak_twist_deg`` keep the side's sign; ``rom_deg`` is the unsigned mean twist,
+    the range of motion this hold reached and held.
+    """
+
+    rep: int
+    side: str
+    turn_start_s: float
+    hold_start_s: float
+    hold_end_s: float
+    duration_s: float
+    time_to_end_s: float
+    mean_twist_deg: float
+    peak_twist_deg: float
+    rom_deg: float
+    creep_deg: float
+    twist_sd_deg: float
+    twist_rate_rms_deg_s: float
+    tremor_rms_deg_s: float
+    bounce_deg: float
+    forced: bool
+    slouch_fraction: float
+    max_flexion_deg: float
+    mean_lean_deg: float
+    max_abs_lean_deg: float
+    breath_rate_bpm: float
+    breath_depth_deg: float
+
+
+def _band(signal: np.ndarray, fs: float, band_hz: tuple[float, float]) -> np.ndarray:
+    lo, hi = band_hz
+    hi = min(hi, 0.45 * fs)
+    if len(signal) < 30 or lo >= hi:
+        return np.zeros_like(signal)
+    sos = butter(2, [lo, hi], btype="bandpass", fs=fs, output="sos")
+    return sosfiltfilt(sos, signal, axis=0)
+
+
+def breathing(t_s: np.ndarray, flexion_deg: np.ndarray, params: MetricParams) -> tuple[float, float]:
+    """Breathing rate (breaths/min) and depth (peak-to-peak sternum pitch, °) from the flexion angle.
+
+    Each breath pitches the sternum by a fraction of a degree to a degree or two, slowly (well under
+    ``breath_max_rate_deg_s``). Posture changes (slouching, shifting) are faster and larger: samples within
+    ``breath_guard_s`` of any such movement are left out, each remaining stretch has its own mean and slope removed, and
+    a Lomb–Scargle periodogram over the gapped series (on a 0.001 Hz grid in ``breath_band_hz``) gives the rate.
+    Depth is 2√2 × the SD of the cleaned series (exact for a sinusoid).
+    """
+    n = len(t_s)
+    if n < 10 or t_s[-1] - t_s[0] < 15.0:  # fewer than ~2 slow breaths: no estimate
+        return float("nan"), float("nan")
+    fs = 1.0 / float(np.median(np.diff(t_s)))
+    step = int(fs // 10.0)
+    if step > 1:  # breathing is below 1 Hz: average down to about 10 Hz first (cheaper, and no aliasing)
+        flexion_deg = uniform_filter1d(flexion_deg, step, mode="nearest")[::step]
+        t_s, fs, n = t_s[::step], fs / step, len(t_s[::step])
+    window = max(5, int(round(0.5 * fs)) | 1)
+    rate = savgol_filter(flexion_deg, window, 2, deriv=1, delta=1.0 / fs) if window < n else np.gradient(flexion_deg, t_s)
+    moving = np.abs(rate) > params.breath_max_rate_deg_s
+    guard = int(round(params.breath_guard_s * fs))
+    if moving.any():
+        moving = maximum_filter1d(moving.astype(np.uint8), size=2 * guard + 1).astype(bool)
+    pieces_t, pieces_y = [], []
+    for a, b in runs(~moving):
+        if t_s[b - 1] - t_s[a] < 4.0:
+            continue
+        t, y = t_s[a:b], flexion_deg[a:b]
+        pieces_t.append(t)
+        pieces_y.append(y - np.polyval(np.polyfit(t - t[0], y, 1), t - t[0]))
+    if not pieces_t or sum(t[-1] - t[0] for t in pieces_t) < 15.0:
+        return float("nan"), float("nan")
+    t, y = np.concatenate(pieces_t), np.concatenate(pieces_y)
+    freqs_hz = np.arange(params.breath_band_hz[0], params.breath_band_hz[1], 0.001)
+    power = lombscargle(t, y, 2 * np.pi * freqs_hz)
+    depth = 2.0 * np.sqrt(2.0) * float(np.std(y))
+    return 60.0 * float(freqs_hz[np.argmax(power)]), depth
+
+
+def hold_metrics(
+    index: int,
+    rep: Rep,
+    t_s: np.ndarray,
+    twist_deg: np.ndarray,
+    flexion_deg: np.ndarray,
+    lean_deg: np.ndarray,
+    gyr_rad_s: np.ndarray,
+    params: MetricParams | None = None,
+) -> HoldMetrics:
+    """Metrics of one rep's hold; all series share the times ``t_s`` (s)."""
+    p = params or MetricParams()
+    fs = 1.0 / float(np.median(np.diff(t_s)))
+    i0, i1 = np.searchsorted(t_s, [rep.hold_start_s, rep.hold_end_s])
+    i1 = max(i1, i0 + 2)
+    t, twist = t_s[i0:i1], twist_deg[i0:i1]
+    sign = rep.sign
+    edge = min(p.edge_s, (t[-1] - t[0]) / 3.0)
+    first = twist[t < t[0] + edge]
+    last = twist[t > t[-1] - edge]
+    trend = np.polyval(np.polyfit(t - t[0], twist, 2), t - t[0]) if len(t) > 3 else twist
+    residual = twist - trend
+    rate = np.gradient(residual, t)
+    tremor = _band(np.degrees(gyr_rad_s[i0:i1]), fs, p.tremor_band_hz)
+    bounce = np.sqrt(2.0) * float(np.std(_band(twist, fs, p.forcing_band_hz)))
+    flexion = flexion_deg[i0:i1]
+    lean = lean_deg[i0:i1]
+    settled = (t >= t[0] + p.breath_trim_s) & (t <= t[-1] - p.breath_trim_s)
+    rate_bpm, depth = breathing(t[settled], flexion[settled], p)
+    mean_twist = float(np.mean(twist))
+    return HoldMetrics(
+        rep=index,
+        side=rep.side,
+        turn_start_s=rep.turn_start_s,
+        hold_start_s=rep.hold_start_s,
+        hold_end_s=rep.hold_end_s,
+        duration_s=rep.hold_duration_s,
+        time_to_end_s=rep.hold_start_s - rep.turn_start_s,
+        mean_twist_deg=mean_twist,
+        peak_twist_deg=float(sign * np.max(sign * twist)),
+        rom_deg=abs(mean_twist),
+        creep_deg=float(sign * (np.mean(last) - np.mean(first))),
+        twist_sd_deg=float(np.std(residual)),
+        twist_rate_rms_deg_s=float(np.sqrt(np.mean(rate**2))),
+        tremor_rms_deg_s=float(np.sqrt(np.mean(np.sum(tremor**2, axis=1)))),
+        bounce_deg=bounce,
+        forced=bounce > p.forced_bounce_deg,
+        slouch_fraction=float(np.mean(flexion > p.slouch_threshold_deg)),
+        max_flexion_deg=float(np.max(flexion)),
+        mean_lean_deg=float(np.mean(lean)),
+        max_abs_lean_deg=float(np.max(np.abs(lean))),
+        breath_rate_bpm=rate_bpm,
+        breath_depth_deg=depth,
+    )
+
+
+def time_slot(start_time: str) -> str:
+    """"morning" (05–12 h), "afternoon" (12–17 h), "evening" (17–22 h), "night" or "unknown", in local time."""
+    try:
+        hour = datetime.fromisoformat(start_time).hour
+    except (TypeError, ValueError):
+        return "unknown"
+    if 5 <= hour < 12:
+        return "morning"
+    if 12 <= hour < 17:
+        return "afternoon"
+    if 17 <= hour < 22:
+        return "evening"
+    return "night"
+
+
+@dataclass
+class SideSummary:
+    """Per side: reps, holds, best and mean range of motion (°), mean hold duration (s)."""
+
+    reps: int
+    holds: int
+    best_rom_deg: float
+    mean_rom_deg: float
+    mean_hold_s: float
+
+
+@dataclass
+class SessionMetrics:
+    """Per session. ``asymmetry_deg`` = best left − best right ROM (° ; + = left turns further)."""
+
+    start_time: str
+    time_slot: str
+    assisted: str
+    duration_s: float
+    left: SideSummary
+    right: SideSummary
+    asymmetry_deg: float
+    asymmetry_pct: float
+    compliant_holds: int
+
+
+def _side(reps: list[Rep], holds: list[HoldMetrics], side: str) -> SideSummary:
+    roms = [h.rom_deg for h in holds if h.side == side]
+    durations = [h.duration_s for h in holds if h.side == side]
+    nan = float("nan")
+    return SideSummary(
+        reps=sum(r.side == side for r in reps),
+        holds=len(roms),
+        best_rom_deg=max(roms) if roms else nan,
+        mean_rom_deg=float(np.mean(roms)) if roms else nan,
+        mean_hold_s=float(np.mean(durations)) if durations else nan,
+    )
+
+
+def session_metrics(
+    reps: list[Rep], holds: list[HoldMetrics], start_time: str, assisted: str, duration_s: float,
+    params: MetricParams | None = None,
+) -> SessionMetrics:
+    p = params or MetricParams()
+    left, right = _side(reps, holds, "left"), _side(reps, holds, "right")
+    asymmetry = left.best_rom_deg - right.best_rom_deg
+    larger = max(left.best_rom_deg, right.best_rom_deg)
+    return SessionMetrics(
+        start_time=start_time,
+        time_slot=time_slot(start_time),
+        assisted=assisted,
+        duration_s=duration_s,
+        left=left,
+        right=right,
+        asymmetry_deg=asymmetry,
+        asymmetry_pct=100.0 * asymmetry / larger if larger > 0 else float("nan"),
+        compliant_holds=sum(h.duration_s >= 0.9 * p.target_hold_s for h in holds),
+    )

@@ -1,0 +1,198 @@
+"""Sensor orientation with `vqf`, and the gyro bias handling a seated twist needs.
+
+In 6D (gyro + accelerometer, the default) the twist about vertical is pure gyro integration, so the result hinges on
+the gyro bias. vqf's own bias estimators would take the slow, real rotation of a hold (creep, sway) for bias during
+its "rest" phases and bend the twist by degrees. We therefore switch vqf's rest bias estimation off and estimate the
+bias ourselves from *true* stillness:
+
+1. find still stretches (low gyro and accelerometer variability) — the neutral start, rests between sides, the end;
+2. take the first still stretch as the first bias estimate and compute a first orientation;
+3. keep only still stretches where the trunk faces forward (|twist| small: rests, not holds), take the mean gyro of
+   each as a bias sample at its centre time, and interpolate the bias linearly in time between them (it drifts
+   slowly with temperature);
+4. run vqf again on the corrected gyro.
+
+Breathing rocks the sternum during "stillness", but about a horizontal axis; its effect on the vertical bias
+component (the one the twist depends on) averages out over a few seconds. Evidence: ``docs/accuracy.md``.
+
+:class:`OrientationEstimator` is the streaming form (``update`` per batch, same numbers as one batch call);
+:func:`estimate_orientation` runs the whole batch procedure above.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+from scipy.ndimage import uniform_filter1d
+from vqf import VQF
+
+from imutrack.errors import ImutrackError
+from imutrack.intervals import runs
+from imutrack.samples import ImuSamples
+
+
+@dataclass
+class OrientationParams:
+    """How orientation is estimated.
+
+    Attributes:
+        use_mag: 9D (with magnetometer) instead of 6D. Indoors the field is often disturbed; 6D is the default.
+        tau_acc_s: vqf's accelerometer time constant, s (inclination correction).
+        vqf_motion_bias: let vqf estimate the bias during motion too (observable only in its horizontal components).
+        still_window_s: window for the stillness test, s.
+        still_gyr_sd_deg_s: a window is still when every gyro axis varies less than this (SD), °/s.
+        still_acc_sd_m_s2: ... and every accelerometer axis less than this (SD), m/s².
+        still_min_s: shortest still stretch used for bias, s.
+        still_margin_s: left out at both ends of a still stretch, s (a slow movement's start or end is often
+            below the stillness thresholds and would be taken for bias).
+        rest_max_twist_deg: a still stretch counts as a rest for bias only where the first-pass twist is within
+            this of neutral; None accepts every still stretch (for data that is not a seated twist).
+    """
+
+    use_mag: bool = False
+    tau_acc_s: float = 3.0
+    vqf_motion_bias: bool = False
+    still_window_s: float = 1.0
+    still_gyr_sd_deg_s: float = 1.5
+    still_acc_sd_m_s2: float = 0.15
+    still_min_s: float = 3.0
+    still_margin_s: float = 1.0
+    rest_max_twist_deg: float | None = 12.0
+
+
+@dataclass
+class BiasModel:
+    """Gyro bias over time: linear interpolation between samples ``(t_s, bias_rad_s)``, constant beyond them.
+
+    Attributes:
+        t_s: times of the bias samples, s (K,), increasing.
+        bias_rad_s: bias in the sensor frame, rad/s (K, 3).
+    """
+
+    t_s: np.ndarray = field(default_factory=lambda: np.zeros(1))
+    bias_rad_s: np.ndarray = field(default_factory=lambda: np.zeros((1, 3)))
+
+    def at(self, t_s: np.ndarray) -> np.ndarray:
+        """Bias at times ``t_s``, rad/s (N, 3)."""
+        return np.column_stack([np.interp(t_s, self.t_s, self.bias_rad_s[:, k]) for k in range(3)])
+
+
+class OrientationEstimator:
+    """Streaming vqf with an externally supplied gyro bias. ``update`` any number of batches; the quaternions equal
+    those of one batch over the whole data.
+
+    Results: ``quat_wxyz_`` of the last batch (N, 4), sensor → earth.
+    """
+
+    def __init__(self, sample_rate_hz: float, params: OrientationParams | None = None, bias: BiasModel | None = None):
+        self.params = params or OrientationParams()
+        self.bias = bias or BiasModel()
+        self.sample_rate_hz = sample_rate_hz
+        p = self.params
+        self._vqf = VQF(
+            1.0 / sample_rate_hz,
+            tauAcc=p.tau_acc_s,
+            restBiasEstEnabled=False,
+            motionBiasEstEnabled=p.vqf_motion_bias,
+        )
+        self.quat_wxyz_ = np.zeros((0, 4))
+
+    def update(self, samples: ImuSamples) -> OrientationEstimator:
+        if len(samples) == 0:
+            self.quat_wxyz_ = np.zeros((0, 4))
+            return self
+        gyr = np.ascontiguousarray(samples.gyr_rad_s - self.bias.at(samples.t_s))
+        acc = np.ascontiguousarray(samples.acc_m_s2)
+        if self.params.use_mag:
+            if samples.mag_uT is None:
+                raise ImutrackError("9D orientation needs a magnetometer, and this data has none; use 6D")
+            out = self._vqf.updateBatch(gyr, acc, np.ascontiguousarray(samples.mag_uT))
+            self.quat_wxyz_ = out["quat9D"]
+        else:
+            self.quat_wxyz_ = self._vqf.updateBatch(gyr, acc)["quat6D"]
+        return self
+
+
+def still_mask(samples: ImuSamples, params: OrientationParams | None = None) -> np.ndarray:
+    """True where the sensor is still (bool (N,)): every gyro and acc axis varies little over a moving window."""
+    p = params or OrientationParams()
+    n = len(samples)
+    if n == 0:
+        return np.zeros(0, dtype=bool)
+    width = max(3, int(round(p.still_window_s * samples.rate_hz)))
+    both = np.hstack([samples.gyr_rad_s, samples.acc_m_s2])
+    mean = uniform_filter1d(both, width, axis=0, mode="nearest")
+    mean_sq = uniform_filter1d(both * both, width, axis=0, mode="nearest")
+    sd = np.sqrt(np.maximum(mean_sq - mean * mean, 0.0))
+    gyr_ok = (sd[:, :3] < np.radians(p.still_gyr_sd_deg_s)).all(axis=1)
+    acc_ok = (sd[:, 3:] < p.still_acc_sd_m_s2).all(axis=1)
+    return gyr_ok & acc_ok
+
+
+def still_stretches(samples: ImuSamples, params: OrientationParams | None = None) -> list[tuple[int, int]]:
+    """Still index intervals, each shortened by ``still_margin_s`` at both ends (where a movement may be fading in
+    or out), that are still at least ``still_min_s`` long."""
+    p = params or OrientationParams()
+    t = samples.t_s
+    stretches = []
+    for a, b in runs(still_mask(samples, p)):
+        a, b = np.searchsorted(t, [t[a] + p.still_margin_s, t[b - 1] - p.still_margin_s], side="left")
+        if b > a and t[b - 1] - t[a] >= p.still_min_s:
+            stretches.append((int(a), int(b)))
+    return stretches
+
+
+def _bias_from(samples: ImuSamples, stretches: list[tuple[int, int]]) -> BiasModel:
+    centres = np.array([0.5 * (samples.t_s[a] + samples.t_s[b - 1]) for a, b in stretches])
+    means = np.array([samples.gyr_rad_s[a:b].mean(axis=0) for a, b in stretches])
+    return BiasModel(centres, means)
+
+
+@dataclass
+class OrientationResult:
+    """Output of :func:`estimate_orientation`.
+
+    Attributes:
+        quat_wxyz: sensor orientation, sensor → earth (N, 4).
+        bias: the gyro bias model used.
+        still: still index intervals found.
+        rests: the still intervals used for the bias (facing forward).
+    """
+
+    quat_wxyz: np.ndarray
+    bias: BiasModel
+    still: list[tuple[int, int]]
+    rests: list[tuple[int, int]]
+
+
+def estimate_orientation(
+    samples: ImuSamples, params: OrientationParams | None = None, twist_of=None
+) -> OrientationResult:
+    """Orientation of a whole recording with the bias procedure described in this module's docstring.
+
+    Args:
+        samples: the recording's samples.
+        params: estimation parameters.
+        twist_of: function ``quat_wxyz (N,4) -> twist_deg (N,)`` relative to neutral for the first pass; needed
+            when ``params.rest_max_twist_deg`` is set (the trunk stage supplies it).
+    """
+    p = params or OrientationParams()
+    if len(samples) < 2:
+        raise ImutrackError("need at least two samples to estimate orientation")
+    rate = samples.rate_hz
+    still = still_stretches(samples, p)
+    if not still:
+        raise ImutrackError(
+            "found no still period to measure the gyro bias: start each session sitting upright and still for "
+            f"a few seconds (at least {p.still_min_s:g} s)"
+        )
+    first = OrientationEstimator(rate, p, _bias_from(samples, still[:1])).update(samples).quat_wxyz_
+    rests = still
+    if p.rest_max_twist_deg is not None and twist_of is not None:
+        twist = np.abs(twist_of(first))
+        rests = [(a, b) for a, b in still if np.median(twist[a:b]) <= p.rest_max_twist_deg]
+        rests = rests or still[:1]
+    bias = _bias_from(samples, rests)
+    final = OrientationEstimator(rate, p, bias).update(samples).quat_wxyz_
+    return OrientationResult(final, bias, still, rests)
