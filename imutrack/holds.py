@@ -34,6 +34,7 @@ class HoldParams:
     smooth_s: float = 0.3
     search_s: float = 6.0
     min_hold_s: float = 5.0
+    near_level: float = 0.9
 
 
 @dataclass(frozen=True)
@@ -106,8 +107,12 @@ def find_reps(t_s: np.ndarray, twist_deg: np.ndarray, params: HoldParams | None 
             if t_s[b - 1] - t_s[a] < p.min_excursion_s:
                 continue
             toward = sign * rate
-            turn_start, turn_end, _ = _movement(t_s, toward, max(0, a - search), min(b, a + search), a)
-            back_start, back_end, _ = _movement(t_s, -toward, max(a, b - search), min(len(t_s), b + search), b)
+            # The turn's peak speed lies before the trunk first gets near the hold's level, the return's after it
+            # last leaves it; bouncing in a forced hold can be as fast as the turn, so it must stay out of the search.
+            near = np.flatnonzero(sign * twist_deg[a:b] >= p.near_level * np.median(sign * twist_deg[a:b]))
+            first_near, last_near = a + near[0] + 1, a + near[-1]
+            turn_start, turn_end, _ = _movement(t_s, toward, max(0, a - search), first_near, a)
+            back_start, back_end, _ = _movement(t_s, -toward, last_near, min(len(t_s), b + search), b)
             has_hold = back_start - turn_end >= p.min_hold_s
             reps.append(Rep(side, turn_start, turn_end, back_start, back_end, has_hold))
     return sorted(reps, key=lambda rep: rep.turn_start_s)

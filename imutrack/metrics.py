@@ -76,7 +76,7 @@ def breathing(t_s: np.ndarray, flexion_deg: np.ndarray, params: MetricParams) ->
 
     Each breath pitches the sternum by a fraction of a degree to a degree or two, slowly (well under
     ``breath_max_rate_deg_s``). Posture changes (slouching, shifting) are faster and larger: samples within
-    ``breath_guard_s`` of any such movement are left out, each remaining stretch has its own mean and slope removed, and
+    ``breath_guard_s`` of any such movement are left out, each remaining stretch has its own mean removed, and
     a Lomb–Scargle periodogram over the gapped series (on a 0.001 Hz grid in ``breath_band_hz``) gives the rate.
     Depth is 2√2 × the SD of the cleaned series (exact for a sinusoid).
     """
@@ -90,7 +90,10 @@ def breathing(t_s: np.ndarray, flexion_deg: np.ndarray, params: MetricParams) ->
         t_s, fs, n = t_s[::step], fs / step, len(t_s[::step])
     window = max(5, int(round(0.5 * fs)) | 1)
     rate = savgol_filter(flexion_deg, window, 2, deriv=1, delta=1.0 / fs) if window < n else np.gradient(flexion_deg, t_s)
-    moving = np.abs(rate) > params.breath_max_rate_deg_s
+    # A breath's pitch rate is sinusoidal: its robust SD (1.4826 × MAD) is about its amplitude, so 3 robust SDs are
+    # never reached by breathing but are by a posture shift on top of it.
+    robust_sd = 1.4826 * float(np.median(np.abs(rate - np.median(rate))))
+    moving = np.abs(rate) > min(params.breath_max_rate_deg_s, max(3.0 * robust_sd, 0.3))
     guard = int(round(params.breath_guard_s * fs))
     if moving.any():
         moving = maximum_filter1d(moving.astype(np.uint8), size=2 * guard + 1).astype(bool)
@@ -100,7 +103,7 @@ def breathing(t_s: np.ndarray, flexion_deg: np.ndarray, params: MetricParams) ->
             continue
         t, y = t_s[a:b], flexion_deg[a:b]
         pieces_t.append(t)
-        pieces_y.append(y - np.polyval(np.polyfit(t - t[0], y, 1), t - t[0]))
+        pieces_y.append(y - y.mean())
     if not pieces_t or sum(t[-1] - t[0] for t in pieces_t) < 15.0:
         return float("nan"), float("nan")
     t, y = np.concatenate(pieces_t), np.concatenate(pieces_y)

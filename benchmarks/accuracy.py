@@ -1,0 +1,281 @@
+"""Accuracy of imutrack against known truth; rewrites docs/accuracy.md.
+
+    python benchmarks/accuracy.py              # all simulated sessions + BROAD (when ../shared is there)
+    python benchmarks/accuracy.py --quick      # a few sessions, print only
+
+1. Simulated sessions (simulator ground truth): ≥ 50 sessions spanning sensor noise, gyro turn-on bias up to
+   0.5 °/s, mounting tilt up to 30°, any chest axis, 25–400 Hz, 5+ minutes each with creep, sway, slouching, forcing
+   and breathing. Every hold's mean twist, timing and breathing rate against the truth; reps found per side; false holds.
+2. BROAD (real IMU, optical truth; ../shared/data/broad): twist error per trial, whole trial and 60 s windows, 6D and
+   9D, computed as BASELINE.md there defines, for off-the-shelf vqf (re-run here) and for imutrack.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import sys
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, replace
+from datetime import date
+from pathlib import Path
+
+import numpy as np
+from vqf import VQF
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from imutrack import __version__  # noqa: E402
+from imutrack.analysis import analyze  # noqa: E402
+from imutrack.evaluation import whole_trial_rmse, window_rmse  # noqa: E402
+from imutrack.orientation import OrientationParams, estimate_orientation  # noqa: E402
+from imutrack.recording import RecordingMeta  # noqa: E402
+from imutrack.samples import ImuSamples  # noqa: E402
+from imutrack.sources.simulator import ImuErrorModel, SimulatorConfig, simulate  # noqa: E402
+
+BROAD = Path(os.environ.get("IMUTRACK_SHARED", REPO.parent / "shared")) / "data" / "broad"
+RATES_HZ = (25.0, 50.0, 100.0, 200.0, 400.0)
+AXES = ("+x", "-x", "+y", "-y", "+z", "-z")
+
+
+def session_config(k: int) -> SimulatorConfig:
+    """The k-th simulated session: parameters drawn from a generator seeded with k."""
+    rng = np.random.default_rng(10_000 + k)
+    imu = ImuErrorModel(
+        gyr_noise_deg_s_rthz=float(rng.uniform(0.003, 0.015)),
+        gyr_bias_max_deg_s=0.5,
+        acc_noise_ug_rthz=float(rng.uniform(70.0, 300.0)),
+    )
+    return SimulatorConfig(
+        seed=k,
+        sample_rate_hz=RATES_HZ[k % len(RATES_HZ)],
+        reps_per_side=int(rng.integers(2, 4)),
+        first_side=str(rng.choice(["left", "right"])),
+        peak_twist_left_deg=float(rng.uniform(30.0, 70.0)),
+        peak_twist_right_deg=float(rng.uniform(30.0, 70.0)),
+        creep_deg=float(rng.uniform(1.0, 8.0)),
+        sway_deg=float(rng.uniform(0.3, 1.2)),
+        slouch_probability=0.4,
+        forced_probability=0.2,
+        breath_hold_bpm=float(rng.uniform(5.0, 10.0)),
+        mount_tilt_deg=float(rng.uniform(0.0, 30.0)),
+        mount_spin_deg=float(rng.uniform(0.0, 360.0)),
+        chest_normal_axis=str(rng.choice(AXES)),
+        heading_deg=float(rng.uniform(0.0, 360.0)),
+        imu=imu,
+    )
+
+
+@dataclass
+class SessionOutcome:
+    k: int
+    rate_hz: float
+    minutes: float
+    reps_true: int
+    reps_found: int
+    sides_ok: bool
+    false_holds: int
+    missed_holds: int
+    twist_err_deg: list[float]
+    start_err_s: list[float]
+    duration_err_s: list[float]
+    breath_err_bpm: list[float]
+    slouch_true: int
+    slouch_found: int
+    forced_ok: int
+    forced_total: int
+
+
+def run_session(k: int) -> SessionOutcome:
+    cfg = session_config(k)
+    session = simulate(cfg)
+    truth = session.truth
+    result = analyze(session.samples, meta=RecordingMeta(chest_normal_axis=cfg.chest_normal_axis))
+    holds = list(result.holds)
+    matched = []
+    for rep in truth.reps:
+        best = min(holds, key=lambda h: abs(h.hold_start_s - rep.hold_start_s), default=None)
+        if best is not None and abs(best.hold_start_s - rep.hold_start_s) < 5.0 and best.side == rep.side:
+            matched.append((rep, best))
+            holds.remove(best)
+    slouched = [
+        (rep, hold) for rep, hold in matched
+        if any(s.start_s < rep.hold_end_s and s.end_s > rep.hold_start_s for s in truth.slouches)
+    ]
+    return SessionOutcome(
+        k=k,
+        rate_hz=cfg.sample_rate_hz,
+        minutes=session.samples.duration_s / 60.0,
+        reps_true=len(truth.reps),
+        reps_found=len(result.reps),
+        sides_ok=[r.side for r in result.reps] == [r.side for r in truth.reps],
+        false_holds=len(holds),
+        missed_holds=len(truth.reps) - len(matched),
+        twist_err_deg=[h.mean_twist_deg - r.mean_twist_deg for r, h in matched],
+        start_err_s=[h.hold_start_s - r.hold_start_s for r, h in matched],
+        duration_err_s=[h.duration_s - r.hold_duration_s for r, h in matched],
+        breath_err_bpm=[h.breath_rate_bpm - r.breath_rate_bpm for r, h in matched],
+        slouch_true=len(slouched),
+        slouch_found=sum(h.slouch_fraction > 0 for _, h in slouched),
+        forced_ok=sum(h.forced == r.forced for r, h in matched),
+        forced_total=len(matched),
+    )
+
+
+def simulated(n_sessions: int) -> tuple[list[SessionOutcome], list[str]]:
+    with ProcessPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
+        outcomes = list(pool.map(run_session, range(n_sessions)))
+    twist = np.abs(np.concatenate([o.twist_err_deg for o in outcomes]))
+    start = np.abs(np.concatenate([o.start_err_s for o in outcomes]))
+    duration = np.abs(np.concatenate([o.duration_err_s for o in outcomes]))
+    breath = np.abs(np.concatenate([o.breath_err_bpm for o in outcomes]))
+    holds = sum(o.reps_true for o in outcomes)
+    lines = [
+        f"{n_sessions} sessions, {sum(o.minutes for o in outcomes):.0f} minutes, {holds} holds, "
+        f"{min(o.minutes for o in outcomes):.1f}–{max(o.minutes for o in outcomes):.1f} min each, "
+        f"rates {', '.join(f'{r:g}' for r in RATES_HZ)} Hz.",
+        "",
+        "| quantity | target | result |",
+        "|---|---|---|",
+        f"| reps found with the right side | all | {sum(o.sides_ok for o in outcomes)} of {n_sessions} sessions "
+        f"exactly right; {sum(o.missed_holds for o in outcomes)} holds missed |",
+        f"| false holds | none | {sum(o.false_holds for o in outcomes)} |",
+        f"| mean twist of each hold, abs. error | ≤ 1° (aim 0.5°) | median {np.median(twist):.2f}°, "
+        f"95th pct {np.percentile(twist, 95):.2f}°, max {twist.max():.2f}°; {100 * np.mean(twist <= 0.5):.0f} % "
+        f"within 0.5° |",
+        f"| hold start, abs. error | – | median {np.median(start):.3f} s, max {start.max():.3f} s |",
+        f"| hold duration, abs. error | ≤ 0.2 s | median {np.median(duration):.3f} s, max {duration.max():.3f} s |",
+        f"| breathing rate, abs. error | ≤ 1 /min | median {np.median(breath):.2f}, max {breath.max():.2f} /min |",
+        f"| slouch episodes in holds found | all | {sum(o.slouch_found for o in outcomes)} of "
+        f"{sum(o.slouch_true for o in outcomes)} |",
+        f"| forced / relaxed holds told apart | all | {sum(o.forced_ok for o in outcomes)} of "
+        f"{sum(o.forced_total for o in outcomes)} |",
+    ]
+    return outcomes, lines
+
+
+def load_broad(path: Path):
+    with np.load(path) as z:
+        gyr, acc, mag = (np.ascontiguousarray(z[k], dtype=np.float64) for k in ("gyr_rad_s", "acc_m_s2", "mag_uT"))
+        return (gyr, acc, mag, z["quat_true_wxyz"].astype(np.float64), z["movement"].astype(bool),
+                float(z["fs_hz"]), str(z["trial"]))
+
+
+def baseline_table() -> dict[str, list[float]]:
+    """The published off-the-shelf figures from BASELINE.md: trial → [whole 6D, whole 9D, win6 med, win6 max,
+    win9 med, win9 max]."""
+    figures = {}
+    for line in (BROAD / "BASELINE.md").read_text(encoding="utf-8").splitlines():
+        cells = [c.strip() for c in line.strip("|").split("|")]
+        if len(cells) == 5 and re.match(r"\d\d_", cells[0]):
+            numbers = [float(x) for cell in cells[1:] for x in cell.split("/")]
+            figures[cells[0]] = numbers
+    return figures
+
+
+def imutrack_orientation(gyr, acc, mag, fs, nine_d: bool) -> np.ndarray:
+    samples = ImuSamples(np.arange(len(gyr)) / fs, gyr, acc, mag)
+    # BROAD is not a seated twist: every still stretch is a rest, whatever the angle.
+    params = replace(OrientationParams(), rest_max_twist_deg=None, use_mag=nine_d)
+    return estimate_orientation(samples, params).quat_wxyz
+
+
+def broad_results() -> dict[str, dict[str, tuple[float, float, float]]]:
+    """trial → {"vqf6", "vqf9", "ours6", "ours9"} → (whole trial, window median, window max), degrees."""
+    results = {}
+    for path in sorted(BROAD.glob("*.npz")):
+        gyr, acc, mag, q_true, movement, fs, name = load_broad(path)
+        out = VQF(1.0 / fs).updateBatch(gyr, acc, mag)
+        estimates = {
+            "vqf6": out["quat6D"],
+            "vqf9": out["quat9D"],
+            "ours6": imutrack_orientation(gyr, acc, mag, fs, False),
+            "ours9": imutrack_orientation(gyr, acc, mag, fs, True),
+        }
+        results[name] = {}
+        for key, q in estimates.items():
+            windows = window_rmse(q, q_true, movement, fs)
+            results[name][key] = (whole_trial_rmse(q, q_true, movement), windows.median_deg, windows.max_deg)
+            results[name][key + "_windows"] = windows.rmse_deg
+    return results
+
+
+def broad_lines(results) -> list[str]:
+    published = baseline_table()
+    lines = [
+        "| trial | whole 6D: baseline / vqf here / imutrack | whole 9D: baseline / vqf / imutrack | "
+        "60 s windows 6D median/max: vqf → imutrack | windows 9D: vqf → imutrack |",
+        "|---|---|---|---|---|",
+    ]
+    for name, r in results.items():
+        b = published.get(name, [float("nan")] * 6)
+        lines.append(
+            f"| {name} | {b[0]:.2f} / {r['vqf6'][0]:.2f} / **{r['ours6'][0]:.2f}** | "
+            f"{b[1]:.2f} / {r['vqf9'][0]:.2f} / **{r['ours9'][0]:.2f}** | "
+            f"{r['vqf6'][1]:.2f}/{r['vqf6'][2]:.2f} → **{r['ours6'][1]:.2f}/{r['ours6'][2]:.2f}** | "
+            f"{r['vqf9'][1]:.2f}/{r['vqf9'][2]:.2f} → **{r['ours9'][1]:.2f}/{r['ours9'][2]:.2f}** |"
+        )
+    for key in ("vqf6", "ours6", "vqf9", "ours9"):
+        pooled = np.concatenate([r[key + "_windows"] for r in results.values()])
+        lines.append("")
+        lines.append(f"- {key}: median of all {len(pooled)} 60 s windows over all trials = {np.median(pooled):.2f}°")
+    return lines
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="6 sessions, no BROAD, print only")
+    parser.add_argument("--sessions", type=int, default=60)
+    args = parser.parse_args(argv)
+    _, sim_lines = simulated(6 if args.quick else args.sessions)
+    print("\n".join(sim_lines))
+    broad = None
+    if not args.quick and BROAD.exists():
+        broad = broad_lines(broad_results())
+        print("\n".join(broad))
+    if not args.quick:
+        write_doc(sim_lines, broad)
+    return 0
+
+
+def write_doc(sim_lines: list[str], broad: list[str] | None) -> None:
+    broad_text = "\n".join(broad) if broad else "_BROAD data not found when this was run._"
+    text = f"""# Accuracy
+
+Measured by `python benchmarks/accuracy.py` (it rewrites this file). Last run: {date.today().isoformat()},
+imutrack {__version__}. The default test run checks a fast subset of the same claims (`tests/test_analysis.py`,
+`tests/test_broad.py`).
+
+## Simulated seated-twist sessions (simulator ground truth)
+Each session draws its sensor noise (gyro 0.003–0.015 °/s/√Hz, acc 70–300 µg/√Hz), a gyro turn-on bias of up to
+0.5 °/s per axis with a slow bias random walk, ±0.5 % gyro scale and cross-axis errors, a sternum mounting tilted by
+0–30° and spun by any angle with any chest axis, 2–3 reps per side of 30–70°, creep of 1–8°, sway, slouching,
+forced (bouncing) holds and deep breathing at 5–10 /min (`benchmarks/accuracy.py: session_config`).
+
+{chr(10).join(sim_lines)}
+
+What limits the twist: the gyro's own scale error (±0.5 % of a 50° twist is ±0.25°, and no still period can reveal
+it) and the noise of the bias estimates taken in the 10–15 s rests between reps, which integrates over each ~70 s
+turn-hold-return. vqf's defaults on the same sessions are several degrees off in creeping holds
+(`tests/test_analysis.py::test_our_bias_handling_beats_vqf_defaults_on_creeping_holds`): its rest detector takes a
+hold for rest and the creep for bias.
+
+## BROAD (real IMU, optical truth)
+Twist error, degrees RMS, computed as `../shared/data/broad/BASELINE.md` defines (`imutrack/evaluation.py`).
+"baseline" is the published table there; "vqf here" is the same off-the-shelf vqf re-run in this script (the 6D
+figures reproduce the table; our 9D reproduction differs from the published 9D column, so both are shown).
+
+{broad_text}
+
+Reading the table: the BROAD trials tumble the sensor through whole turns about every axis for minutes. There the
+heading error is dominated by the gyro's scale and cross-axis errors (see the notes in BASELINE.md), which a better
+bias cannot remove. A seated twist stays within ±70° about one axis and returns to neutral between sides, so it is far
+less exposed (see the simulated results above, which include scale and cross-axis errors).
+"""
+    (REPO / "docs" / "accuracy.md").write_text(text, encoding="utf-8")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
