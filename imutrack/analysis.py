@@ -6,6 +6,7 @@ per-sample angles, the reps, the per-hold metrics and the session summary.
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -79,8 +80,9 @@ class SessionAnalysis:
         return path
 
     def to_dict(self) -> dict:
-        """JSON-ready summary: source, metadata, neutral, reps, holds, session metrics, bias and parameters."""
-        return {
+        """JSON-ready summary (NaN as None): source, metadata, neutral, reps, holds, session metrics, bias and
+        parameters."""
+        return json_safe({
             "source": self.source,
             "meta": asdict(self.meta),
             "neutral": {"start_s": self.neutral.start_s, "end_s": self.neutral.end_s},
@@ -92,7 +94,22 @@ class SessionAnalysis:
                 "bias": np.degrees(self.orientation.bias.bias_rad_s).tolist(),
             },
             "params": asdict(self.params),
-        }
+        })
+
+
+def json_safe(value):
+    """NaN and inf → None, numpy scalars → Python numbers, tuples → lists: strict JSON."""
+    if isinstance(value, dict):
+        return {str(k): json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [json_safe(v) for v in value]
+    if isinstance(value, float | np.floating):
+        return float(value) if math.isfinite(value) else None
+    if isinstance(value, np.integer):
+        return int(value)
+    if isinstance(value, np.bool_):
+        return bool(value)
+    return value
 
 
 def analyze(
@@ -113,10 +130,10 @@ def analyze(
     axis = p.chest_normal_axis or meta.chest_normal_axis
     t_s = samples.t_s
 
+    still = still_stretches(samples, p.orientation)
     if p.neutral_s is not None:
         neutral_interval = p.neutral_s
     else:
-        still = still_stretches(samples, p.orientation)
         if not still:
             raise ImutrackError(
                 f"{name}: found no still period for the neutral posture; start sitting upright and still for a few "
@@ -125,15 +142,15 @@ def analyze(
         a, b = still[0]
         neutral_interval = (float(t_s[a]), float(t_s[b - 1]))
 
-    def first_pass_twist(quat_wxyz: np.ndarray) -> np.ndarray:
-        return twist_deg(quat_wxyz, neutral_from(t_s, quat_wxyz, neutral_interval, axis))
+    def first_pass_twist(times_s: np.ndarray, quat_wxyz: np.ndarray) -> np.ndarray:
+        return twist_deg(quat_wxyz, neutral_from(times_s, quat_wxyz, neutral_interval, axis))
 
-    orientation = estimate_orientation(samples, p.orientation, first_pass_twist)
+    orientation = estimate_orientation(samples, p.orientation, first_pass_twist, still)
     neutral = neutral_from(t_s, orientation.quat_wxyz, neutral_interval, axis)
     twist, flexion, lean = trunk_angles_deg(orientation.quat_wxyz, neutral.quat_wxyz, neutral.forward_earth)
     reps = find_reps(t_s, twist, p.holds)
     holds = [
-        hold_metrics(k, rep, t_s, twist, flexion, lean, samples.gyr_rad_s, p.metrics)
+        hold_metrics(k, rep, t_s, twist, flexion, lean, samples.gyr_rad_s, p.metrics, samples.rate_hz)
         for k, rep in enumerate(reps, start=1)
         if rep.has_hold
     ]

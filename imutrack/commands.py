@@ -112,6 +112,8 @@ def session_figure(path: Path, result: SessionAnalysis, session: SimulatedSessio
         reference_twist_deg=None if session is None else session.truth.twist_deg,
         reference_label="simulator truth",
         slouch_threshold_deg=result.params.metrics.slouch_threshold_deg,
+        breath_rate_bpm=[h.breath_rate_bpm for h in result.holds],
+        breath_depth_deg=[h.breath_depth_deg for h in result.holds],
         title=Path(result.source).name,
     )
 
@@ -289,7 +291,7 @@ def analyze_command(args: argparse.Namespace) -> int:
         results.append(result)
         _write_outputs(result, args, several=len(paths) > 1)
     if args.json:
-        documents = [_json_safe(r.to_dict()) for r in results]
+        documents = [r.to_dict() for r in results]
         print(json.dumps(documents[0] if len(paths) == 1 else documents, indent=2, allow_nan=False))
     else:
         for result in results:
@@ -307,18 +309,3 @@ def _write_outputs(result: SessionAnalysis, args: argparse.Namespace, several: b
         target = args.angles / f"{stem}.angles.csv" if several else args.angles
         target.parent.mkdir(parents=True, exist_ok=True)
         result.write_angles_csv(target)
-
-
-def _json_safe(value):
-    """NaN → null, numpy scalars → Python numbers, tuples → lists (strict JSON)."""
-    if isinstance(value, dict):
-        return {str(k): _json_safe(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_json_safe(v) for v in value]
-    if isinstance(value, float | np.floating):
-        return None if math.isnan(value) or math.isinf(value) else float(value)
-    if isinstance(value, np.integer):
-        return int(value)
-    if isinstance(value, np.bool_):
-        return bool(value)
-    return value

@@ -166,33 +166,57 @@ class OrientationResult:
     rests: list[tuple[int, int]]
 
 
+def _block_mean(samples: ImuSamples, max_rate_hz: float) -> ImuSamples:
+    """Samples averaged in blocks down to at most ``max_rate_hz`` (for a quick first pass)."""
+    k = int(samples.rate_hz // max_rate_hz)
+    if k <= 1:
+        return samples
+    n = len(samples) // k * k
+
+    def mean(a: np.ndarray) -> np.ndarray:
+        return a[:n].reshape(n // k, k, -1).mean(axis=1)
+
+    return ImuSamples(mean(samples.t_s[:, None])[:, 0], mean(samples.gyr_rad_s), mean(samples.acc_m_s2),
+                      None if samples.mag_uT is None else mean(samples.mag_uT))
+
+
 def estimate_orientation(
-    samples: ImuSamples, params: OrientationParams | None = None, twist_of=None
+    samples: ImuSamples,
+    params: OrientationParams | None = None,
+    twist_of=None,
+    still: list[tuple[int, int]] | None = None,
 ) -> OrientationResult:
     """Orientation of a whole recording with the bias procedure described in this module's docstring.
 
     Args:
         samples: the recording's samples.
         params: estimation parameters.
-        twist_of: function ``quat_wxyz (N,4) -> twist_deg (N,)`` relative to neutral for the first pass; needed
-            when ``params.rest_max_twist_deg`` is set (the trunk stage supplies it).
+        twist_of: function ``(t_s (N,), quat_wxyz (N, 4)) -> twist_deg (N,)`` relative to neutral, for the first
+            pass; needed when ``params.rest_max_twist_deg`` is set (the trunk stage supplies it).
+        still: the still stretches, if already found (:func:`still_stretches`).
     """
     p = params or OrientationParams()
     if len(samples) < 2:
         raise ImutrackError("need at least two samples to estimate orientation")
-    rate = samples.rate_hz
-    still = still_stretches(samples, p)
+    still = still_stretches(samples, p) if still is None else still
     if not still:
         raise ImutrackError(
             "found no still period to measure the gyro bias: start each session sitting upright and still for "
             f"a few seconds (at least {p.still_min_s:g} s)"
         )
-    first = OrientationEstimator(rate, p, _bias_from(samples, still[:1])).update(samples).quat_wxyz_
     rests = still
     if p.rest_max_twist_deg is not None and twist_of is not None:
-        twist = np.abs(twist_of(first))
-        rests = [(a, b) for a, b in still if np.median(twist[a:b]) <= p.rest_max_twist_deg]
+        # The first pass only tells rests (facing forward) from holds, so a 25 Hz version of the data serves.
+        coarse = _block_mean(samples, 25.0)
+        first = OrientationEstimator(coarse.rate_hz, p, _bias_from(samples, still[:1])).update(coarse).quat_wxyz_
+        twist = np.abs(twist_of(coarse.t_s, first))
+        t = samples.t_s
+        rests = []
+        for a, b in still:
+            i0, i1 = np.searchsorted(coarse.t_s, [t[a], t[b - 1]])
+            if i1 > i0 and np.median(twist[i0:i1]) <= p.rest_max_twist_deg:
+                rests.append((a, b))
         rests = rests or still[:1]
     bias = _bias_from(samples, rests)
-    final = OrientationEstimator(rate, p, bias).update(samples).quat_wxyz_
+    final = OrientationEstimator(samples.rate_hz, p, bias).update(samples).quat_wxyz_
     return OrientationResult(final, bias, still, rests)

@@ -7,6 +7,7 @@ All arrays are float64, C-contiguous (what `vqf` needs), in SI units, in the dev
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -79,7 +80,7 @@ class ImuSamples:
         """Time from the first to the last sample, s."""
         return float(self.t_s[-1] - self.t_s[0]) if len(self) > 1 else 0.0
 
-    @property
+    @cached_property
     def rate_hz(self) -> float:
         """Median sampling rate, Hz (robust to the occasional gap); nan for fewer than two samples."""
         if len(self) < 2:

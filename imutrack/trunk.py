@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.spatial.transform import Rotation
 
+from imutrack import quaternion
 from imutrack.errors import ImutrackError
 from imutrack.frames import axis_vector
 
@@ -47,17 +48,22 @@ def trunk_angles_deg(
         quat_neutral_wxyz: sensor orientation at neutral, shape (4,).
         forward_earth: horizontal unit vector the trunk faces at neutral (see :func:`forward_at_neutral`).
     """
-    q = np.asarray(quat_wxyz, dtype=np.float64)
-    rel = Rotation.from_quat(q, scalar_first=True) * Rotation.from_quat(quat_neutral_wxyz, scalar_first=True).inv()
-    rel_wxyz = rel.as_quat(scalar_first=True, canonical=True)
-    half = np.arctan2(rel_wxyz[:, 3], rel_wxyz[:, 0])
+    rel = quaternion.multiply(quat_wxyz, quaternion.conjugate(quat_neutral_wxyz))
+    half = np.arctan2(rel[:, 3], rel[:, 0])
     twist_rad = np.angle(np.exp(2j * half))  # wrapped to (−π, π]
-    twist = Rotation.from_rotvec(np.column_stack([np.zeros_like(twist_rad), np.zeros_like(twist_rad), twist_rad]))
-    swing = (twist.inv() * rel).as_rotvec()
+    twist = np.zeros_like(rel)
+    twist[:, 0], twist[:, 3] = np.cos(half), np.sin(half)
+    swing = quaternion.rotation_vector(quaternion.multiply(quaternion.conjugate(twist), rel))
     left = np.cross([0.0, 0.0, 1.0], forward_earth)
     flexion_rad = swing @ left
     lean_rad = -(swing @ forward_earth)
     return np.degrees(twist_rad), np.degrees(flexion_rad), np.degrees(lean_rad)
+
+
+def twist_only_deg(quat_wxyz: np.ndarray, quat_neutral_wxyz: np.ndarray) -> np.ndarray:
+    """Twist relative to neutral, degrees (N,), + = left; cheaper than :func:`trunk_angles_deg`."""
+    rel = quaternion.multiply(quat_wxyz, quaternion.conjugate(quat_neutral_wxyz))
+    return np.degrees(np.angle(np.exp(2j * np.arctan2(rel[:, 3], rel[:, 0]))))
 
 
 @dataclass(frozen=True)
@@ -92,4 +98,4 @@ def neutral_from(
 
 def twist_deg(quat_wxyz: np.ndarray, neutral: Neutral) -> np.ndarray:
     """Twist relative to ``neutral``, degrees (N,), + = left."""
-    return trunk_angles_deg(quat_wxyz, neutral.quat_wxyz, neutral.forward_earth)[0]
+    return twist_only_deg(quat_wxyz, neutral.quat_wxyz)

@@ -33,16 +33,19 @@ def plot_session(
     reference_twist_deg: np.ndarray | None = None,
     reference_label: str = "truth",
     slouch_threshold_deg: float | None = None,
+    breath_rate_bpm: Sequence[float] = (),
+    breath_depth_deg: Sequence[float] = (),
     title: str = "",
 ) -> Path:
-    """Write a two-panel session figure: twist over time with holds shaded, flexion below. Returns the path."""
-    fig, (ax_twist, ax_flex) = plt.subplots(
-        2, 1, figsize=(11, 5.5), sharex=True, gridspec_kw={"height_ratios": [3, 1.4]}, layout="constrained"
+    """Write a session figure: twist over time with the holds shaded and labelled; flexion with the slouch
+    threshold; breathing rate (and depth, peak-to-peak sternum pitch) per hold. Returns the path."""
+    fig, (ax_twist, ax_flex, ax_breath) = plt.subplots(
+        3, 1, figsize=(11, 6.5), sharex=True, gridspec_kw={"height_ratios": [3, 1.4, 1.0]}, layout="constrained"
     )
     t_min = np.asarray(t_s) / 60.0
     colours = {"left": "#1f77b4", "right": "#d62728"}
     for span in holds:
-        for ax in (ax_twist, ax_flex):
+        for ax in (ax_twist, ax_flex, ax_breath):
             ax.axvspan(span.start_s / 60.0, span.end_s / 60.0, color=colours.get(span.side, "0.6"), alpha=0.12, lw=0)
         ax_twist.annotate(
             span.label,
@@ -63,7 +66,15 @@ def plot_session(
         ax_flex.axhline(slouch_threshold_deg, color="#ff7f0e", ls="--", lw=0.8, label="slouch threshold")
         ax_flex.legend(loc="upper right", fontsize=8, frameon=False)
     ax_flex.set_ylabel("flexion, °")
-    ax_flex.set_xlabel("time, min")
+    for span, rate, depth in zip(holds, breath_rate_bpm, breath_depth_deg):
+        if np.isfinite(rate):
+            mid = (span.start_s + span.end_s) / 120.0
+            ax_breath.plot([span.start_s / 60.0, span.end_s / 60.0], [rate, rate], color=colours.get(span.side, "k"))
+            ax_breath.annotate(f"{rate:.1f}/min, {depth:.1f}°", (mid, rate), textcoords="offset points",
+                               xytext=(0, 4), ha="center", fontsize=7)
+    ax_breath.set_ylabel("breaths/min")
+    ax_breath.set_ylim(0, max([12.0, *[r * 1.4 for r in breath_rate_bpm if np.isfinite(r)]]))
+    ax_breath.set_xlabel("time, min")
     if title:
         ax_twist.set_title(title, fontsize=10)
     path = Path(path)
