@@ -1,0 +1,169 @@
+"""What every device profile provides, and the assembler that turns decoded packets into a sample stream."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from imutrack.samples import ImuSamples
+
+
+@dataclass(frozen=True)
+class DecodedPacket:
+    """One notification, decoded. Arrays in SI units in the profile's sensor frame, shape (n, 3).
+
+    Attributes:
+        gyr_rad_s: angular rate, rad/s; None for a device without a gyroscope.
+        acc_m_s2: specific force, m/s².
+        mag_uT: magnetic field, µT, or None.
+        first_seq: the device's sample counter for the first sample (wraps at the profile's ``seq_modulo``), or None.
+        sensor_time_s: the device clock at the first sample, s (wraps at ``time_modulo_s``), or None.
+        rate_hz: the sample rate the packet declares, or None to use the profile's.
+    """
+
+    gyr_rad_s: np.ndarray | None
+    acc_m_s2: np.ndarray
+    mag_uT: np.ndarray | None = None
+    first_seq: int | None = None
+    sensor_time_s: float | None = None
+    rate_hz: float | None = None
+
+    def __len__(self) -> int:
+        return len(self.acc_m_s2)
+
+
+@dataclass(frozen=True)
+class DeviceProfile:
+    """A supported sensor.
+
+    Attributes:
+        name: short id used on the command line (``--profile``).
+        title: what it is, for people.
+        service_uuid: the GATT service holding the data characteristic.
+        data_uuid: the characteristic that notifies the data.
+        advertised_uuid: a service UUID the device advertises (to recognise it in a scan).
+        name_prefixes: advertised name prefixes that identify it when no UUID is advertised.
+        has_gyro: False for accelerometer-only devices (no twist, only posture and breathing).
+        chest_normal_axis: sensor axis pointing out of the chest when worn as documented.
+        sensor_frame: how the axes sit when worn as documented.
+        rate_hz: the sample rate it streams at after ``start_writes``.
+        start_writes: (characteristic UUID, bytes) written, in order, to start streaming.
+        decode: ``decode(payload) -> DecodedPacket | None`` — pure; None for anything malformed.
+        seq_modulo: where the device's sample counter wraps; None without a counter.
+        time_modulo_s: where the device clock wraps, s; None without a clock.
+        battery_uuid: the standard Battery Level characteristic when the device has it.
+    """
+
+    name: str
+    title: str
+    service_uuid: str
+    data_uuid: str
+    advertised_uuid: str
+    name_prefixes: tuple[str, ...]
+    has_gyro: bool
+    chest_normal_axis: str
+    sensor_frame: str
+    rate_hz: float
+    decode: Callable[[bytes], DecodedPacket | None]
+    start_writes: tuple[tuple[str, bytes], ...] = ()
+    seq_modulo: int | None = None
+    time_modulo_s: float | None = None
+    battery_uuid: str | None = "00002a19-0000-1000-8000-00805f9a34fb"
+
+
+def _unwrap(value: float, previous: float | None, modulo: float) -> float:
+    """``value`` (which wraps at ``modulo``) made continuous after ``previous`` (already unwrapped)."""
+    if previous is None:
+        return value
+    base = previous - (previous % modulo)
+    candidate = base + value
+    if candidate < previous - modulo / 2:
+        candidate += modulo
+    elif candidate > previous + modulo / 2:
+        candidate -= modulo
+    return candidate
+
+
+@dataclass
+class PacketStream:
+    """Turns notifications of one device into timed samples, across link drops.
+
+    Times: from the device clock when it has one; else from its sample counter at the profile's rate; else by
+    counting samples at that rate, with the count moved on across a reconnection by the host time that passed.
+    ``t_s`` starts at 0 at the first sample. Host receive times are kept in ``host_t_s``.
+
+    Counters: ``packets``, ``dropped_packets`` (could not be decoded), ``lost_samples`` (gaps in the counter).
+    """
+
+    profile: DeviceProfile
+    packets: int = 0
+    dropped_packets: int = 0
+    lost_samples: int = 0
+    _next_seq: float | None = None
+    _time0: float | None = None
+    _last_time: float | None = None
+    _host0: float | None = None
+    _last_host: float | None = None
+    _pending: list = field(default_factory=list)
+
+    def feed(self, payload: bytes, host_time_s: float) -> DecodedPacket | None:
+        """Decode one notification received at ``host_time_s`` (host monotonic clock, s)."""
+        self.packets += 1
+        packet = self.profile.decode(bytes(payload))
+        if packet is None or len(packet) == 0:
+            self.dropped_packets += 1
+            return None
+        p = self.profile
+        n = len(packet)
+        rate_hz = packet.rate_hz or p.rate_hz
+        if self._host0 is None:
+            self._host0 = host_time_s
+        if packet.first_seq is not None and p.seq_modulo:
+            seq0 = _unwrap(packet.first_seq, self._next_seq, p.seq_modulo) if self._next_seq is not None else float(
+                packet.first_seq)
+            if self._next_seq is not None:
+                if seq0 < self._next_seq:  # a repeat or an old packet: nothing new in it
+                    self.dropped_packets += 1
+                    return None
+                self.lost_samples += int(seq0 - self._next_seq)
+        else:
+            seq0 = self._next_seq if self._next_seq is not None else 0.0
+        seq = seq0 + np.arange(n)
+        if packet.sensor_time_s is not None and p.time_modulo_s:
+            t_first = _unwrap(packet.sensor_time_s, self._last_time, p.time_modulo_s)
+            self._last_time = t_first
+            if self._time0 is None:
+                self._time0 = t_first
+            t_s = t_first - self._time0 + np.arange(n) / rate_hz
+        else:
+            t_s = seq / rate_hz
+        self._next_seq = seq[-1] + 1
+        self._last_host = host_time_s
+        self._pending.append((t_s, seq, np.full(n, host_time_s - self._host0), packet))
+        return packet
+
+    def reconnected(self, host_time_s: float) -> None:
+        """The link came back: for a device without counter or clock, skip the samples the gap must have held."""
+        if self.profile.seq_modulo is None and self._last_host is not None and self._next_seq is not None:
+            missing = int(round((host_time_s - self._last_host) * self.profile.rate_hz))
+            self._next_seq += missing
+            self.lost_samples += missing
+
+    def take(self) -> tuple[ImuSamples, np.ndarray, np.ndarray] | None:
+        """Everything decoded since the last call: (samples, seq, host_t_s), or None. Samples whose time does not
+        move forward are dropped (counted in ``dropped_packets`` by packet)."""
+        if not self._pending:
+            return None
+        pending, self._pending = self._pending, []
+        t_s = np.concatenate([p[0] for p in pending])
+        seq = np.concatenate([p[1] for p in pending]).astype(np.int64)
+        host = np.concatenate([p[2] for p in pending])
+        packets = [p[3] for p in pending]
+        acc = np.concatenate([p.acc_m_s2 for p in packets])
+        gyr = np.concatenate([p.gyr_rad_s if p.gyr_rad_s is not None else np.zeros_like(p.acc_m_s2)
+                              for p in packets])
+        mags = [p.mag_uT for p in packets]
+        mag = np.concatenate(mags) if all(m is not None for m in mags) else None
+        return ImuSamples(t_s, gyr, acc, mag), seq, host

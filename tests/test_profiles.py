@@ -1,0 +1,113 @@
+"""Device decoders against packets built by hand from the vendors' documentation, and fuzzed."""
+
+import struct
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from imutrack.sources.profiles import PROFILES, PacketStream, identify
+from imutrack.sources.profiles import diy, polar, thingy52, witmotion
+
+G = 9.80665
+
+
+def test_diy_packet_by_hand():
+    # version 1, flags: 100 Hz (code 1 in bits 4-5), 2 samples, gyro ±500 °/s (code 2) / acc ±4 g (code 1),
+    # first sample counter 65535, sensor clock 1.5 s
+    header = struct.pack("<BBBBHI", 1, 0x10, 2, 0x21, 65535, 1_500_000)
+    samples = struct.pack("<6h", 100, -200, 32767, 8192, 0, -8192) + struct.pack("<6h", 0, 0, 0, 0, 8192, 0)
+    packet = diy.decode(header + samples)
+    assert packet.first_seq == 65535 and packet.sensor_time_s == pytest.approx(1.5) and packet.rate_hz == 100
+    np.testing.assert_allclose(packet.gyr_rad_s[0], np.radians([100, -200, 32767]) * 500 / 32768)
+    np.testing.assert_allclose(packet.acc_m_s2[0], [G, 0, -G])  # 8192 LSB at ±4 g = 1 g
+    np.testing.assert_allclose(packet.acc_m_s2[1], [0, G, 0])
+    assert packet.mag_uT is None
+
+
+def test_diy_with_magnetometer_and_the_encoder_round_trip():
+    rng = np.random.default_rng(0)
+    gyr, acc, mag = rng.normal(0, 1, (5, 3)), rng.normal(0, 9, (5, 3)), rng.normal(0, 40, (5, 3))
+    packet = diy.decode(diy.encode(gyr, acc, 7, 123, rate_hz=400, mag_uT=mag))
+    np.testing.assert_allclose(packet.gyr_rad_s, gyr, atol=diy.gyro_scale_rad_s(2))
+    np.testing.assert_allclose(packet.acc_m_s2, acc, atol=diy.acc_scale_m_s2(1))
+    np.testing.assert_allclose(packet.mag_uT, mag, atol=diy.MAG_UT_PER_LSB)
+    assert packet.rate_hz == 400
+
+
+@pytest.mark.parametrize("mutate", [
+    lambda b: b[:-1],                      # truncated
+    lambda b: bytes([2]) + b[1:],          # unknown version
+    lambda b: b[:2] + bytes([0]) + b[3:],  # zero samples
+    lambda b: b[:3] + bytes([0x71]) + b[4:],  # gyro range code 7 does not exist
+    lambda b: b + b"\x00\x00",             # trailing bytes
+])
+def test_diy_rejects_malformed_packets(mutate):
+    good = diy.encode(np.zeros((2, 3)), np.zeros((2, 3)), 0, 0)
+    assert diy.decode(good) is not None
+    assert diy.decode(mutate(good)) is None
+
+
+def test_stream_unwraps_counter_and_clock_and_counts_losses():
+    stream = PacketStream(diy.DIY)
+    one = np.zeros((2, 3))
+    t_us = 2**32 - 15_000  # the sensor clock wraps between the packets
+    stream.feed(diy.encode(one, one, 65534, t_us), 0.0)
+    stream.feed(diy.encode(one, one, 0, t_us + 20_000), 0.02)       # 65534+2 wraps to 0: nothing lost
+    stream.feed(diy.encode(one, one, 7, t_us + 90_000), 0.09)       # 2..6 missing
+    stream.feed(diy.encode(one, one, 3, t_us + 50_000), 0.10)       # a stale repeat
+    stream.feed(b"\x01garbage", 0.11)
+    samples, seq, host = stream.take()
+    np.testing.assert_array_equal(seq, [65534, 65535, 65536, 65537, 65543, 65544])
+    np.testing.assert_allclose(samples.t_s, [0, 0.01, 0.02, 0.03, 0.09, 0.10], atol=1e-9)
+    assert stream.lost_samples == 5 and stream.dropped_packets == 2 and stream.packets == 5
+    assert stream.take() is None
+
+
+def test_witmotion_frames_by_hand():
+    frame = bytes([0x55, 0x61]) + struct.pack("<9h", 2048, 0, -2048, 16384, 0, -1638, 100, 200, 300)
+    packet = witmotion.decode(frame + frame)
+    assert len(packet) == 2
+    np.testing.assert_allclose(packet.acc_m_s2[0], [G, 0, -G])  # 2048 / 32768 × 16 g = 1 g
+    np.testing.assert_allclose(np.degrees(packet.gyr_rad_s[0]), [1000.0, 0.0, -1638 * 2000 / 32768])
+    assert witmotion.decode(frame[:-1]) is None
+    assert witmotion.decode(bytes([0x55, 0x53]) + frame[2:]) is None  # an angle frame, not the 0x61 combined one
+
+
+def test_thingy52_raw_by_hand():
+    payload = struct.pack("<9h", 1024, -512, 0, 32, 0, -64, 16, 0, -160)
+    packet = thingy52.decode(payload)
+    np.testing.assert_allclose(packet.acc_m_s2[0], [G, -G / 2, 0])  # Q6.10 g
+    np.testing.assert_allclose(np.degrees(packet.gyr_rad_s[0]), [1.0, 0.0, -2.0])  # Q11.5 °/s
+    np.testing.assert_allclose(packet.mag_uT[0], [1.0, 0.0, -10.0])  # Q12.4 µT
+    assert thingy52.decode(payload[:-2]) is None
+
+
+def test_polar_h10_accelerometer_only():
+    payload = struct.pack("<BQB", 2, 123456789, 1) + struct.pack("<6h", 1000, 0, -1000, 0, 500, 0)
+    packet = polar.decode(payload)
+    assert packet.gyr_rad_s is None and not polar.POLAR_H10.has_gyro
+    np.testing.assert_allclose(packet.acc_m_s2, [[G, 0, -G], [0, G / 2, 0]])  # mG
+    assert polar.decode(struct.pack("<BQB", 2, 0, 0x80) + b"\x00" * 12) is None  # compressed: not yet
+
+
+def test_identify_by_service_or_name():
+    assert identify("anything", [diy.SERVICE_UUID.upper()]) is diy.DIY
+    assert identify("WT901BLE68", []) is witmotion.WITMOTION
+    assert identify("Polar H10 1234ABCD", ["0000180d-0000-1000-8000-00805f9a34fb"]) is polar.POLAR_H10
+    assert identify("headphones", []) is None
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.sampled_from(sorted(PROFILES)), st.binary(max_size=260))
+def test_garbage_is_counted_never_raised(profile_name, payload):
+    profile = PROFILES[profile_name]
+    stream = PacketStream(profile)
+    packet = stream.feed(payload, 1.0)
+    if packet is None:
+        assert stream.dropped_packets == 1
+    else:
+        assert np.isfinite(packet.acc_m_s2).all()
+        taken = stream.take()
+        assert taken is not None and len(taken[0]) == len(packet)
