@@ -238,6 +238,11 @@ class RecordingWriter:
         self.samples_written += n
         self.flush_if_due()
 
+    @property
+    def last_t_s(self) -> float:
+        """Time of the last sample written, s (−inf before the first)."""
+        return self._last_t_s
+
     def add_event(self, t_s: float, kind: str, text: str = "") -> None:
         """Write an event line (``kind`` one word, e.g. "gap") at time ``t_s``; flushed at once."""
         kind = _one_line(kind).replace(",", " ").strip() or "note"

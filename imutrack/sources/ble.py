@@ -1,0 +1,278 @@
+"""Live BLE sensors with bleak: scan, connect, subscribe, record, reconnect.
+
+The transport is bleak's, chosen by its ``backend`` parameters: bleak's own platform backend in normal use, and a
+bumble-based virtual controller in the tests (``tests/virtual_ble.py``), so the same code path runs in both.
+
+Notifications go into an ``asyncio.Queue`` straight from bleak's callback (nothing is decoded there); a consumer
+decodes them with the device profile (:class:`~imutrack.sources.profiles.PacketStream`) and appends them to the
+recording, which flushes to disk every second. On a link drop the recorder writes a ``gap`` event and reconnects
+with exponential backoff, continuing the same recording.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from bleak import BleakClient, BleakScanner
+from bleak.exc import BleakBluetoothNotAvailableError, BleakDeviceNotFoundError, BleakError
+
+from imutrack.errors import ImutrackError
+from imutrack.recording import RecordingMeta, RecordingWriter
+from imutrack.sources.profiles import PROFILES, DeviceProfile, PacketStream, identify
+
+
+class BleError(ImutrackError):
+    """Bluetooth is missing or off, a device is not found, or it is not the expected kind of sensor."""
+
+
+@dataclass(frozen=True)
+class FoundDevice:
+    """A device seen in a scan."""
+
+    name: str
+    address: str
+    rssi: int | None
+    profile: DeviceProfile | None
+
+
+@contextlib.contextmanager
+def bluetooth_errors(what: str):
+    """Turn the platform's Bluetooth failures into one actionable line."""
+    try:
+        yield
+    except BleakBluetoothNotAvailableError as exc:
+        raise BleError(f"{what}: Bluetooth is not available ({exc}); switch it on and try again") from None
+    except BleakDeviceNotFoundError as exc:
+        raise BleError(f"{what}: device {exc.identifier} not found; is it on, charged and in range?") from None
+    except (FileNotFoundError, ConnectionRefusedError):
+        raise BleError(
+            f"{what}: no Bluetooth adapter or BlueZ found (on Linux: is bluetoothd running and the adapter powered?)"
+        ) from None
+    except BleakError as exc:
+        raise BleError(f"{what}: {exc}") from None
+    except TimeoutError:
+        raise BleError(f"{what}: timed out") from None
+
+
+async def scan(timeout_s: float = 5.0, scanner_backend=None) -> list[FoundDevice]:
+    """Nearby BLE devices, recognised sensors first, strongest signal first."""
+    with bluetooth_errors("scan"):
+        found = await BleakScanner.discover(timeout=timeout_s, return_adv=True, backend=scanner_backend)
+    devices = [
+        FoundDevice(adv.local_name or device.name or "", device.address, adv.rssi,
+                    identify(adv.local_name or device.name, adv.service_uuids))
+        for device, adv in found.values()
+    ]
+    return sorted(devices, key=lambda d: (d.profile is None, -(d.rssi if d.rssi is not None else -999)))
+
+
+@dataclass
+class RecorderStatus:
+    """What the status line shows. Rates are over the last second."""
+
+    state: str = "searching"
+    samples: int = 0
+    rate_hz: float = 0.0
+    dropped_packets: int = 0
+    lost_samples: int = 0
+    reconnects: int = 0
+    battery_pct: int | None = None
+    path: Path | None = None
+
+
+@dataclass
+class BleRecorder:
+    """Record one sensor into an imutrack recording.
+
+    Attributes:
+        target: device name or address.
+        out: recording path (created; never overwritten).
+        profile: device profile; None to recognise it from the scan.
+        duration_s: stop after this much data; None to run until stopped.
+        assisted, notes: recorded in the metadata.
+        client_backend, scanner_backend: bleak backends (None: the platform's).
+        on_status: called about once a second with a :class:`RecorderStatus`.
+        max_reconnect_s: give up when the device stays away this long.
+    """
+
+    target: str
+    out: Path
+    profile: DeviceProfile | None = None
+    duration_s: float | None = None
+    assisted: str = "unknown"
+    notes: str = ""
+    client_backend: type | None = None
+    scanner_backend: type | None = None
+    on_status: Callable[[RecorderStatus], None] | None = None
+    connect_timeout_s: float = 10.0
+    max_reconnect_s: float = 60.0
+    status: RecorderStatus = field(default_factory=RecorderStatus)
+
+    async def run(self, stop: asyncio.Event | None = None) -> RecorderStatus:
+        """Record until ``duration_s`` of data, ``stop`` is set, or the device stays away too long.
+        Everything received is in the file when this returns or raises."""
+        stop = stop or asyncio.Event()
+        device, profile = await self._find()
+        queue: asyncio.Queue = asyncio.Queue()
+        stream = PacketStream(profile)
+        writer: RecordingWriter | None = None
+        try:
+            while not stop.is_set():
+                lost = asyncio.Event()
+                client = await self._connect(device, profile, queue, lost)
+                try:
+                    self.status.state = "recording"
+                    writer = await self._pump(profile, stream, queue, writer, lost, stop)
+                finally:
+                    with contextlib.suppress(BleakError, OSError, asyncio.TimeoutError):
+                        await client.disconnect()
+                if stop.is_set() or not lost.is_set():
+                    break
+                gap_started = time.monotonic()
+                self.status.state = "reconnecting"
+                self._report()
+                device = await self._reconnect_wait(device, gap_started, stop)
+                if writer is not None:
+                    writer.add_event(writer.last_t_s, "gap",
+                                     f"link lost; back after {time.monotonic() - gap_started:.1f} s")
+                stream.reconnected(time.monotonic())
+                self.status.reconnects += 1
+        finally:
+            if writer is not None:
+                self._drain(stream, writer)
+                writer.close()
+            self.status.state = "stopped"
+            self._report()
+        return self.status
+
+    async def _find(self):
+        with bluetooth_errors(f"looking for {self.target}"):
+            return await self._find_with_adv()
+
+    async def _find_with_adv(self):
+        """Scan until the target shows up (or the timeout passes); returns (device, profile)."""
+        seen: asyncio.Future = asyncio.get_running_loop().create_future()
+
+        def on_advertisement(device, adv) -> None:
+            if not seen.done() and self.target in (device.address, device.name, adv.local_name):
+                seen.set_result((device, adv))
+
+        async with BleakScanner(on_advertisement, backend=self.scanner_backend):
+            try:
+                device, adv = await asyncio.wait_for(seen, self.connect_timeout_s)
+            except asyncio.TimeoutError:
+                raise BleError(f"device {self.target} not found; is it on, charged and in range?") from None
+        profile = self.profile or identify(adv.local_name or device.name, adv.service_uuids)
+        if profile is None:
+            raise BleError(
+                f"{self.target} is not a sensor imutrack knows; choose one with --profile ({', '.join(PROFILES)})"
+            )
+        return device, profile
+
+    async def _connect(self, device, profile: DeviceProfile, queue: asyncio.Queue, lost: asyncio.Event):
+        def on_disconnect(_client) -> None:
+            lost.set()
+
+        def on_data(_characteristic, data: bytearray) -> None:
+            queue.put_nowait((time.monotonic(), bytes(data)))
+
+        client = BleakClient(device, disconnected_callback=on_disconnect, timeout=self.connect_timeout_s,
+                             backend=self.client_backend)
+        with bluetooth_errors(f"connecting to {self.target}"):
+            await client.connect()
+            if client.services.get_service(profile.service_uuid) is None:
+                await client.disconnect()
+                raise BleError(
+                    f"{self.target} has no {profile.title} service ({profile.service_uuid}): wrong --profile?"
+                )
+            if profile.battery_uuid and client.services.get_characteristic(profile.battery_uuid) is not None:
+                with contextlib.suppress(BleakError):
+                    self.status.battery_pct = int((await client.read_gatt_char(profile.battery_uuid))[0])
+            await client.start_notify(profile.data_uuid, on_data)
+            for uuid, command in profile.start_writes:
+                await client.write_gatt_char(uuid, command, response=True)
+        return client
+
+    async def _pump(self, profile, stream: PacketStream, queue: asyncio.Queue, writer, lost: asyncio.Event,
+                    stop: asyncio.Event):
+        last_status = time.monotonic()
+        samples_at_last_status = self.status.samples
+        while not stop.is_set():
+            try:
+                host_time, payload = await asyncio.wait_for(queue.get(), timeout=0.2)
+                stream.feed(payload, host_time)
+                while not queue.empty():
+                    host_time, payload = queue.get_nowait()
+                    stream.feed(payload, host_time)
+            except asyncio.TimeoutError:
+                if lost.is_set():
+                    break
+            writer = self._write(stream, writer, profile)
+            now = time.monotonic()
+            if now - last_status >= 1.0:
+                self.status.rate_hz = (self.status.samples - samples_at_last_status) / (now - last_status)
+                last_status, samples_at_last_status = now, self.status.samples
+                self._report()
+            if writer is not None and self.duration_s is not None and writer.last_t_s >= self.duration_s:
+                stop.set()
+            if lost.is_set() and queue.empty():
+                break
+        return writer
+
+    def _write(self, stream: PacketStream, writer, profile: DeviceProfile):
+        taken = stream.take()
+        self.status.dropped_packets, self.status.lost_samples = stream.dropped_packets, stream.lost_samples
+        if taken is None:
+            return writer
+        samples, seq, host = taken
+        if writer is None:
+            meta = RecordingMeta(
+                device=self.target,
+                profile=profile.name,
+                sensor_frame=profile.sensor_frame,
+                chest_normal_axis=profile.chest_normal_axis,
+                sample_rate_hz=profile.rate_hz,
+                start_time=_now_local(),
+                assisted=self.assisted,
+                notes=self.notes,
+                extra={} if profile.has_gyro else {"has_gyro": "false"},
+            )
+            writer = RecordingWriter(self.out, meta, has_mag=samples.has_mag, has_host_time=True)
+            self.status.path = self.out
+        writer.append(samples, seq=seq, host_t_s=host)
+        self.status.samples += len(samples)
+        return writer
+
+    def _drain(self, stream: PacketStream, writer: RecordingWriter) -> None:
+        taken = stream.take()
+        if taken is not None:
+            writer.append(taken[0], seq=taken[1], host_t_s=taken[2])
+            self.status.samples += len(taken[0])
+
+    async def _reconnect_wait(self, device, gap_started: float, stop: asyncio.Event):
+        delay = 0.5
+        while not stop.is_set():
+            if time.monotonic() - gap_started > self.max_reconnect_s:
+                raise BleError(f"{self.target} stayed away for {self.max_reconnect_s:g} s; recording kept")
+            with contextlib.suppress(BleError):
+                found, _ = await self._find_with_adv()
+                return found
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=delay)
+            delay = min(delay * 2, 8.0)
+        return device
+
+    def _report(self) -> None:
+        if self.on_status is not None:
+            self.on_status(self.status)
+
+
+def _now_local() -> str:
+    from datetime import datetime
+
+    return datetime.now().astimezone().isoformat(timespec="seconds")
