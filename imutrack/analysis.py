@@ -125,6 +125,11 @@ def analyze(
         recording = source if isinstance(source, Recording) else read_recording(source)
         samples, meta = recording.samples, recording.meta
         name = str(recording.path) if recording.path is not None else "<recording>"
+    if meta.extra.get("has_gyro") == "false":
+        raise ImutrackError(
+            f"{name}: recorded with an accelerometer-only sensor ({meta.profile}): the twist cannot be measured "
+            "without a gyroscope; such a sensor can still show posture (slouch, lean) and breathing"
+        )
     if len(samples) < 10:
         raise ImutrackError(f"{name}: too few samples to analyse ({len(samples)})")
     axis = p.chest_normal_axis or meta.chest_normal_axis

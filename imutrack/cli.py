@@ -14,6 +14,8 @@ from pathlib import Path
 from imutrack import __version__
 from imutrack.errors import ImutrackError, ImutrackWarning
 
+PROFILE_NAMES = ("diy", "witmotion", "thingy52", "polar-h10")
+
 
 def _positive_float(text: str) -> float:
     value = float(text)
@@ -85,6 +87,42 @@ def build_parser() -> argparse.ArgumentParser:
     analyze.add_argument("--chest-axis", choices=["+x", "-x", "+y", "-y", "+z", "-z"],
                          help="sensor axis pointing out of the chest (overrides the recording)")
     analyze.add_argument("--jobs", type=int, default=0, help="parallel processes for many files (default: cores)")
+
+    scan = commands.add_parser("scan", help="list nearby BLE devices and the sensors imutrack recognises")
+    scan.add_argument("--timeout", type=_positive_float, default=5.0, help="seconds to listen (default 5)")
+
+    record = commands.add_parser(
+        "record",
+        help="record a BLE chest sensor into a recording file",
+        description="Connect to a chest sensor and record it (crash-safe, reconnecting on link loss) until Ctrl-C "
+        "or --duration.",
+    )
+    record.add_argument("--device", required=True, metavar="NAME_OR_ADDRESS", help="the sensor (see 'imutrack scan')")
+    record.add_argument("--profile", choices=sorted(PROFILE_NAMES), help="device profile (default: recognised)")
+    record.add_argument("--out", type=Path, help="recording file (default: a new file in the user data folder)")
+    record.add_argument("--duration", type=_positive_float, metavar="S", help="stop after this many seconds")
+    hands = record.add_mutually_exclusive_group()
+    hands.add_argument("--assisted", dest="assisted", action="store_const", const="assisted",
+                       help="the exercise is done with the hands helping")
+    hands.add_argument("--unassisted", dest="assisted", action="store_const", const="unassisted",
+                       help="the exercise is done without hands")
+    record.add_argument("--notes", default="", help="a note stored with the recording")
+
+    sim_sensor = commands.add_parser(
+        "sim-sensor",
+        help="serve simulated data as a BLE sensor (DIY profile) through a bumble transport",
+        description="A virtual chest sensor for people without hardware and for firmware developers: streams a "
+        "simulated session over the DIY GATT profile through a bumble HCI transport, e.g. 'usb:0' (a USB Bluetooth "
+        "dongle becomes the sensor), 'vhci' (Linux: a virtual controller the system's Bluetooth sees), "
+        "'serial:/dev/ttyACM0', 'tcp-client:127.0.0.1:9000' or 'tcp-server:127.0.0.1:9000' (HCI over TCP, e.g. "
+        "for an emulator). Needs the 'bumble' package (pip install 'imutrack[sim]').",
+    )
+    sim_sensor.add_argument("transport", help="bumble transport spec")
+    sim_sensor.add_argument("--profile", choices=["diy", "witmotion", "thingy52"], default="diy")
+    sim_sensor.add_argument("--rate", type=_positive_float, default=100.0, help="sample rate, Hz (default 100)")
+    sim_sensor.add_argument("--seed", type=int, default=0)
+    sim_sensor.add_argument("--listen-anywhere", action="store_true",
+                            help="allow a tcp-server/ws-server transport on a non-loopback address")
 
     info = commands.add_parser("info", help="describe recordings: device, duration, rate, lost samples, events")
     info.add_argument("files", type=Path, nargs="+", metavar="FILE", help="imutrack recordings (.csv)")

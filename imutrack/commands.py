@@ -29,7 +29,15 @@ console = Console()
 
 
 def run(args: argparse.Namespace) -> int:
-    handler = {"demo": demo, "simulate": simulate_command, "info": info, "analyze": analyze_command}[args.command]
+    handler = {
+        "demo": demo,
+        "simulate": simulate_command,
+        "info": info,
+        "analyze": analyze_command,
+        "scan": scan_command,
+        "record": record_command,
+        "sim-sensor": sim_sensor_command,
+    }[args.command]
     return handler(args)
 
 
@@ -309,3 +317,90 @@ def _write_outputs(result: SessionAnalysis, args: argparse.Namespace, several: b
         target = args.angles / f"{stem}.angles.csv" if several else args.angles
         target.parent.mkdir(parents=True, exist_ok=True)
         result.write_angles_csv(target)
+
+
+def scan_command(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from imutrack.sources.ble import scan
+
+    with console.status(f"scanning for {args.timeout:g} s…"):
+        devices = asyncio.run(scan(args.timeout))
+    table = Table(title="nearby Bluetooth LE devices", title_justify="left", box=box.SIMPLE_HEAD)
+    for column in ("name", "address", "RSSI, dBm", "sensor"):
+        table.add_column(column)
+    for d in devices:
+        table.add_row(d.name or "?", d.address, "-" if d.rssi is None else str(d.rssi),
+                      f"{d.profile.name}: {d.profile.title}" if d.profile else "")
+    console.print(table)
+    if not any(d.profile for d in devices):
+        console.print("no known sensor found: is it on and close by? ('imutrack record --profile' forces one)")
+    return 0
+
+
+def record_command(args: argparse.Namespace) -> int:
+    import asyncio
+    import signal
+
+    from imutrack.sources.ble import BleRecorder, RecorderStatus
+    from imutrack.sources.profiles import PROFILES
+
+    out = args.out or _unique(data_dir() / "recordings" / f"{datetime.now().strftime('%Y%m%d-%H%M%S')}.csv")
+    line = console.status("searching…")
+
+    def show(status: RecorderStatus) -> None:
+        battery = "" if status.battery_pct is None else f", battery {status.battery_pct} %"
+        line.update(
+            f"{status.state}: {status.samples:,} samples, {status.rate_hz:.0f} Hz, {status.dropped_packets} bad "
+            f"packets, {status.lost_samples} lost samples, {status.reconnects} reconnects{battery}"
+        )
+
+    recorder = BleRecorder(target=args.device, out=out, profile=PROFILES.get(args.profile) if args.profile else None,
+                           duration_s=args.duration, assisted=args.assisted or "unknown", notes=args.notes,
+                           on_status=show)
+
+    async def main() -> RecorderStatus:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        return await recorder.run(stop)
+
+    with line:
+        status = asyncio.run(main())
+    console.print(f"recorded {status.samples:,} samples to {status.path or out} ({status.lost_samples} lost, "
+                  f"{status.reconnects} reconnects)")
+    return 0
+
+
+def sim_sensor_command(args: argparse.Namespace) -> int:
+    import asyncio
+
+    try:
+        from bumble.device import Device
+        from bumble.transport import open_transport
+
+        from imutrack.sources.virtual_sensor import VirtualSensor
+    except ImportError:
+        raise ImutrackError("the virtual sensor needs bumble: pip install 'imutrack[sim]'") from None
+    spec = args.transport
+    if spec.split(":")[0] in ("tcp-server", "ws-server") and not args.listen_anywhere:
+        host = spec.split(":")[1] if spec.count(":") >= 2 else ""
+        if host not in ("127.0.0.1", "localhost", "::1"):
+            raise ImutrackError(f"{spec} would listen beyond this computer; use 127.0.0.1 or pass --listen-anywhere")
+    session = simulate(SimulatorConfig(sample_rate_hz=args.rate, seed=args.seed, start_time=default_start_time()))
+
+    async def serve() -> None:
+        async with await open_transport(spec) as (source, sink):
+            device = Device.with_hci("imutrack", "F0:F1:F2:F3:F4:F5", source, sink)
+            sensor = VirtualSensor(device, session.samples, args.profile, speed=1.0)
+            await sensor.start()
+            console.print(f"serving a simulated {args.profile} sensor as '{sensor.name}' on {spec}; Ctrl-C stops")
+            await sensor.finished.wait()
+            await sensor.stop()
+
+    try:
+        asyncio.run(serve())
+    except KeyboardInterrupt:
+        pass
+    return 0

@@ -188,3 +188,13 @@ def test_cli_analyze_folder_in_parallel_keeps_going_past_a_bad_file(tmp_path, ca
     documents = json.loads(captured.out[captured.out.index("[") :])
     assert sorted(d["source"].rsplit("/", 1)[-1] for d in documents) == ["s1.csv", "s2.csv"]
     assert "broken.csv" in captured.out + captured.err
+
+
+def test_an_accelerometer_only_recording_is_refused_for_twist_with_what_it_can_do(tmp_path, capsys):
+    session = simulate(SimulatorConfig(seed=1, reps_per_side=1, hold_s=15.0, sample_rate_hz=50.0))
+    meta = RecordingMeta(profile="polar-h10", extra={"has_gyro": "false"})
+    path = write_recording(tmp_path / "h10.csv", session.samples, meta)
+    assert main(["analyze", str(path)]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert "twist cannot be measured without a gyroscope" in err and "posture" in err and "breathing" in err

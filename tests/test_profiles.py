@@ -111,3 +111,16 @@ def test_garbage_is_counted_never_raised(profile_name, payload):
         assert np.isfinite(packet.acc_m_s2).all()
         taken = stream.take()
         assert taken is not None and len(taken[0]) == len(packet)
+
+
+def test_the_firmware_notes_state_what_the_decoder_implements():
+    from tests.conftest import REPO
+
+    notes = (REPO / "firmware_notes" / "README.md").read_text(encoding="utf-8")
+    for uuid in (diy.SERVICE_UUID, diy.DATA_UUID, diy.CONTROL_UUID):
+        assert f"`{uuid}`" in notes
+    assert f"| {diy.HEADER.size} | n × 12 (or 18) |" in notes
+    for k, hz in enumerate(diy.RATES_HZ):
+        assert f"{k}: {hz}" in notes
+    sketch = (REPO / "firmware_notes" / "reference_firmware.ino").read_text(encoding="utf-8")
+    assert f"packet[{diy.HEADER.size} + inPacket * 12" in sketch

@@ -139,6 +139,12 @@ class VirtualSensor:
         return thingy52.encode(s.gyr_rad_s[start], s.acc_m_s2[start], mag)
 
     async def _stream(self) -> None:
+        try:
+            await self._send_all()
+        finally:
+            self.finished.set()
+
+    async def _send_all(self) -> None:
         loop = asyncio.get_running_loop()
         n = len(self.samples)
         clock0, sample0 = None, 0
@@ -164,4 +170,3 @@ class VirtualSensor:
                 self.sent.append((start, end))
                 self.index = end
             await asyncio.sleep(0)
-        self.finished.set()

@@ -3,7 +3,7 @@
 Data notification, little-endian::
 
     u8  version        1
-    u8  flags          bit 0: magnetometer values follow each sample; bits 4–5: rate code (50, 100, 200, 400 Hz)
+    u8  flags          bit 0: magnetometer values follow each sample; bits 4–6: rate code (50, 100, 200, 400, 800, 1000 Hz)
     u8  n              samples in this packet (1..20)
     u8  range code     high nibble gyro range, low nibble acc range (tables below)
     u16 first_seq      sample counter of the first sample, wraps at 65536
@@ -35,7 +35,7 @@ GYRO_RANGES_DEG_S = (125.0, 250.0, 500.0, 1000.0, 2000.0)
 ACC_RANGES_G = (2.0, 4.0, 8.0, 16.0)
 MAG_UT_PER_LSB = 0.15
 MAX_SAMPLES = 20
-RATES_HZ = (50, 100, 200, 400)
+RATES_HZ = (50, 100, 200, 400, 800, 1000)
 
 
 def gyro_scale_rad_s(code: int) -> float:
@@ -54,7 +54,7 @@ def decode(payload: bytes) -> DecodedPacket | None:
     version, flags, n, ranges, first_seq, t_us = HEADER.unpack_from(payload)
     gyro_code, acc_code = ranges >> 4, ranges & 0x0F
     if version != 1 or not 1 <= n <= MAX_SAMPLES or gyro_code >= len(GYRO_RANGES_DEG_S) or acc_code >= len(
-            ACC_RANGES_G) or flags & ~0x31:
+            ACC_RANGES_G) or flags & ~0x71 or (flags >> 4) >= len(RATES_HZ):
         return None
     width = 9 if flags & 0x01 else 6
     if len(payload) != HEADER.size + n * width * 2:
@@ -66,7 +66,7 @@ def decode(payload: bytes) -> DecodedPacket | None:
         mag_uT=raw[:, 6:9] * MAG_UT_PER_LSB if width == 9 else None,
         first_seq=first_seq,
         sensor_time_s=t_us * 1e-6,
-        rate_hz=float(RATES_HZ[(flags >> 4) & 0x03]),
+        rate_hz=float(RATES_HZ[flags >> 4]),
     )
 
 
