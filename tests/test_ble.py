@@ -164,3 +164,17 @@ def test_no_bluez_gives_an_actionable_message(monkeypatch):
         warnings.simplefilter("ignore", ImutrackWarning)
         message = run(scenario)
     assert "no Bluetooth adapter or BlueZ found" in message
+
+
+@pytest.mark.parametrize(("raised", "message"), [
+    (ble.BleakBluetoothNotAvailableError("adapter off", None), "Bluetooth is not available"),
+    (ble.BleakDeviceNotFoundError("AA:BB", "gone"), "device AA:BB not found"),
+    (FileNotFoundError(2, "No such file"), "no Bluetooth adapter or BlueZ found"),
+    (ble.BleakError("Not connected"), "scan: Not connected"),
+    (TimeoutError(), "scan: timed out"),
+])
+def test_platform_failures_become_one_actionable_line(raised, message):
+    with pytest.raises(ble.BleError) as info:
+        with ble.bluetooth_errors("scan"):
+            raise raised
+    assert message in str(info.value) and "\n" not in str(info.value)

@@ -89,7 +89,16 @@ def test_polar_h10_accelerometer_only():
     packet = polar.decode(payload)
     assert packet.gyr_rad_s is None and not polar.POLAR_H10.has_gyro
     np.testing.assert_allclose(packet.acc_m_s2, [[G, 0, -G], [0, G / 2, 0]])  # mG
-    assert polar.decode(struct.pack("<BQB", 2, 0, 0x80) + b"\x00" * 12) is None  # compressed: not yet
+    assert polar.decode(struct.pack("<BQB", 5, 0, 1) + b"\x00" * 12) is None  # a gyro frame: not on an H10
+
+
+def test_polar_delta_compressed_frame_by_hand():
+    # reference (1000, -20, 3) as int16; then one block: 4-bit deltas, 2 samples: (+1, -1, +7) and (-8, 0, +2),
+    # packed LSB first: nibbles 1, F, 7, 8, 0, 2 -> bytes 0xF1, 0x87, 0x20
+    body = struct.pack("<3h", 1000, -20, 3) + bytes([4, 2, 0xF1, 0x87, 0x20])
+    packet = polar.decode(struct.pack("<BQB", 2, 0, 0x81) + body)
+    np.testing.assert_allclose(packet.acc_m_s2 / (G * 1e-3), [[1000, -20, 3], [1001, -21, 10], [993, -21, 12]])
+    assert polar.decode(struct.pack("<BQB", 2, 0, 0x81) + body[:-1]) is None  # a block cut short
 
 
 def test_identify_by_service_or_name():

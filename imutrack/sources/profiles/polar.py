@@ -2,11 +2,13 @@
 
 Polar BLE SDK documentation (PMD): service ``FB005C80-02E7-F387-1CAD-8ACD2D8DF0C8``, control point ``…5C81``, data
 ``…5C82``. A data notification is ``u8 measurement type`` (2 = ACC), ``u64 timestamp`` (ns, of the last sample),
-``u8 frame type``, then samples. Frame type 1 is uncompressed int16 x, y, z per sample in mG. Start ACC at 200 Hz,
-±8 g, 16 bit with the control write ``02 02 00 01 C8 00 01 01 10 00 02 01 08 00``.
+``u8 frame type``, then samples. Frame type 1 is uncompressed int16 x, y, z per sample in mG. A frame type with bit 7
+set is delta-compressed (the Polar BLE SDK's ``parseDeltaFramesAll``): a reference sample (int16 per axis), then
+blocks of ``u8 bits per delta``, ``u8 sample count`` and that many samples × 3 signed deltas packed LSB-first, each
+added to the previous sample. Start ACC at 200 Hz, ±8 g, 16 bit with the control write
+``02 02 00 01 C8 00 01 01 10 00 02 01 08 00``.
 
 The H10 has **no gyroscope**: the twist cannot be measured with it. Posture (slouch, lean) and breathing still can.
-Compressed frames (type 0x80 and up) are not decoded yet and are counted as dropped.
 """
 
 from __future__ import annotations
@@ -26,14 +28,50 @@ HEADER = struct.Struct("<BQB")
 ACC = 2
 
 
+def delta_frames(body: bytes, channels: int = 3, reference_bytes: int = 2) -> np.ndarray | None:
+    """Samples (n, channels) of a delta-compressed PMD body, or None if it is malformed."""
+    head = channels * reference_bytes
+    if len(body) < head:
+        return None
+    samples = [[int.from_bytes(body[k * reference_bytes:(k + 1) * reference_bytes], "little", signed=True)
+                for k in range(channels)]]
+    offset = head
+    while offset < len(body):
+        if offset + 2 > len(body):
+            return None
+        bits, count = body[offset], body[offset + 1]
+        offset += 2
+        length = (bits * count * channels + 7) // 8
+        if bits == 0 or bits > 32 or offset + length > len(body):
+            return None
+        packed = int.from_bytes(body[offset:offset + length], "little")
+        offset += length
+        mask, sign = (1 << bits) - 1, 1 << (bits - 1)
+        for k in range(count):
+            previous = samples[-1]
+            row = []
+            for c in range(channels):
+                delta = (packed >> ((k * channels + c) * bits)) & mask
+                row.append(previous[c] + (delta - (1 << bits) if delta & sign else delta))
+            samples.append(row)
+    return np.array(samples, dtype=np.float64)
+
+
 def decode(payload: bytes) -> DecodedPacket | None:
     if len(payload) <= HEADER.size:
         return None
     kind, _timestamp_ns, frame_type = HEADER.unpack_from(payload)
-    body = len(payload) - HEADER.size
-    if kind != ACC or frame_type != 1 or body % 6:
+    body = payload[HEADER.size:]
+    if kind != ACC:
         return None
-    raw = np.frombuffer(payload, dtype="<i2", offset=HEADER.size).reshape(-1, 3).astype(np.float64)
+    if frame_type & 0x80:
+        raw = delta_frames(body) if frame_type & 0x7F in (0, 1) else None
+    elif frame_type == 1 and len(body) % 6 == 0:
+        raw = np.frombuffer(body, dtype="<i2").reshape(-1, 3).astype(np.float64)
+    else:
+        raw = None
+    if raw is None:
+        return None
     return DecodedPacket(gyr_rad_s=None, acc_m_s2=raw * 1e-3 * GRAVITY_M_S2)
 
 
