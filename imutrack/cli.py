@@ -34,6 +34,15 @@ def _interval(text: str) -> tuple[float, float]:
     return start, end
 
 
+def _date(text: str) -> str:
+    from datetime import date
+
+    try:
+        return date.fromisoformat(text).isoformat()
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a date like 2026-11-24, got {text!r}") from None
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="imutrack",
@@ -87,6 +96,17 @@ def build_parser() -> argparse.ArgumentParser:
     analyze.add_argument("--chest-axis", choices=["+x", "-x", "+y", "-y", "+z", "-z"],
                          help="sensor axis pointing out of the chest (overrides the recording)")
     analyze.add_argument("--jobs", type=int, default=0, help="parallel processes for many files (default: cores)")
+    analyze.add_argument("--store", action="store_true", help="add the sessions to the progress database")
+    analyze.add_argument("--db", type=Path, help="progress database (default: in the user data folder)")
+
+    progress = commands.add_parser(
+        "progress",
+        help="range of motion, holds, stability and adherence over days, from the progress database",
+    )
+    progress.add_argument("--db", type=Path, help="progress database (default: in the user data folder)")
+    progress.add_argument("--from", dest="date_from", type=_date, metavar="YYYY-MM-DD", help="first day")
+    progress.add_argument("--to", dest="date_to", type=_date, metavar="YYYY-MM-DD", help="last day")
+    progress.add_argument("--json", action="store_true", help="print JSON instead of a summary")
 
     scan = commands.add_parser("scan", help="list nearby BLE devices and the sensors imutrack recognises")
     scan.add_argument("--timeout", type=_positive_float, default=5.0, help="seconds to listen (default 5)")

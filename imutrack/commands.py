@@ -37,6 +37,7 @@ def run(args: argparse.Namespace) -> int:
         "scan": scan_command,
         "record": record_command,
         "sim-sensor": sim_sensor_command,
+        "progress": progress_command,
     }[args.command]
     return handler(args)
 
@@ -298,6 +299,13 @@ def analyze_command(args: argparse.Namespace) -> int:
             continue
         results.append(result)
         _write_outputs(result, args, several=len(paths) > 1)
+    if args.store:
+        from imutrack.store import Store, default_path
+
+        with Store(args.db or default_path()) as store:
+            added = sum(store.add(r, r.source)[1] for r in results)
+        console.print(f"stored {added} new session(s) in {store.path} ({len(results) - added} already there)",
+                      style="dim")
     if args.json:
         documents = [r.to_dict() for r in results]
         print(json.dumps(documents[0] if len(paths) == 1 else documents, indent=2, allow_nan=False))
@@ -403,4 +411,44 @@ def sim_sensor_command(args: argparse.Namespace) -> int:
         asyncio.run(serve())
     except KeyboardInterrupt:
         pass
+    return 0
+
+
+def progress_command(args: argparse.Namespace) -> int:
+    from imutrack.progress import MDC_DEG, summarize
+    from imutrack.store import Store, default_path
+
+    path = args.db or default_path()
+    if not path.exists():
+        raise ImutrackError(f"no progress database at {path} yet: analyse sessions with 'imutrack analyze --store'")
+    with Store(path) as store:
+        sessions = store.sessions(args.date_from, args.date_to)
+        holds = list(store.holds([s.id for s in sessions]))
+    summary = summarize(sessions, holds)
+    if args.json:
+        from imutrack.analysis import json_safe
+
+        print(json.dumps(json_safe(asdict(summary)), indent=2, allow_nan=False))
+        return 0
+    if not sessions:
+        console.print("no sessions in that period")
+        return 0
+    console.print(f"[bold]{summary.sessions} sessions[/], {summary.holds} holds, {summary.first_date} to "
+                  f"{summary.last_date}; streak {summary.streak_days} day(s)")
+    table = Table(box=box.SIMPLE_HEAD, title="range of motion (best hold of the day)", title_justify="left")
+    for column in ("side", "first", "latest", "best", "trend", "change"):
+        table.add_column(column, justify="right")
+    for side, trend in (("left", summary.left), ("right", summary.right)):
+        verdict = "" if trend.change_is_real is None else (
+            "real" if trend.change_is_real else f"within noise (±{MDC_DEG:g}°)")
+        table.add_row(side, _num(trend.first_deg, ".1f"), _num(trend.latest_deg, ".1f"), _num(trend.best_deg, ".1f"),
+                      "-" if trend.slope_deg_per_week is None else f"{trend.slope_deg_per_week:+.1f}°/week",
+                      "-" if trend.change_deg is None else f"{trend.change_deg:+.1f}° {verdict}")
+    console.print(table)
+    slots = ", ".join(f"{slot} {n}" for slot, n in summary.slots_this_week.items())
+    console.print(f"holds of ≥ 54 s: {_num(100 * (summary.compliant_fraction or 0), '.0f')} %; median sway "
+                  f"{_num(summary.median_sway_deg, '.2f')}°; mean asymmetry {_num(summary.mean_asymmetry_deg, '+.1f')}°"
+                  f" (+ = left further); this week: {slots}")
+    for line in summary.advice:
+        console.print(line, style="green")
     return 0

@@ -1,0 +1,122 @@
+"""Progress over days, from the stored sessions and holds (pure: rows in, numbers out)."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+
+import numpy as np
+
+from imutrack.metrics import HoldMetrics
+from imutrack.store import StoredSession
+
+# Smallest change of a seated trunk-rotation range that exceeds measurement noise. Published minimal detectable
+# changes (MDC95) for seated rotation tests are about 2–6° (e.g. goniometric and inclinometric seated trunk rotation
+# in healthy adults and low-back-pain patients); we take the middle of that range.
+MDC_DEG = 4.0
+COMPLIANT_FRACTION = 0.9
+
+
+@dataclass
+class SideTrend:
+    """One side's range of motion over the period (degrees)."""
+
+    days: int
+    first_deg: float | None
+    latest_deg: float | None
+    best_deg: float | None
+    slope_deg_per_week: float | None
+    change_deg: float | None
+    change_is_real: bool | None
+
+
+@dataclass
+class Progress:
+    """Summary over a period. ``daily`` maps local dates to the best ROM per side that day."""
+
+    first_date: str | None
+    last_date: str | None
+    sessions: int
+    holds: int
+    left: SideTrend
+    right: SideTrend
+    compliant_fraction: float | None
+    median_sway_deg: float | None
+    mean_asymmetry_deg: float | None
+    slots_this_week: dict[str, int] = field(default_factory=dict)
+    streak_days: int = 0
+    plateau: bool = False
+    daily: dict[str, dict[str, float | None]] = field(default_factory=dict)
+    advice: list[str] = field(default_factory=list)
+
+
+def _trend(daily: dict[str, float]) -> SideTrend:
+    if not daily:
+        return SideTrend(0, None, None, None, None, None, None)
+    days = sorted(daily)
+    values = np.array([daily[d] for d in days])
+    x = np.array([(date.fromisoformat(d) - date.fromisoformat(days[0])).days for d in days], dtype=float)
+    slope = float(np.polyfit(x, values, 1)[0] * 7.0) if len(days) >= 3 and x[-1] > 0 else None
+    change = float(np.polyval(np.polyfit(x, values, 1), x[-1]) - np.polyval(np.polyfit(x, values, 1), 0.0)) \
+        if slope is not None else None
+    return SideTrend(len(days), float(values[0]), float(values[-1]), float(values.max()), slope, change,
+                     None if change is None else abs(change) > MDC_DEG)
+
+
+def _streak(dates: set[date]) -> int:
+    if not dates:
+        return 0
+    day, count = max(dates), 0
+    while day in dates:
+        count += 1
+        day -= timedelta(days=1)
+    return count
+
+
+def summarize(sessions: list[StoredSession], holds: list[tuple[int, HoldMetrics]], target_hold_s: float = 60.0,
+              today: date | None = None) -> Progress:
+    """Progress over the given sessions and their holds."""
+    by_day: dict[str, dict[str, float]] = {"left": {}, "right": {}}
+    for s in sessions:
+        for side, rom in (("left", s.best_rom_left_deg), ("right", s.best_rom_right_deg)):
+            if rom is not None:
+                by_day[side][s.local_date] = max(rom, by_day[side].get(s.local_date, -1.0))
+    all_days = sorted({s.local_date for s in sessions})
+    hold_list = [h for _, h in holds]
+    durations = np.array([h.duration_s for h in hold_list])
+    sways = np.array([h.twist_sd_deg for h in hold_list])
+    asymmetries = [s.asymmetry_deg for s in sessions if s.asymmetry_deg is not None]
+    today = today or (date.fromisoformat(all_days[-1]) if all_days else date.today())
+    week_start = today - timedelta(days=today.weekday())
+    slots = Counter(s.time_slot for s in sessions if week_start <= date.fromisoformat(s.local_date) <= today)
+    left, right = _trend(by_day["left"]), _trend(by_day["right"])
+    compliant = float(np.mean(durations >= COMPLIANT_FRACTION * target_hold_s)) if len(durations) else None
+    recent = [h for (sid, h) in holds if sid in {s.id for s in sessions[-9:]}]
+    plateau = (
+        left.days >= 7 and right.days >= 7
+        and all(t.slope_deg_per_week is not None and abs(t.slope_deg_per_week) < MDC_DEG / 4 for t in (left, right))
+        and bool(recent) and float(np.median([h.twist_sd_deg for h in recent])) < 1.0
+        and not any(h.forced for h in recent)
+    )
+    assisted_recent = sum(s.assisted == "assisted" for s in sessions[-9:])
+    advice = []
+    if plateau and assisted_recent:
+        advice.append("Range has levelled off and the holds are steady: the unassisted (no hands) variant may be next.")
+    progress = Progress(
+        first_date=all_days[0] if all_days else None,
+        last_date=all_days[-1] if all_days else None,
+        sessions=len(sessions),
+        holds=len(hold_list),
+        left=left,
+        right=right,
+        compliant_fraction=compliant,
+        median_sway_deg=float(np.median(sways)) if len(sways) else None,
+        mean_asymmetry_deg=float(np.mean(asymmetries)) if asymmetries else None,
+        slots_this_week={slot: slots.get(slot, 0) for slot in ("morning", "afternoon", "evening")},
+        streak_days=_streak({date.fromisoformat(d) for d in all_days}),
+        plateau=plateau,
+        daily={d: {"left": by_day["left"].get(d), "right": by_day["right"].get(d)} for d in all_days},
+        advice=advice,
+    )
+    return progress

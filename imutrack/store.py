@@ -1,0 +1,250 @@
+"""The progress store: every analysed session and its holds, in one local SQLite file.
+
+* One file in the user data folder (``imutrack.sqlite3``), or wherever ``--db`` says. Nothing leaves the computer.
+* Versioned schema (``PRAGMA user_version``) with forward migrations; a file made by a newer imutrack is refused.
+* Marked as ours with ``PRAGMA application_id``: a foreign or damaged file gives a clear error and is never written.
+* Idempotent: a session is keyed by the SHA-256 of its recording's content, so storing the same recording twice
+  changes nothing.
+* WAL journal and a busy timeout: several processes may write at once without losing anything.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import sqlite3
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, fields
+from datetime import datetime, timezone
+from pathlib import Path
+
+from imutrack.analysis import SessionAnalysis
+from imutrack.errors import ImutrackError
+from imutrack.metrics import HoldMetrics
+
+APPLICATION_ID = 0x494D5554  # "IMUT"
+BUSY_TIMEOUT_MS = 30_000
+
+_HOLD_COLUMNS = [f.name for f in fields(HoldMetrics)]
+_HOLD_TYPES = {bool: "INTEGER", int: "INTEGER", float: "REAL", str: "TEXT"}
+
+MIGRATIONS: list[str] = [
+    # 1: sessions and holds
+    """
+    CREATE TABLE sessions (
+        id INTEGER PRIMARY KEY,
+        content_hash TEXT NOT NULL UNIQUE,
+        start_time TEXT NOT NULL,
+        start_utc TEXT NOT NULL,
+        local_date TEXT NOT NULL,
+        time_slot TEXT NOT NULL,
+        device TEXT NOT NULL,
+        profile TEXT NOT NULL,
+        assisted TEXT NOT NULL,
+        notes TEXT NOT NULL,
+        recording_path TEXT NOT NULL,
+        duration_s REAL NOT NULL,
+        reps_left INTEGER NOT NULL,
+        reps_right INTEGER NOT NULL,
+        best_rom_left_deg REAL,
+        best_rom_right_deg REAL,
+        asymmetry_deg REAL,
+        imutrack_version TEXT NOT NULL,
+        stored_at TEXT NOT NULL
+    );
+    CREATE INDEX sessions_by_date ON sessions (local_date);
+    CREATE TABLE holds (
+        id INTEGER PRIMARY KEY,
+        session_id INTEGER NOT NULL REFERENCES sessions (id) ON DELETE CASCADE,
+        """
+    + ",\n        ".join(f"{name} {'TEXT' if name == 'side' else 'REAL'}" for name in _HOLD_COLUMNS)
+    + """
+    );
+    CREATE INDEX holds_by_session ON holds (session_id);
+    """,
+]
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+class StoreError(ImutrackError):
+    """The database file cannot be used (foreign, damaged, or from a newer imutrack)."""
+
+
+@dataclass(frozen=True)
+class StoredSession:
+    """A session row (times: ``start_time`` ISO 8601 with the local offset, ``local_date`` YYYY-MM-DD)."""
+
+    id: int
+    content_hash: str
+    start_time: str
+    local_date: str
+    time_slot: str
+    device: str
+    assisted: str
+    recording_path: str
+    duration_s: float
+    reps_left: int
+    reps_right: int
+    best_rom_left_deg: float | None
+    best_rom_right_deg: float | None
+    asymmetry_deg: float | None
+
+
+def content_hash(path: str | os.PathLike) -> str:
+    """SHA-256 of a file's bytes (the identity of a recording)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+class Store:
+    """The progress database. Use as a context manager, or call :meth:`close`."""
+
+    def __init__(self, path: str | os.PathLike):
+        self.path = Path(path)
+        self._db = self._open()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._db.close()
+
+    def _open(self) -> sqlite3.Connection:
+        existed = self.path.exists() and self.path.stat().st_size > 0
+        if existed:
+            with open(self.path, "rb") as f:
+                if f.read(16) != b"SQLite format 3\x00":
+                    raise StoreError(f"{self.path} is not an imutrack database (not SQLite); it was left untouched")
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        db = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
+        try:
+            db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            app_id = db.execute("PRAGMA application_id").fetchone()[0]
+            version = db.execute("PRAGMA user_version").fetchone()[0]
+            tables = db.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
+            if existed and app_id != APPLICATION_ID and (tables or version):
+                raise StoreError(f"{self.path} is another program's database, not imutrack's; it was left untouched")
+            if version > SCHEMA_VERSION:
+                raise StoreError(
+                    f"{self.path} was written by a newer imutrack (schema {version}, this one knows {SCHEMA_VERSION});"
+                    " update imutrack"
+                )
+            db.execute("PRAGMA journal_mode = WAL")
+            db.execute("PRAGMA foreign_keys = ON")
+            self._migrate(db, version)
+        except sqlite3.DatabaseError as exc:
+            db.close()
+            raise StoreError(f"{self.path} is damaged or not a database ({exc}); it was left untouched") from None
+        except StoreError:
+            db.close()
+            raise
+        return db
+
+    @staticmethod
+    def _migrate(db: sqlite3.Connection, version: int) -> None:
+        for number in range(version, SCHEMA_VERSION):
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                current = db.execute("PRAGMA user_version").fetchone()[0]
+                if current == number:  # another process may have migrated meanwhile
+                    for statement in MIGRATIONS[number].split(";"):
+                        if statement.strip():
+                            db.execute(statement)
+                    db.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+                    db.execute(f"PRAGMA user_version = {number + 1}")
+                db.execute("COMMIT")
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+
+    def add(self, result: SessionAnalysis, recording_path: str | os.PathLike) -> tuple[int, bool]:
+        """Store an analysed session; returns (session id, True if it was new). The same recording stored again
+        returns the existing id and changes nothing."""
+        from imutrack import __version__
+
+        digest = content_hash(recording_path)
+        meta, session = result.meta, result.session
+        start = meta.start_time or datetime.now().astimezone().isoformat(timespec="seconds")
+        start_dt = datetime.fromisoformat(start)
+        if start_dt.tzinfo is None:
+            start_dt = start_dt.astimezone()
+        row = dict(
+            content_hash=digest,
+            start_time=start,
+            start_utc=start_dt.astimezone(timezone.utc).isoformat(timespec="seconds"),
+            local_date=start_dt.date().isoformat(),
+            time_slot=session.time_slot,
+            device=meta.device,
+            profile=meta.profile,
+            assisted=meta.assisted,
+            notes=meta.notes,
+            recording_path=str(Path(recording_path).resolve()),
+            duration_s=session.duration_s,
+            reps_left=session.left.reps,
+            reps_right=session.right.reps,
+            best_rom_left_deg=_finite(session.left.best_rom_deg),
+            best_rom_right_deg=_finite(session.right.best_rom_deg),
+            asymmetry_deg=_finite(session.asymmetry_deg),
+            imutrack_version=__version__,
+            stored_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        )
+        db = self._db
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            existing = db.execute("SELECT id FROM sessions WHERE content_hash = ?", (digest,)).fetchone()
+            if existing:
+                db.execute("COMMIT")
+                return int(existing[0]), False
+            cursor = db.execute(
+                f"INSERT INTO sessions ({', '.join(row)}) VALUES ({', '.join('?' * len(row))})", list(row.values())
+            )
+            session_id = int(cursor.lastrowid)
+            db.executemany(
+                f"INSERT INTO holds (session_id, {', '.join(_HOLD_COLUMNS)}) "
+                f"VALUES (?, {', '.join('?' * len(_HOLD_COLUMNS))})",
+                [[session_id, *(_finite(v) if isinstance(v, float) else v for v in asdict(h).values())]
+                 for h in result.holds],
+            )
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        return session_id, True
+
+    def sessions(self, date_from: str | None = None, date_to: str | None = None) -> list[StoredSession]:
+        """Sessions in time order, optionally between local dates (inclusive, YYYY-MM-DD)."""
+        names = [f.name for f in fields(StoredSession)]
+        rows = self._db.execute(
+            f"SELECT {', '.join(names)} FROM sessions WHERE local_date >= ? AND local_date <= ? ORDER BY start_utc",
+            (date_from or "0000-00-00", date_to or "9999-99-99"),
+        ).fetchall()
+        return [StoredSession(*row) for row in rows]
+
+    def holds(self, session_ids: list[int] | None = None) -> Iterator[tuple[int, HoldMetrics]]:
+        """(session id, hold) pairs in time order, for the given sessions or all."""
+        query = f"SELECT session_id, {', '.join(_HOLD_COLUMNS)} FROM holds"
+        params: list = []
+        if session_ids is not None:
+            query += f" WHERE session_id IN ({', '.join('?' * len(session_ids))})"
+            params = list(session_ids)
+        for row in self._db.execute(query + " ORDER BY session_id, rep", params):
+            values = dict(zip(_HOLD_COLUMNS, row[1:]))
+            values["rep"] = int(values["rep"])
+            values["forced"] = bool(values["forced"])
+            yield int(row[0]), HoldMetrics(**{k: (float("nan") if v is None else v) for k, v in values.items()})
+
+
+def _finite(value: float) -> float | None:
+    return None if value is None or value != value or value in (float("inf"), float("-inf")) else float(value)
+
+
+def default_path() -> Path:
+    from platformdirs import user_data_dir
+
+    return Path(user_data_dir("imutrack", appauthor=False)) / "imutrack.sqlite3"

@@ -1,0 +1,149 @@
+"""The progress store: idempotent, migrating, safe with two writers, refusing foreign or damaged files."""
+
+import hashlib
+import json
+import multiprocessing
+import shutil
+import sqlite3
+from dataclasses import replace
+from datetime import date, timedelta
+
+import pytest
+
+from imutrack.analysis import analyze
+from imutrack.cli import main
+from imutrack.progress import MDC_DEG, summarize
+from imutrack.recording import RecordingMeta, write_recording
+from imutrack.sources.simulator import SimulatorConfig, simulate
+from imutrack.store import SCHEMA_VERSION, Store, StoredSession, StoreError
+
+
+@pytest.fixture(scope="module")
+def recording(tmp_path_factory):
+    session = simulate(SimulatorConfig(seed=3, reps_per_side=1, hold_s=20.0, sample_rate_hz=25.0))
+    path = tmp_path_factory.mktemp("rec") / "session.csv"
+    write_recording(path, session.samples, RecordingMeta(start_time="2026-11-20T08:30:00+01:00",
+                                                         assisted="assisted"))
+    return path, analyze(path)
+
+
+def test_storing_the_same_recording_twice_changes_nothing(tmp_path, recording):
+    path, result = recording
+    db = tmp_path / "p.sqlite3"
+    with Store(db) as store:
+        first = store.add(result, path)
+        again = store.add(result, path)
+        sessions = store.sessions()
+        holds = list(store.holds())
+    assert first[1] is True and again == (first[0], False)
+    assert len(sessions) == 1 and len(holds) == len(result.holds) == 2
+    stored = sessions[0]
+    assert stored.local_date == "2026-11-20" and stored.time_slot == "morning" and stored.assisted == "assisted"
+    assert stored.best_rom_left_deg == pytest.approx(result.session.left.best_rom_deg)
+    assert holds[0][1].rom_deg == pytest.approx(result.holds[0].rom_deg)
+    assert holds[0][1].forced == result.holds[0].forced and isinstance(holds[0][1].rep, int)
+
+
+def _writer(args):
+    db, folder, worker, count = args
+    from imutrack.analysis import analyze as run_analysis
+    from imutrack.store import Store as OpenStore
+
+    template = (folder / "template.csv").read_text()
+    result = run_analysis(folder / "template.csv")
+    with OpenStore(db) as store:
+        for k in range(count):
+            copy = folder / f"w{worker}-{k}.csv"
+            copy.write_text(template.replace("# notes: ", f"# notes: copy {worker}-{k} "))
+            store.add(result, copy)
+    return count
+
+
+def test_two_processes_writing_at_once_lose_nothing(tmp_path, recording):
+    path, result = recording
+    shutil.copy(path, tmp_path / "template.csv")
+    db = tmp_path / "p.sqlite3"
+    context = multiprocessing.get_context("spawn")
+    with context.Pool(2) as pool:
+        written = pool.map(_writer, [(db, tmp_path, w, 12) for w in range(2)])
+    with Store(db) as store:
+        assert len(store.sessions()) == sum(written) == 24
+        assert len(list(store.holds())) == 24 * len(result.holds)
+
+
+def _digest(path):
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_a_damaged_or_foreign_file_is_refused_and_left_untouched(tmp_path):
+    garbage = tmp_path / "garbage.sqlite3"
+    garbage.write_bytes(b"this is not a database at all" * 100)
+    foreign = tmp_path / "foreign.sqlite3"
+    with sqlite3.connect(foreign) as db:
+        db.execute("CREATE TABLE contacts (name TEXT)")
+        db.execute("INSERT INTO contacts VALUES ('someone')")
+    damaged = tmp_path / "damaged.sqlite3"
+    Store(damaged).close()
+    data = bytearray(damaged.read_bytes())
+    data[100:4096] = b"\xff" * (4096 - 100)
+    damaged.write_bytes(bytes(data))
+    for path, message in ((garbage, "not SQLite"), (foreign, "another program's database"),
+                          (damaged, "damaged or not a database")):
+        before = _digest(path)
+        with pytest.raises(StoreError, match=message):
+            Store(path)
+        assert _digest(path) == before
+
+
+def test_a_newer_schema_is_refused(tmp_path):
+    db = tmp_path / "p.sqlite3"
+    Store(db).close()
+    with sqlite3.connect(db) as raw:
+        raw.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+    with pytest.raises(StoreError, match="newer imutrack"):
+        Store(db)
+
+
+def _session(k, day, left, right, slot="morning", assisted="assisted"):
+    return StoredSession(k, f"h{k}", f"{day}T08:00:00+01:00", day, slot, "sim", assisted, "x.csv", 300.0, 2, 2,
+                         left, right, left - right)
+
+
+def test_progress_trend_noise_streak_and_slots(recording):
+    _, result = recording
+    start = date(2026, 11, 1)
+    sessions = [_session(k, (start + timedelta(days=k)).isoformat(), 40.0 + 0.5 * k, 35.0 + 0.05 * k,
+                         slot=("morning", "afternoon", "evening")[k % 3]) for k in range(21)]
+    holds = [(s.id, replace(result.holds[0], duration_s=61.0 if s.id % 2 else 50.0)) for s in sessions]
+    p = summarize(sessions, holds)
+    assert p.left.slope_deg_per_week == pytest.approx(3.5)
+    assert p.left.change_deg == pytest.approx(10.0) and p.left.change_is_real
+    assert abs(p.right.change_deg) < MDC_DEG and p.right.change_is_real is False
+    assert p.streak_days == 21 and p.compliant_fraction == pytest.approx(10 / 21)
+    # the last day, 2026-11-21, is a Saturday: its week began on Monday the 16th (k = 15..20)
+    assert p.slots_this_week == {"morning": 2, "afternoon": 2, "evening": 2}
+    assert p.plateau is False
+
+
+def test_a_plateau_with_steady_holds_suggests_the_unassisted_variant(recording):
+    _, result = recording
+    start = date(2026, 11, 1)
+    sessions = [_session(k, (start + timedelta(days=k)).isoformat(), 55.0, 50.0) for k in range(14)]
+    steady = replace(result.holds[0], twist_sd_deg=0.4, forced=False)
+    p = summarize(sessions, [(s.id, steady) for s in sessions])
+    assert p.plateau and any("unassisted" in line for line in p.advice)
+
+
+def test_cli_analyze_store_then_progress(tmp_path, recording, capsys):
+    path, _ = recording
+    db = tmp_path / "p.sqlite3"
+    assert main(["analyze", str(path), "--store", "--db", str(db)]) == 0
+    assert main(["analyze", str(path), "--store", "--db", str(db)]) == 0
+    assert "0 new session(s)" in capsys.readouterr().out.replace("\n", " ")
+    assert main(["progress", "--db", str(db), "--json"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["sessions"] == 1 and summary["holds"] == 2
+    assert main(["progress", "--db", str(db)]) == 0
+    assert "range of motion" in capsys.readouterr().out
+    assert main(["progress", "--db", str(tmp_path / "none.sqlite3")]) == 1
+    assert "no progress database" in capsys.readouterr().err
