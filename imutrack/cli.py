@@ -64,6 +64,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--rate", type=_positive_float, default=100.0, help="sample rate, Hz (default 100)")
     demo.add_argument("--reps", type=int, default=2, help="repetitions per side (default 2)")
     demo.add_argument("--hold", type=_positive_float, default=60.0, help="hold length, s (default 60)")
+    demo.add_argument("--days", type=int, default=21, help="days of simulated practice before today (default 21)")
 
     simulate = commands.add_parser(
         "simulate",
@@ -107,6 +108,18 @@ def build_parser() -> argparse.ArgumentParser:
     progress.add_argument("--from", dest="date_from", type=_date, metavar="YYYY-MM-DD", help="first day")
     progress.add_argument("--to", dest="date_to", type=_date, metavar="YYYY-MM-DD", help="last day")
     progress.add_argument("--json", action="store_true", help="print JSON instead of a summary")
+
+    report = commands.add_parser(
+        "report",
+        help="progress report for a physiotherapist: HTML (self-contained), PDF, CSV of holds, PNG figures",
+    )
+    report.add_argument("--db", type=Path, help="progress database (default: in the user data folder)")
+    report.add_argument("--html", type=Path, metavar="OUT.html", help="self-contained web page")
+    report.add_argument("--pdf", type=Path, metavar="OUT.pdf", help="printable PDF")
+    report.add_argument("--csv", type=Path, metavar="OUT.csv", help="one row per hold")
+    report.add_argument("--png", type=Path, metavar="DIR", help="the figures as PNG files")
+    report.add_argument("--from", dest="date_from", type=_date, metavar="YYYY-MM-DD", help="first day")
+    report.add_argument("--to", dest="date_to", type=_date, metavar="YYYY-MM-DD", help="last day")
 
     scan = commands.add_parser("scan", help="list nearby BLE devices and the sensors imutrack recognises")
     scan.add_argument("--timeout", type=_positive_float, default=5.0, help="seconds to listen (default 5)")

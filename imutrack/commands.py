@@ -23,7 +23,13 @@ from imutrack.analysis import AnalysisParams, SessionAnalysis, analyze
 from imutrack.errors import ImutrackError, ImutrackWarning
 from imutrack.orientation import OrientationParams
 from imutrack.recording import MAGIC, RecordingMeta, read_recording, write_recording
-from imutrack.sources.simulator import SimulatedSession, SimulatorConfig, default_start_time, simulate
+from imutrack.sources.simulator import (
+    SimulatedSession,
+    SimulatorConfig,
+    default_start_time,
+    practice_history,
+    simulate,
+)
 
 console = Console()
 
@@ -38,6 +44,7 @@ def run(args: argparse.Namespace) -> int:
         "record": record_command,
         "sim-sensor": sim_sensor_command,
         "progress": progress_command,
+        "report": report_command,
     }[args.command]
     return handler(args)
 
@@ -87,8 +94,12 @@ def demo(args: argparse.Namespace) -> int:
         f"[bold]imutrack demo[/]: a simulated seated-twist session, {args.reps} reps per side, "
         f"{args.hold:g} s holds, {args.rate:g} Hz"
     )
+    history = practice_history(days=args.days, end=datetime.fromisoformat(cfg.start_time), seed=args.seed)[:-1]
+    db_path = out_dir / "demo-progress.sqlite3"
+    for stale in out_dir.glob("demo-progress.sqlite3*"):  # the demo's own database, rebuilt on every run
+        stale.unlink()
     with _progress() as progress:
-        task = progress.add_task("simulating the sensor", total=5)
+        task = progress.add_task("simulating the sensor", total=6 + len(history))
         session = simulate(cfg)
         progress.update(task, advance=1, description="writing the recording")
         write_recording(recording_path, session.samples, simulator_meta(session))
@@ -98,13 +109,36 @@ def demo(args: argparse.Namespace) -> int:
         result = analyze(recording)
         progress.update(task, advance=1, description="drawing the session")
         figure_path = session_figure(recording_path.with_suffix(".png"), result, session)
+        progress.update(task, advance=1, description=f"{args.days} days of practice")
+        from imutrack.store import Store
+
+        with Store(db_path) as store, ProcessPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
+            for past, digest in pool.map(_history_session, history, chunksize=4):
+                store.add(past, None, digest=digest)
+                progress.advance(task)
+            store.add(result, recording_path)
+        progress.update(task, description="writing the report")
+        report_path = write_report(db_path, html=out_dir / "demo-report.html")[0]
         progress.update(task, advance=1, description="done")
 
     _print_recording_summary(recording)
     print_analysis(result, truth=session)
     console.print(f"recording: {recording_path}")
     console.print(f"figure:    {figure_path}")
+    console.print(f"progress:  {len(history) + 1} sessions over {args.days} days in {db_path}")
+    console.print(f"report:    {report_path}")
     return 0
+
+
+def _history_session(past) -> tuple[SessionAnalysis, str]:
+    """Worker: simulate and analyse one past session; its digest stands for the recording, which is not kept."""
+    import hashlib
+
+    simulated = simulate(past.config)
+    meta = RecordingMeta(device="simulator", profile="simulator", start_time=past.start_time, assisted=past.assisted,
+                         chest_normal_axis=past.config.chest_normal_axis)
+    digest = hashlib.sha256(simulated.samples.gyr_rad_s.tobytes() + past.start_time.encode()).hexdigest()
+    return analyze(simulated.samples, meta=meta), digest
 
 
 def session_figure(path: Path, result: SessionAnalysis, session: SimulatedSession | None = None) -> Path:
@@ -451,4 +485,42 @@ def progress_command(args: argparse.Namespace) -> int:
                   f" (+ = left further); this week: {slots}")
     for line in summary.advice:
         console.print(line, style="green")
+    return 0
+
+
+def write_report(db: Path, html: Path | None = None, pdf: Path | None = None, csv: Path | None = None,
+                 png: Path | None = None, date_from: str | None = None, date_to: str | None = None) -> list[Path]:
+    """Write the requested report files from the progress database; returns their paths."""
+    from imutrack.report import progress_report as report
+    from imutrack.store import Store
+
+    with Store(db) as store:
+        sessions = store.sessions(date_from, date_to)
+        holds = list(store.holds([s.id for s in sessions]))
+    if not sessions:
+        raise ImutrackError(f"no sessions in {db} for that period: nothing to report")
+    data = report.report_data(sessions, holds)
+    written = []
+    for target, write in ((html, lambda p: report.write_html(data, sessions, p)),
+                          (pdf, lambda p: report.write_pdf(data, sessions, p)),
+                          (csv, lambda p: report.write_csv(sessions, holds, p))):
+        if target is not None:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            written.append(write(target))
+    if png is not None:
+        written += report.write_png(data, png)
+    return written
+
+
+def report_command(args: argparse.Namespace) -> int:
+    from imutrack.store import default_path
+
+    db = args.db or default_path()
+    if not db.exists():
+        raise ImutrackError(f"no progress database at {db} yet: analyse sessions with 'imutrack analyze --store'")
+    html = args.html
+    if not any((args.html, args.pdf, args.csv, args.png)):
+        html = data_dir() / "report.html"
+    for path in write_report(db, html, args.pdf, args.csv, args.png, args.date_from, args.date_to):
+        console.print(f"wrote {path}")
     return 0

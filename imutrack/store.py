@@ -163,12 +163,17 @@ class Store:
                 db.execute("ROLLBACK")
                 raise
 
-    def add(self, result: SessionAnalysis, recording_path: str | os.PathLike) -> tuple[int, bool]:
+    def add(self, result: SessionAnalysis, recording_path: str | os.PathLike | None,
+            digest: str | None = None) -> tuple[int, bool]:
         """Store an analysed session; returns (session id, True if it was new). The same recording stored again
-        returns the existing id and changes nothing."""
+        returns the existing id and changes nothing. ``digest`` identifies a session whose recording is not kept
+        (``recording_path`` None)."""
         from imutrack import __version__
 
-        digest = content_hash(recording_path)
+        if digest is None:
+            if recording_path is None:
+                raise ValueError("a session needs its recording or a digest")
+            digest = content_hash(recording_path)
         meta, session = result.meta, result.session
         start = meta.start_time or datetime.now().astimezone().isoformat(timespec="seconds")
         start_dt = datetime.fromisoformat(start)
@@ -184,7 +189,7 @@ class Store:
             profile=meta.profile,
             assisted=meta.assisted,
             notes=meta.notes,
-            recording_path=str(Path(recording_path).resolve()),
+            recording_path="" if recording_path is None else str(Path(recording_path).resolve()),
             duration_s=session.duration_s,
             reps_left=session.left.reps,
             reps_right=session.right.reps,

@@ -513,3 +513,44 @@ def _truth(cfg, script: _Script, kin: _Kinematics, t_s, orientation: Rotation, g
 def default_start_time() -> str:
     """Now, local time with its UTC offset, ISO 8601 to the second."""
     return datetime.now().astimezone().isoformat(timespec="seconds")
+
+
+@dataclass(frozen=True)
+class HistorySession:
+    """One simulated session of a practice history: when, with or without hands, and its simulator config."""
+
+    start_time: str
+    assisted: str
+    config: SimulatorConfig
+
+
+def practice_history(days: int = 21, end: datetime | None = None, seed: int = 0,
+                     sample_rate_hz: float = 25.0) -> list[HistorySession]:
+    """Three sessions a day (about 08:00, 13:30, 19:00 local) for ``days`` days up to ``end``, some missed; the range
+    grows by about 0.6°/day on the left and 0.4°/day on the stiffer right side, with day-to-day noise; the last week
+    is done without hands on alternate sessions."""
+    rng = np.random.default_rng(seed)
+    end = (end or datetime.now().astimezone()).replace(second=0, microsecond=0)
+    sessions = []
+    for day in range(days):
+        when = end.date().toordinal() - (days - 1 - day)
+        for hour, minute in ((8, 0), (13, 30), (19, 0)):
+            if rng.random() < 0.15:
+                continue
+            start = datetime.fromordinal(when).replace(hour=hour, minute=minute + int(rng.integers(0, 20)),
+                                                       tzinfo=end.tzinfo)
+            if start > end:
+                continue
+            unassisted = day >= days - 7 and len(sessions) % 2 == 0
+            cfg = SimulatorConfig(
+                sample_rate_hz=sample_rate_hz,
+                seed=int(rng.integers(1 << 31)),
+                reps_per_side=2,
+                peak_twist_left_deg=38.0 + 0.6 * day + rng.normal(0, 1.5),
+                peak_twist_right_deg=32.0 + 0.4 * day + rng.normal(0, 1.5),
+                forced_probability=max(0.05, 0.3 - 0.015 * day),
+                slouch_probability=max(0.1, 0.5 - 0.02 * day),
+                start_time=start.isoformat(timespec="seconds"),
+            )
+            sessions.append(HistorySession(cfg.start_time, "unassisted" if unassisted else "assisted", cfg))
+    return sessions

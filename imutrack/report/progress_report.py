@@ -1,0 +1,333 @@
+"""The progress report a physiotherapist reads: figures (PNG, PDF), a self-contained HTML page, a CSV of holds.
+
+Each figure is drawn from a small data object (``*_data`` functions) so the numbers behind every plot can be tested
+and snapshot-compared without looking at pixels.
+"""
+
+from __future__ import annotations
+
+import base64
+import csv
+import html
+import io
+from dataclasses import asdict, dataclass, fields
+from datetime import date, timedelta
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+from matplotlib.backends.backend_pdf import PdfPages  # noqa: E402
+
+from imutrack.metrics import HoldMetrics  # noqa: E402
+from imutrack.progress import MDC_DEG, Progress, summarize  # noqa: E402
+from imutrack.store import StoredSession  # noqa: E402
+
+SLOTS = ("morning", "afternoon", "evening")
+COLOURS = {"left": "#1f77b4", "right": "#d62728"}
+
+
+@dataclass
+class RomData:
+    """Best ROM of each session per side (degrees) against days since the first day, and the fitted trend."""
+
+    first_date: str
+    day: dict[str, list[float]]
+    rom_deg: dict[str, list[float]]
+    unassisted: dict[str, list[bool]]
+    trend_deg: dict[str, list[float]]
+
+
+@dataclass
+class HoldData:
+    """Per day: mean hold duration (s) and median sway (°), over all holds that day."""
+
+    dates: list[str]
+    mean_duration_s: list[float]
+    median_sway_deg: list[float]
+
+
+@dataclass
+class AsymmetryData:
+    dates: list[str]
+    asymmetry_deg: list[float]
+
+
+@dataclass
+class CalendarData:
+    """``done[d][k]``: sessions on day ``dates[d]`` in slot ``SLOTS[k]``."""
+
+    dates: list[str]
+    done: list[list[int]]
+
+
+@dataclass
+class ReportData:
+    rom: RomData
+    holds: HoldData
+    asymmetry: AsymmetryData
+    calendar: CalendarData
+    progress: Progress
+
+
+def _day_number(day: str, first: str) -> float:
+    return float((date.fromisoformat(day) - date.fromisoformat(first)).days)
+
+
+def rom_data(sessions: list[StoredSession]) -> RomData:
+    first = sessions[0].local_date if sessions else date.today().isoformat()
+    days: dict[str, list[float]] = {"left": [], "right": []}
+    roms: dict[str, list[float]] = {"left": [], "right": []}
+    unassisted: dict[str, list[bool]] = {"left": [], "right": []}
+    trend: dict[str, list[float]] = {}
+    for s in sessions:
+        for side, rom in (("left", s.best_rom_left_deg), ("right", s.best_rom_right_deg)):
+            if rom is not None:
+                days[side].append(_day_number(s.local_date, first))
+                roms[side].append(rom)
+                unassisted[side].append(s.assisted == "unassisted")
+    for side in ("left", "right"):
+        x, y = np.array(days[side]), np.array(roms[side])
+        if len(x) >= 2 and np.ptp(x) > 0:
+            coef = np.polyfit(x, y, 1)
+            trend[side] = [float(v) for v in np.polyval(coef, [x.min(), x.max()])]
+        else:
+            trend[side] = []
+    return RomData(first, days, roms, unassisted, trend)
+
+
+def hold_data(sessions: list[StoredSession], holds: list[tuple[int, HoldMetrics]]) -> HoldData:
+    day_of = {s.id: s.local_date for s in sessions}
+    per_day: dict[str, list[HoldMetrics]] = {}
+    for sid, h in holds:
+        per_day.setdefault(day_of[sid], []).append(h)
+    dates = sorted(per_day)
+    return HoldData(dates, [float(np.mean([h.duration_s for h in per_day[d]])) for d in dates],
+                    [float(np.median([h.twist_sd_deg for h in per_day[d]])) for d in dates])
+
+
+def asymmetry_data(sessions: list[StoredSession]) -> AsymmetryData:
+    per_day: dict[str, list[float]] = {}
+    for s in sessions:
+        if s.asymmetry_deg is not None:
+            per_day.setdefault(s.local_date, []).append(s.asymmetry_deg)
+    dates = sorted(per_day)
+    return AsymmetryData(dates, [float(np.mean(per_day[d])) for d in dates])
+
+
+def calendar_data(sessions: list[StoredSession]) -> CalendarData:
+    if not sessions:
+        return CalendarData([], [])
+    first, last = date.fromisoformat(sessions[0].local_date), date.fromisoformat(sessions[-1].local_date)
+    dates = [(first + timedelta(days=k)).isoformat() for k in range((last - first).days + 1)]
+    index = {d: k for k, d in enumerate(dates)}
+    done = [[0, 0, 0] for _ in dates]
+    for s in sessions:
+        if s.time_slot in SLOTS:
+            done[index[s.local_date]][SLOTS.index(s.time_slot)] += 1
+    return CalendarData(dates, done)
+
+
+def report_data(sessions: list[StoredSession], holds: list[tuple[int, HoldMetrics]]) -> ReportData:
+    return ReportData(rom_data(sessions), hold_data(sessions, holds), asymmetry_data(sessions),
+                      calendar_data(sessions), summarize(sessions, holds))
+
+
+def _rom_figure(data: RomData):
+    fig, ax = plt.subplots(figsize=(9, 4.2), layout="constrained")
+    for side in ("left", "right"):
+        x, y = np.array(data.day[side]), np.array(data.rom_deg[side])
+        if not len(x):
+            continue
+        free = np.array(data.unassisted[side], dtype=bool)
+        ax.scatter(x[~free], y[~free], color=COLOURS[side], s=18, label=f"{side} (hands helping)")
+        if free.any():
+            ax.scatter(x[free], y[free], facecolors="none", edgecolors=COLOURS[side], s=28,
+                       label=f"{side} (no hands)")
+        if data.trend_deg[side]:
+            xs = [x.min(), x.max()]
+            ax.plot(xs, data.trend_deg[side], color=COLOURS[side], lw=1.5)
+            ax.fill_between(xs, np.array(data.trend_deg[side]) - MDC_DEG, np.array(data.trend_deg[side]) + MDC_DEG,
+                            color=COLOURS[side], alpha=0.1, lw=0)
+    ax.set_xlabel(f"days since {data.first_date}")
+    ax.set_ylabel("range of motion, ° (best hold)")
+    ax.set_title(f"Range of motion per side, with trend; shaded: ±{MDC_DEG:g}° measurement noise (MDC)", fontsize=10)
+    ax.legend(fontsize=8, frameon=False, ncol=2)
+    return fig
+
+
+def _holds_figure(data: HoldData):
+    fig, (top, bottom) = plt.subplots(2, 1, figsize=(9, 4.6), sharex=True, layout="constrained")
+    x = np.arange(len(data.dates))
+    top.bar(x, data.mean_duration_s, color="0.6")
+    top.axhline(60, color="#2ca02c", ls="--", lw=1, label="target 60 s")
+    top.set_ylabel("hold, s (mean)")
+    top.legend(fontsize=8, frameon=False)
+    bottom.plot(x, data.median_sway_deg, marker="o", ms=3, color="#9467bd")
+    bottom.set_ylabel("sway, ° (median)")
+    ticks = x[:: max(1, len(x) // 10)]
+    bottom.set_xticks(ticks, [data.dates[k][5:] for k in ticks], fontsize=8)
+    top.set_title("Hold duration and steadiness per day (lower sway = steadier)", fontsize=10)
+    return fig
+
+
+def _asymmetry_figure(data: AsymmetryData):
+    fig, ax = plt.subplots(figsize=(9, 2.8), layout="constrained")
+    x = np.arange(len(data.dates))
+    ax.bar(x, data.asymmetry_deg, color=["#1f77b4" if v >= 0 else "#d62728" for v in data.asymmetry_deg])
+    ax.axhline(0, color="0.5", lw=0.8)
+    ax.set_ylabel("left − right, °")
+    ticks = x[:: max(1, len(x) // 10)]
+    ax.set_xticks(ticks, [data.dates[k][5:] for k in ticks], fontsize=8)
+    ax.set_title("Left/right asymmetry of the best holds (+ = the left turn goes further)", fontsize=10)
+    return fig
+
+
+def _calendar_figure(data: CalendarData):
+    fig, ax = plt.subplots(figsize=(9, 2.0), layout="constrained")
+    grid = np.array(data.done, dtype=float).T if data.done else np.zeros((3, 1))
+    ax.imshow(grid > 0, aspect="auto", cmap="Greens", vmin=0, vmax=1.3, interpolation="nearest")
+    ax.set_yticks(range(3), SLOTS, fontsize=8)
+    ticks = list(range(0, len(data.dates), max(1, len(data.dates) // 10)))
+    ax.set_xticks(ticks, [data.dates[k][5:] for k in ticks], fontsize=8)
+    ax.set_title("Adherence: sessions per time of day (green = done)", fontsize=10)
+    return fig
+
+
+FIGURES = (("rom", _rom_figure, "rom"), ("holds", _holds_figure, "holds"), ("asymmetry", _asymmetry_figure,
+                                                                              "asymmetry"),
+           ("calendar", _calendar_figure, "calendar"))
+
+
+def figures(data: ReportData) -> dict[str, plt.Figure]:
+    return {name: draw(getattr(data, attr)) for name, draw, attr in FIGURES}
+
+
+def _png(fig) -> bytes:
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=100)
+    return buffer.getvalue()
+
+
+def write_png(data: ReportData, folder: Path) -> list[Path]:
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for name, fig in figures(data).items():
+        path = folder / f"{name}.png"
+        path.write_bytes(_png(fig))
+        plt.close(fig)
+        paths.append(path)
+    return paths
+
+
+def write_pdf(data: ReportData, sessions: list[StoredSession], path: Path) -> Path:
+    with PdfPages(path) as pdf:
+        for fig in figures(data).values():
+            pdf.savefig(fig)
+            plt.close(fig)
+        fig, ax = plt.subplots(figsize=(9, 0.3 * min(len(sessions), 40) + 1.2))
+        ax.axis("off")
+        rows = [[s.start_time[:16].replace("T", " "), s.time_slot, s.assisted, _fmt(s.best_rom_left_deg),
+                 _fmt(s.best_rom_right_deg)] for s in sessions[-40:]]
+        if rows:
+            ax.table(cellText=rows, colLabels=["start", "slot", "hands", "left ROM, °", "right ROM, °"],
+                     loc="upper center", fontsize=8)
+        ax.set_title("Most recent sessions", fontsize=10)
+        pdf.savefig(fig)
+        plt.close(fig)
+    return path
+
+
+def write_csv(sessions: list[StoredSession], holds: list[tuple[int, HoldMetrics]], path: Path) -> Path:
+    by_id = {s.id: s for s in sessions}
+    hold_names = [f.name for f in fields(HoldMetrics)]
+    with open(path, "w", newline="", encoding="utf-8") as f:
+        writer = csv.writer(f)
+        writer.writerow(["session_start", "local_date", "time_slot", "assisted", "device", *hold_names])
+        for sid, h in holds:
+            s = by_id[sid]
+            writer.writerow([s.start_time, s.local_date, s.time_slot, s.assisted, s.device,
+                             *(asdict(h)[name] for name in hold_names)])
+    return path
+
+
+def _fmt(value: float | None, spec: str = ".1f") -> str:
+    return "–" if value is None or value != value else format(value, spec)
+
+
+def write_html(data: ReportData, sessions: list[StoredSession], path: Path, title: str = "Seated twist progress"
+               ) -> Path:
+    """A single self-contained page (figures embedded), readable offline; every user string is escaped."""
+    p = data.progress
+    images = []
+    for name, fig in figures(data).items():
+        encoded = base64.b64encode(_png(fig)).decode("ascii")
+        plt.close(fig)
+        images.append(f'<figure id="fig-{name}"><img alt="{name} figure" src="data:image/png;base64,{encoded}">'
+                      f"</figure>")
+    e = html.escape
+
+    def trend_line(side: str, t) -> str:
+        if t.change_deg is None:
+            return f"<li>{side}: not enough days for a trend yet</li>"
+        verdict = ("a real change (larger than the ±{:g}° measurement noise)".format(MDC_DEG) if t.change_is_real
+                   else "within measurement noise (±{:g}°): no change shown yet".format(MDC_DEG))
+        return (f"<li>{side}: {_fmt(t.first_deg)}° → {_fmt(t.latest_deg)}°, trend {t.slope_deg_per_week:+.1f}°/week, "
+                f"{t.change_deg:+.1f}° over the period — {verdict}</li>")
+
+    rows = "\n".join(
+        f"<tr><td>{e(s.start_time[:16].replace('T', ' '))}</td><td>{e(s.time_slot)}</td><td>{e(s.assisted)}</td>"
+        f"<td>{s.reps_left}/{s.reps_right}</td><td>{_fmt(s.best_rom_left_deg)}</td>"
+        f"<td>{_fmt(s.best_rom_right_deg)}</td><td>{_fmt(s.asymmetry_deg, '+.1f')}</td><td>{e(s.device)}</td></tr>"
+        for s in sessions
+    )
+    advice = "".join(f'<p class="advice">{e(line)}</p>' for line in p.advice)
+    page = f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>{e(title)}</title>
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<style>
+body {{ font-family: system-ui, sans-serif; max-width: 960px; margin: 2em auto; padding: 0 1em; color: #222; }}
+img {{ max-width: 100%; }} table {{ border-collapse: collapse; width: 100%; font-size: 0.9em; }}
+th, td {{ border-bottom: 1px solid #ddd; padding: 0.3em 0.5em; text-align: right; }}
+th:first-child, td:first-child {{ text-align: left; }} .advice {{ color: #1a7f37; font-weight: 600; }}
+dt {{ font-weight: 600; }} @media print {{ figure {{ break-inside: avoid; }} }}
+</style></head><body>
+<h1>{e(title)}</h1>
+<p>{p.sessions} sessions with {p.holds} holds, {e(p.first_date or "–")} to {e(p.last_date or "–")}.
+Current streak: {p.streak_days} day(s). Holds of at least 54 s: {_fmt(100 * (p.compliant_fraction or 0), ".0f")} %.</p>
+<h2>Range of motion</h2>
+<ul>{trend_line("left", p.left)}{trend_line("right", p.right)}</ul>
+{advice}
+{images[0]}
+<h2>Holds</h2>
+{images[1]}
+<h2>Symmetry</h2>
+<p>Mean asymmetry {_fmt(p.mean_asymmetry_deg, "+.1f")}° (+ = the left turn goes further).</p>
+{images[2]}
+<h2>Adherence</h2>
+{images[3]}
+<h2>Sessions</h2>
+<table id="sessions"><thead><tr><th>start (local)</th><th>time of day</th><th>hands</th><th>reps L/R</th>
+<th>best left, °</th><th>best right, °</th><th>asymmetry, °</th><th>device</th></tr></thead>
+<tbody>
+{rows}
+</tbody></table>
+<h2>What the numbers mean</h2>
+<dl>
+<dt>Range of motion (°)</dt><dd>The trunk's rotation about vertical held during a hold, relative to sitting upright and
+facing forward, measured by a chest-worn motion sensor; the best hold of each session per side.</dd>
+<dt>Measurement noise (MDC)</dt><dd>Changes smaller than about ±{MDC_DEG:g}° are within the minimal detectable
+change reported for seated trunk-rotation measurements (2–6°) and should not be read as progress.</dd>
+<dt>Hold (s)</dt><dd>Time at the end of range between the end of the turn and the start of the return; the exercise
+asks for about 60 s.</dd>
+<dt>Sway (°)</dt><dd>Standard deviation of the angle around its slow trend during a hold: lower is steadier.</dd>
+<dt>Asymmetry (°)</dt><dd>Best left minus best right range in a session.</dd>
+<dt>Hands</dt><dd>As declared: "assisted" (one hand beside, one behind) or "unassisted" (no hands).</dd>
+</dl>
+<p><small>Made by imutrack on this computer; nothing was sent anywhere.</small></p>
+</body></html>
+"""
+    path.write_text(page, encoding="utf-8")
+    return path

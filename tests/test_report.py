@@ -1,0 +1,122 @@
+"""The progress report: the numbers behind each figure, the files, escaping, and a real browser rendering it."""
+
+import os
+import shutil
+import subprocess
+from dataclasses import replace
+from datetime import date, timedelta
+
+import matplotlib.image
+import numpy as np
+import pytest
+
+from imutrack.cli import main
+from imutrack.metrics import HoldMetrics
+from imutrack.report import progress_report as report
+from imutrack.store import StoredSession
+
+HOLD = HoldMetrics(rep=1, side="left", turn_start_s=10.0, hold_start_s=13.0, hold_end_s=73.0, duration_s=60.0,
+                   time_to_end_s=3.0, mean_twist_deg=45.0, peak_twist_deg=47.0, rom_deg=45.0, creep_deg=2.0,
+                   twist_sd_deg=0.5, twist_rate_rms_deg_s=0.3, tremor_rms_deg_s=0.1, bounce_deg=0.1, forced=False,
+                   slouch_fraction=0.0, max_flexion_deg=3.0, mean_lean_deg=1.0, max_abs_lean_deg=2.0,
+                   breath_rate_bpm=7.0, breath_depth_deg=1.0)
+
+
+def history(device="chest sensor"):
+    """Four days: day 0 morning+evening, day 1 missed, day 2 afternoon, day 3 morning (unassisted)."""
+    plan = [(0, "morning", 40.0, 35.0, "assisted"), (0, "evening", 42.0, 36.0, "assisted"),
+            (2, "afternoon", 44.0, 36.0, "assisted"), (3, "morning", 47.0, 38.0, "unassisted")]
+    start = date(2026, 11, 2)
+    sessions, holds = [], []
+    for k, (day, slot, left, right, hands) in enumerate(plan, start=1):
+        d = (start + timedelta(days=day)).isoformat()
+        sessions.append(StoredSession(k, f"h{k}", f"{d}T08:00:00+01:00", d, slot, device, hands, "", 300.0, 1, 1,
+                                      left, right, left - right))
+        holds += [(k, replace(HOLD, rom_deg=left, duration_s=50.0 + 5 * k, twist_sd_deg=0.1 * k)),
+                  (k, replace(HOLD, side="right", rom_deg=right, duration_s=60.0, twist_sd_deg=0.2))]
+    return sessions, holds
+
+
+def test_the_numbers_behind_each_figure():
+    sessions, holds = history()
+    data = report.report_data(sessions, holds)
+    assert data.rom.day["left"] == [0.0, 0.0, 2.0, 3.0]
+    assert data.rom.rom_deg["right"] == [35.0, 36.0, 36.0, 38.0]
+    assert data.rom.unassisted["left"] == [False, False, False, True]
+    # least-squares line through (0,40) (0,42) (2,44) (3,47): x̄ = 1.25, ȳ = 43.25, Sxx = 6.75, Sxy = 12.75,
+    # slope 17/9, intercept 43.25 − 1.25·17/9
+    intercept = 43.25 - 1.25 * 17 / 9
+    np.testing.assert_allclose(data.rom.trend_deg["left"], [intercept, intercept + 3 * 17 / 9])
+    assert data.holds.dates == ["2026-11-02", "2026-11-04", "2026-11-05"]
+    np.testing.assert_allclose(data.holds.mean_duration_s, [(55 + 60 + 60 + 60) / 4, (65 + 60) / 2, (70 + 60) / 2])
+    np.testing.assert_allclose(data.holds.median_sway_deg, [0.2, 0.25, 0.3])
+    np.testing.assert_allclose(data.asymmetry.asymmetry_deg, [5.5, 8.0, 9.0])
+    assert data.calendar.dates == ["2026-11-02", "2026-11-03", "2026-11-04", "2026-11-05"]
+    assert data.calendar.done == [[1, 0, 1], [0, 0, 0], [0, 1, 0], [1, 0, 0]]
+
+
+def test_files_pdf_csv_png(tmp_path):
+    sessions, holds = history()
+    data = report.report_data(sessions, holds)
+    pdf = report.write_pdf(data, sessions, tmp_path / "r.pdf")
+    assert pdf.read_bytes()[:5] == b"%PDF-" and pdf.read_bytes().count(b"/Type /Page\n") + pdf.read_bytes().count(
+        b"/Type /Page ") >= 5
+    rows = (report.write_csv(sessions, holds, tmp_path / "r.csv")).read_text().splitlines()
+    assert len(rows) == 1 + len(holds) and rows[0].startswith("session_start,local_date,time_slot,assisted,device,rep")
+    pngs = report.write_png(data, tmp_path / "png")
+    assert sorted(p.name for p in pngs) == ["asymmetry.png", "calendar.png", "holds.png", "rom.png"]
+
+
+def test_html_is_self_contained_and_escapes_user_text(tmp_path):
+    sessions, holds = history(device='<script>alert("x")</script> & co')
+    page = report.write_html(report.report_data(sessions, holds), sessions, tmp_path / "r.html").read_text()
+    assert "<script>" not in page and "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt; &amp; co" in page
+    assert page.count('src="data:image/png;base64,') == 4
+    assert "http://" not in page and "https://" not in page
+    assert "measurement noise" in page and "60 s" in page
+
+
+def _chromium():
+    for name in ("chromium", "chromium-browser", "google-chrome"):
+        if shutil.which(name):
+            return shutil.which(name)
+    return None
+
+
+@pytest.mark.skipif(_chromium() is None and not os.environ.get("IMUTRACK_REQUIRE_BROWSER"),
+                    reason="Chromium is not installed (.ci/run installs it)")
+def test_a_real_browser_renders_the_report(tmp_path):
+    assert _chromium() is not None, "Chromium is required here (IMUTRACK_REQUIRE_BROWSER is set)"
+    sessions, holds = history()
+    page = report.write_html(report.report_data(sessions, holds), sessions, tmp_path / "r.html")
+    flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+             "--disable-background-networking", "--disable-component-update", "--disable-sync",
+             f"--user-data-dir={tmp_path / 'profile'}", "--window-size=1000,2400", "--hide-scrollbars"]
+    shot = tmp_path / "shot.png"
+    subprocess.run([_chromium(), *flags, f"--screenshot={shot}", page.as_uri()], check=True, timeout=120,
+                   capture_output=True, stdin=subprocess.DEVNULL)
+    dom = subprocess.run([_chromium(), *flags, "--dump-dom", page.as_uri()], check=True, timeout=120,
+                         capture_output=True, text=True, stdin=subprocess.DEVNULL).stdout
+    assert dom.count("<img") == 4 and dom.count("<tr>") == 1 + len(sessions)
+    pixels = matplotlib.image.imread(shot)[..., :3]
+    assert pixels.std() > 0.1  # not blank
+    blue = np.all(np.abs(pixels - np.array([0x1F, 0x77, 0xB4]) / 255) < 0.03, axis=-1)
+    red = np.all(np.abs(pixels - np.array([0xD6, 0x27, 0x28]) / 255) < 0.03, axis=-1)
+    assert blue.sum() > 500 and red.sum() > 200  # the left/right figures were decoded and drawn
+
+
+def test_cli_report_writes_what_is_asked(tmp_path, capsys):
+    from imutrack.analysis import analyze
+    from imutrack.recording import RecordingMeta, write_recording
+    from imutrack.sources.simulator import SimulatorConfig, simulate
+
+    session = simulate(SimulatorConfig(seed=4, reps_per_side=1, hold_s=20.0, sample_rate_hz=25.0))
+    rec = write_recording(tmp_path / "s.csv", session.samples, RecordingMeta(start_time="2026-11-20T18:00:00+01:00"))
+    assert analyze(rec).holds
+    db = tmp_path / "p.sqlite3"
+    assert main(["analyze", str(rec), "--store", "--db", str(db)]) == 0
+    assert main(["report", "--db", str(db), "--html", str(tmp_path / "r.html"), "--csv", str(tmp_path / "r.csv"),
+                 "--pdf", str(tmp_path / "r.pdf"), "--png", str(tmp_path / "figs")]) == 0
+    assert all((tmp_path / n).exists() for n in ("r.html", "r.csv", "r.pdf", "figs/rom.png"))
+    assert main(["report", "--db", str(db), "--from", "2027-01-01", "--html", str(tmp_path / "x.html")]) == 1
+    assert "nothing to report" in capsys.readouterr().err
