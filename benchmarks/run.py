@@ -152,7 +152,53 @@ def run(quick: bool) -> list[Result]:
         tracemalloc.stop()
         results.append(Result("analyze recording", size, analysis_s, f"{floor_name} + vqf updateBatch (floor)",
                               best_of(parse_and_vqf, repeat), f"peak memory {peak_bytes / n:.0f} bytes per sample"))
+    results.append(report_case(repeat))
     return results
+
+
+def report_case(repeat: int) -> Result:
+    """The progress report over 3 years × 3 sessions a day (≈ 3,300 sessions, ≈ 13,000 holds)."""
+    import sqlite3
+    from types import SimpleNamespace
+
+    from imutrack.commands import write_report
+    from imutrack.metrics import HoldMetrics, SessionMetrics, SideSummary
+    from imutrack.store import Store
+
+    rng = np.random.default_rng(0)
+    with tempfile.TemporaryDirectory() as tmp:
+        db = Path(tmp) / "years.sqlite3"
+        start = date(2023, 11, 24).toordinal()
+        with Store(db) as store:
+            k = 0
+            for day in range(3 * 365):
+                for hour in (8, 13, 19):
+                    when = date.fromordinal(start + day).isoformat() + f"T{hour:02d}:10:00+01:00"
+                    left, right = 40 + 15 * day / 1095 + rng.normal(0, 2), 35 + 12 * day / 1095 + rng.normal(0, 2)
+                    holds = [HoldMetrics(r, side, 0, 3, 63, 60 + rng.normal(0, 3), 3, rom, rom + 1, abs(rom), 2,
+                                         0.5, 0.3, 0.1, 0.2, False, 0.0, 3, 1, 2, 7, 1)
+                             for r, (side, rom) in enumerate([("left", left), ("right", -right)] * 2, start=1)]
+                    side = lambda best: SideSummary(2, 2, best, best, 60.0)  # noqa: E731
+                    result = SimpleNamespace(
+                        meta=RecordingMeta(device="bench", start_time=when, assisted="assisted"),
+                        session=SessionMetrics(when, ("morning", "afternoon", "evening")[(hour > 12) + (hour > 17)],
+                                               "assisted", 300.0, side(left), side(right), left - right, 0.0, 4),
+                        holds=holds,
+                    )
+                    store.add(result, None, digest=f"bench-{k}")
+                    k += 1
+        n_holds = 4 * k
+
+        def raw_read():
+            with sqlite3.connect(db) as raw:
+                raw.execute("SELECT * FROM sessions").fetchall()
+                raw.execute("SELECT * FROM holds").fetchall()
+
+        out = Path(tmp) / "out"
+        seconds = best_of(lambda: write_report(db, html=out / "r.html", pdf=out / "r.pdf", csv=out / "r.csv"),
+                          repeat)
+        return Result("progress report (HTML + PDF + CSV)", f"{k:,} sessions, {n_holds:,} holds", seconds,
+                      "sqlite: read all rows", best_of(raw_read, repeat), "target < 2 s")
 
 
 def table_lines(results: list[Result]) -> list[str]:
@@ -221,6 +267,7 @@ What the baselines are:
   of the same table into a plain file.
 - *read recording*: our reader (header, events, torn-line and per-line error reporting, validation) against the
   fastest plain CSV parser installed (numpy's C `loadtxt`; pandas and pyarrow are tried when present).
+- *progress report*: HTML, PDF and CSV from the database against just reading all its rows.
 - *analyze recording*: the whole analysis (read, stillness and bias, two vqf passes, trunk angles, reps, holds,
   metrics) against the floor any analysis of the file must pay: the fastest plain CSV parse plus one vqf
   `updateBatch` over the same samples. Target ≤ 1.5×.

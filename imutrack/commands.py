@@ -479,6 +479,12 @@ def progress_command(args: argparse.Namespace) -> int:
                       "-" if trend.slope_deg_per_week is None else f"{trend.slope_deg_per_week:+.1f}°/week",
                       "-" if trend.change_deg is None else f"{trend.change_deg:+.1f}° {verdict}")
     console.print(table)
+    days = Table(box=box.SIMPLE_HEAD, title="best hold per day (last 7)", title_justify="left")
+    for column in ("day", "left, °", "right, °"):
+        days.add_column(column, justify="right")
+    for day in sorted(summary.daily)[-7:]:
+        days.add_row(day, _num(summary.daily[day]["left"], ".1f"), _num(summary.daily[day]["right"], ".1f"))
+    console.print(days)
     slots = ", ".join(f"{slot} {n}" for slot, n in summary.slots_this_week.items())
     console.print(f"holds of ≥ 54 s: {_num(100 * (summary.compliant_fraction or 0), '.0f')} %; median sway "
                   f"{_num(summary.median_sway_deg, '.2f')}°; mean asymmetry {_num(summary.mean_asymmetry_deg, '+.1f')}°"
@@ -500,15 +506,19 @@ def write_report(db: Path, html: Path | None = None, pdf: Path | None = None, cs
     if not sessions:
         raise ImutrackError(f"no sessions in {db} for that period: nothing to report")
     data = report.report_data(sessions, holds)
+    figs = report.figures(data) if (html or pdf or png) else {}
     written = []
-    for target, write in ((html, lambda p: report.write_html(data, sessions, p)),
-                          (pdf, lambda p: report.write_pdf(data, sessions, p)),
-                          (csv, lambda p: report.write_csv(sessions, holds, p))):
-        if target is not None:
-            target.parent.mkdir(parents=True, exist_ok=True)
-            written.append(write(target))
-    if png is not None:
-        written += report.write_png(data, png)
+    try:
+        for target, write in ((html, lambda p: report.write_html(data, sessions, p, figs=figs)),
+                              (pdf, lambda p: report.write_pdf(data, sessions, p, figs=figs)),
+                              (csv, lambda p: report.write_csv(sessions, holds, p))):
+            if target is not None:
+                target.parent.mkdir(parents=True, exist_ok=True)
+                written.append(write(target))
+        if png is not None:
+            written += report.write_png(data, png, figs=figs)
+    finally:
+        report.close(figs)
     return written
 
 

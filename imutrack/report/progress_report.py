@@ -10,7 +10,7 @@ import base64
 import csv
 import html
 import io
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass, fields
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -158,10 +158,18 @@ def _rom_figure(data: RomData):
     return fig
 
 
+def _bars(ax, x: np.ndarray, heights: np.ndarray, colour: str) -> None:
+    """Bars for a few weeks; a filled step curve for long periods (thousands of bars are slow and unreadable)."""
+    if len(x) <= 90:
+        ax.bar(x, heights, color=colour)
+    else:
+        ax.fill_between(x, 0.0, heights, step="mid", color=colour, lw=0)
+
+
 def _holds_figure(data: HoldData):
     fig, (top, bottom) = plt.subplots(2, 1, figsize=(9, 4.6), sharex=True, layout="constrained")
     x = np.arange(len(data.dates))
-    top.bar(x, data.mean_duration_s, color="0.6")
+    _bars(top, x, np.array(data.mean_duration_s), "0.6")
     top.axhline(60, color="#2ca02c", ls="--", lw=1, label="target 60 s")
     top.set_ylabel("hold, s (mean)")
     top.legend(fontsize=8, frameon=False)
@@ -176,7 +184,9 @@ def _holds_figure(data: HoldData):
 def _asymmetry_figure(data: AsymmetryData):
     fig, ax = plt.subplots(figsize=(9, 2.8), layout="constrained")
     x = np.arange(len(data.dates))
-    ax.bar(x, data.asymmetry_deg, color=["#1f77b4" if v >= 0 else "#d62728" for v in data.asymmetry_deg])
+    values = np.array(data.asymmetry_deg)
+    _bars(ax, x, np.where(values >= 0, values, 0.0), "#1f77b4")
+    _bars(ax, x, np.where(values < 0, values, 0.0), "#d62728")
     ax.axhline(0, color="0.5", lw=0.8)
     ax.set_ylabel("left − right, °")
     ticks = x[:: max(1, len(x) // 10)]
@@ -202,7 +212,13 @@ FIGURES = (("rom", _rom_figure, "rom"), ("holds", _holds_figure, "holds"), ("asy
 
 
 def figures(data: ReportData) -> dict[str, plt.Figure]:
+    """The report's figures, drawn from their data (close them with ``plt.close`` when done)."""
     return {name: draw(getattr(data, attr)) for name, draw, attr in FIGURES}
+
+
+def close(figs: dict) -> None:
+    for fig in figs.values():
+        plt.close(fig)
 
 
 def _png(fig) -> bytes:
@@ -211,22 +227,29 @@ def _png(fig) -> bytes:
     return buffer.getvalue()
 
 
-def write_png(data: ReportData, folder: Path) -> list[Path]:
+def write_png(data: ReportData, folder: Path, figs: dict | None = None) -> list[Path]:
+    own = figs is None
+    figs = figures(data) if own else figs
     folder.mkdir(parents=True, exist_ok=True)
     paths = []
-    for name, fig in figures(data).items():
+    for name, fig in figs.items():
         path = folder / f"{name}.png"
         path.write_bytes(_png(fig))
-        plt.close(fig)
+        if own:
+            plt.close(fig)
         paths.append(path)
     return paths
 
 
-def write_pdf(data: ReportData, sessions: list[StoredSession], path: Path) -> Path:
+def write_pdf(data: ReportData, sessions: list[StoredSession], path: Path, figs: dict | None = None) -> Path:
+    """Printable PDF: the figures, then the most recent sessions. ``figs`` reuses already drawn figures."""
+    own = figs is None
+    figs = figures(data) if own else figs
     with PdfPages(path) as pdf:
-        for fig in figures(data).values():
+        for fig in figs.values():
             pdf.savefig(fig)
-            plt.close(fig)
+            if own:
+                plt.close(fig)
         fig, ax = plt.subplots(figsize=(9, 0.3 * min(len(sessions), 40) + 1.2))
         ax.axis("off")
         rows = [[s.start_time[:16].replace("T", " "), s.time_slot, s.assisted, _fmt(s.best_rom_left_deg),
@@ -249,7 +272,7 @@ def write_csv(sessions: list[StoredSession], holds: list[tuple[int, HoldMetrics]
         for sid, h in holds:
             s = by_id[sid]
             writer.writerow([s.start_time, s.local_date, s.time_slot, s.assisted, s.device,
-                             *(asdict(h)[name] for name in hold_names)])
+                             *(getattr(h, name) for name in hold_names)])
     return path
 
 
@@ -257,14 +280,18 @@ def _fmt(value: float | None, spec: str = ".1f") -> str:
     return "–" if value is None or value != value else format(value, spec)
 
 
-def write_html(data: ReportData, sessions: list[StoredSession], path: Path, title: str = "Seated twist progress"
-               ) -> Path:
-    """A single self-contained page (figures embedded), readable offline; every user string is escaped."""
+def write_html(data: ReportData, sessions: list[StoredSession], path: Path, title: str = "Seated twist progress",
+               figs: dict | None = None) -> Path:
+    """A single self-contained page (figures embedded), readable offline; every user string is escaped.
+    ``figs`` reuses already drawn figures."""
     p = data.progress
+    own = figs is None
+    figs = figures(data) if own else figs
     images = []
-    for name, fig in figures(data).items():
+    for name, fig in figs.items():
         encoded = base64.b64encode(_png(fig)).decode("ascii")
-        plt.close(fig)
+        if own:
+            plt.close(fig)
         images.append(f'<figure id="fig-{name}"><img alt="{name} figure" src="data:image/png;base64,{encoded}">'
                       f"</figure>")
     e = html.escape
