@@ -22,11 +22,10 @@ from rich.table import Table
 from imutrack.analysis import AnalysisParams, SessionAnalysis, analyze
 from imutrack.errors import ImutrackError, ImutrackWarning
 from imutrack.orientation import OrientationParams
-from imutrack.recording import MAGIC, RecordingMeta, read_recording, write_recording
+from imutrack.recording import MAGIC, RecordingMeta, local_now_iso, read_recording, write_recording
 from imutrack.sources.simulator import (
     SimulatedSession,
     SimulatorConfig,
-    default_start_time,
     practice_history,
     simulate,
 )
@@ -88,7 +87,7 @@ def demo(args: argparse.Namespace) -> int:
         seed=args.seed,
         reps_per_side=args.reps,
         hold_s=args.hold,
-        start_time=default_start_time(),
+        start_time=local_now_iso(),
     )
     console.print(
         f"[bold]imutrack demo[/]: a simulated seated-twist session, {args.reps} reps per side, "
@@ -232,7 +231,7 @@ def simulate_command(args: argparse.Namespace) -> int:
         reps_per_side=args.reps,
         hold_s=args.hold,
         with_mag=args.mag,
-        start_time=default_start_time(),
+        start_time=local_now_iso(),
     )
     session = simulate(cfg)
     path = write_recording(args.out, session.samples, simulator_meta(session))
@@ -430,7 +429,7 @@ def sim_sensor_command(args: argparse.Namespace) -> int:
         host = spec.split(":")[1] if spec.count(":") >= 2 else ""
         if host not in ("127.0.0.1", "localhost", "::1"):
             raise ImutrackError(f"{spec} would listen beyond this computer; use 127.0.0.1 or pass --listen-anywhere")
-    session = simulate(SimulatorConfig(sample_rate_hz=args.rate, seed=args.seed, start_time=default_start_time()))
+    session = simulate(SimulatorConfig(sample_rate_hz=args.rate, seed=args.seed, start_time=local_now_iso()))
 
     async def serve() -> None:
         async with await open_transport(spec) as (source, sink):

@@ -104,6 +104,13 @@ class RecordingMeta:
         return cls(**values)
 
 
+def local_now_iso() -> str:
+    """Now, local time with its UTC offset, ISO 8601 to the second (the ``start_time`` form)."""
+    from datetime import datetime
+
+    return datetime.now().astimezone().isoformat(timespec="seconds")
+
+
 def _one_line(text: str) -> str:
     return " ".join(text.splitlines())
 

@@ -158,6 +158,12 @@ def _rom_figure(data: RomData):
     return fig
 
 
+def _date_ticks(ax, dates: list[str]) -> None:
+    """About ten month-day labels along an axis whose positions are day indices."""
+    ticks = list(range(0, len(dates), max(1, len(dates) // 10)))
+    ax.set_xticks(ticks, [dates[k][5:] for k in ticks], fontsize=8)
+
+
 def _bars(ax, x: np.ndarray, heights: np.ndarray, colour: str) -> None:
     """Bars for a few weeks; a filled step curve for long periods (thousands of bars are slow and unreadable)."""
     if len(x) <= 90:
@@ -175,8 +181,7 @@ def _holds_figure(data: HoldData):
     top.legend(fontsize=8, frameon=False)
     bottom.plot(x, data.median_sway_deg, marker="o", ms=3, color="#9467bd")
     bottom.set_ylabel("sway, ° (median)")
-    ticks = x[:: max(1, len(x) // 10)]
-    bottom.set_xticks(ticks, [data.dates[k][5:] for k in ticks], fontsize=8)
+    _date_ticks(bottom, data.dates)
     top.set_title("Hold duration and steadiness per day (lower sway = steadier)", fontsize=10)
     return fig
 
@@ -189,8 +194,7 @@ def _asymmetry_figure(data: AsymmetryData):
     _bars(ax, x, np.where(values < 0, values, 0.0), "#d62728")
     ax.axhline(0, color="0.5", lw=0.8)
     ax.set_ylabel("left − right, °")
-    ticks = x[:: max(1, len(x) // 10)]
-    ax.set_xticks(ticks, [data.dates[k][5:] for k in ticks], fontsize=8)
+    _date_ticks(ax, data.dates)
     ax.set_title("Left/right asymmetry of the best holds (+ = the left turn goes further)", fontsize=10)
     return fig
 
@@ -200,8 +204,7 @@ def _calendar_figure(data: CalendarData):
     grid = np.array(data.done, dtype=float).T if data.done else np.zeros((3, 1))
     ax.imshow(grid > 0, aspect="auto", cmap="Greens", vmin=0, vmax=1.3, interpolation="nearest")
     ax.set_yticks(range(3), SLOTS, fontsize=8)
-    ticks = list(range(0, len(data.dates), max(1, len(data.dates) // 10)))
-    ax.set_xticks(ticks, [data.dates[k][5:] for k in ticks], fontsize=8)
+    _date_ticks(ax, data.dates)
     ax.set_title("Adherence: sessions per time of day (green = done)", fontsize=10)
     return fig
 

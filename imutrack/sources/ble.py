@@ -22,7 +22,7 @@ from bleak import BleakClient, BleakScanner
 from bleak.exc import BleakBluetoothNotAvailableError, BleakDeviceNotFoundError, BleakError
 
 from imutrack.errors import ImutrackError
-from imutrack.recording import RecordingMeta, RecordingWriter
+from imutrack.recording import RecordingMeta, RecordingWriter, local_now_iso
 from imutrack.sources.profiles import PROFILES, DeviceProfile, PacketStream, identify
 
 
@@ -237,7 +237,7 @@ class BleRecorder:
                 sensor_frame=profile.sensor_frame,
                 chest_normal_axis=profile.chest_normal_axis,
                 sample_rate_hz=profile.rate_hz,
-                start_time=_now_local(),
+                start_time=local_now_iso(),
                 assisted=self.assisted,
                 notes=self.notes,
                 extra={} if profile.has_gyro else {"has_gyro": "false"},
@@ -270,9 +270,3 @@ class BleRecorder:
     def _report(self) -> None:
         if self.on_status is not None:
             self.on_status(self.status)
-
-
-def _now_local() -> str:
-    from datetime import datetime
-
-    return datetime.now().astimezone().isoformat(timespec="seconds")

@@ -510,11 +510,6 @@ def _truth(cfg, script: _Script, kin: _Kinematics, t_s, orientation: Rotation, g
     )
 
 
-def default_start_time() -> str:
-    """Now, local time with its UTC offset, ISO 8601 to the second."""
-    return datetime.now().astimezone().isoformat(timespec="seconds")
-
-
 @dataclass(frozen=True)
 class HistorySession:
     """One simulated session of a practice history: when, with or without hands, and its simulator config."""
