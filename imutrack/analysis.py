@@ -17,7 +17,8 @@ from imutrack.errors import ImutrackError
 from imutrack.holds import HoldParams, Rep, find_reps
 from imutrack.metrics import HoldMetrics, MetricParams, SessionMetrics, hold_metrics, session_metrics
 from imutrack.orientation import OrientationParams, OrientationResult, estimate_orientation, still_stretches
-from imutrack.recording import Recording, RecordingMeta, read_recording
+from imutrack.io import load
+from imutrack.recording import Recording, RecordingMeta
 from imutrack.samples import ImuSamples
 from imutrack.trunk import Neutral, neutral_from, trunk_angles_deg, twist_deg
 
@@ -122,7 +123,7 @@ def analyze(
     if isinstance(source, ImuSamples):
         samples, meta, name = source, meta or RecordingMeta(), "<samples>"
     else:
-        recording = source if isinstance(source, Recording) else read_recording(source)
+        recording = source if isinstance(source, Recording) else load(source)
         samples, meta = recording.samples, recording.meta
         name = str(recording.path) if recording.path is not None else "<recording>"
     if meta.extra.get("has_gyro") == "false":

@@ -109,6 +109,23 @@ def build_parser() -> argparse.ArgumentParser:
     progress.add_argument("--to", dest="date_to", type=_date, metavar="YYYY-MM-DD", help="last day")
     progress.add_argument("--json", action="store_true", help="print JSON instead of a summary")
 
+    imp = commands.add_parser(
+        "import",
+        help="convert phone-app exports (phyphox) or any CSV into imutrack recordings",
+        description="Convert other programs' files into imutrack recordings: phyphox exports (zip, folder or CSV; "
+        "gyroscope and accelerometer with g), or any CSV with --columns and --units. 'imutrack analyze' also reads "
+        "these files directly.",
+    )
+    imp.add_argument("files", type=Path, nargs="+", metavar="FILE_OR_ZIP")
+    imp.add_argument("--format", choices=["auto", "phyphox", "generic"], default="auto")
+    imp.add_argument("--columns", default="", metavar="t=NAME,gx=…,az=…",
+                     help="generic CSV: which column is which (names or 1-based numbers)")
+    imp.add_argument("--units", default="", metavar="t=ms,gyr=deg/s,acc=g",
+                     help="generic CSV: units of time (s|ms|us|ns), gyro (rad/s|deg/s), acc (m/s2|g|mg)")
+    imp.add_argument("--chest-axis", choices=["+x", "-x", "+y", "-y", "+z", "-z"],
+                     help="phone axis out of the chest (default +z: screen facing outward)")
+    imp.add_argument("--out", type=Path, help="folder for the recordings (default: the user data folder)")
+
     report = commands.add_parser(
         "report",
         help="progress report for a physiotherapist: HTML (self-contained), PDF, CSV of holds, PNG figures",

@@ -44,6 +44,7 @@ def run(args: argparse.Namespace) -> int:
         "sim-sensor": sim_sensor_command,
         "progress": progress_command,
         "report": report_command,
+        "import": import_command,
     }[args.command]
     return handler(args)
 
@@ -532,4 +533,21 @@ def report_command(args: argparse.Namespace) -> int:
         html = data_dir() / "report.html"
     for path in write_report(db, html, args.pdf, args.csv, args.png, args.date_from, args.date_to):
         console.print(f"wrote {path}")
+    return 0
+
+
+def import_command(args: argparse.Namespace) -> int:
+    from imutrack.io import load
+    from imutrack.io.generic import parse_mapping
+
+    columns = parse_mapping(args.columns, "--columns")
+    units = parse_mapping(args.units, "--units")
+    out_dir = args.out or data_dir() / "recordings"
+    for path in args.files:
+        recording = load(path, args.format, columns, units, args.chest_axis)
+        target = _unique(out_dir / f"{path.stem}.csv")
+        write_recording(target, recording.samples, recording.meta)
+        samples = recording.samples
+        console.print(f"{path} → {target}: {len(samples):,} samples, {samples.duration_s / 60:.1f} min at "
+                      f"{samples.rate_hz:.1f} Hz{' with magnetometer' if samples.has_mag else ''}")
     return 0

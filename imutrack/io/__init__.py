@@ -1,0 +1,86 @@
+"""Readers for other programs' files. Each returns ``ImuSamples`` and a ``RecordingMeta``, so every later stage is
+blind to where the data came from.
+
+:func:`load` opens an imutrack recording or any supported foreign file (zip, folder or CSV), detecting the format.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+import zipfile
+from pathlib import Path
+
+from imutrack.errors import ImutrackWarning, RecordingFormatError
+from imutrack.io.generic import read_generic
+from imutrack.io.phyphox import read_phyphox
+from imutrack.recording import MAGIC, Recording, read_recording
+
+FORMATS = ("auto", "imutrack", "phyphox", "generic")
+MAX_MEMBER_BYTES = 2_000_000_000
+
+
+def _texts(path: Path) -> dict[str, str]:
+    """name → text of the CSV tables in a zip, a folder, or one file."""
+    def decode(raw: bytes, name: str) -> str:
+        try:
+            return raw.decode("utf-8")
+        except UnicodeDecodeError:
+            return raw.decode("latin-1")
+
+    if path.is_dir():
+        return {str(p.relative_to(path)): decode(p.read_bytes(), p.name) for p in sorted(path.rglob("*.csv"))}
+    if zipfile.is_zipfile(path):
+        try:
+            with zipfile.ZipFile(path) as archive:
+                return {info.filename: decode(archive.read(info), info.filename) for info in archive.infolist()
+                        if info.filename.lower().endswith(".csv") and info.file_size < MAX_MEMBER_BYTES}
+        except (zipfile.BadZipFile, OSError) as exc:
+            raise RecordingFormatError(f"{path}: damaged zip file ({exc})") from None
+    return {path.name: decode(path.read_bytes(), path.name)}
+
+
+def detect(path: Path) -> str:
+    """The format of a file or folder: "imutrack", "phyphox" or "generic"."""
+    if path.is_file() and not zipfile.is_zipfile(path):
+        with open(path, "rb") as f:
+            if f.read(len(MAGIC)).decode("utf-8", "replace") == MAGIC:
+                return "imutrack"
+    texts = _texts(path)
+    headers = " ".join(text.split("\n", 1)[0] for text in texts.values()).lower()
+    if "time (s)" in headers and ("(rad/s)" in headers or "(m/s^2)" in headers):
+        return "phyphox"
+    return "generic"
+
+
+def load(path: str | os.PathLike, fmt: str = "auto", columns: dict[str, str] | None = None,
+         units: dict[str, str] | None = None, chest_axis: str | None = None) -> Recording:
+    """Any supported file as a :class:`Recording` (``seq`` numbers the samples). Notes about what was skipped are
+    issued as :class:`ImutrackWarning`."""
+    path = Path(path)
+    if not path.exists():
+        raise RecordingFormatError(f"{path}: no such file or folder")
+    fmt = detect(path) if fmt == "auto" else fmt
+    if fmt == "imutrack":
+        return read_recording(path)
+    if fmt == "phyphox":
+        samples, meta, notes = read_phyphox(_texts(path), str(path), chest_axis or "+z")
+    elif fmt == "generic":
+        texts = _texts(path)
+        if len(texts) != 1:
+            raise RecordingFormatError(f"{path}: a generic import takes one CSV file, found {len(texts)}")
+        if not columns:
+            raise RecordingFormatError(
+                f"{path}: not a format imutrack recognises; describe its columns with --columns (and --units)"
+            )
+        samples, meta, notes = read_generic(next(iter(texts.values())), str(path), columns, units or {},
+                                            chest_axis or "+z")
+    else:
+        raise RecordingFormatError(f"{path}: unknown format {fmt!r} (use {', '.join(FORMATS)})")
+    for note in notes[:20]:
+        warnings.warn(f"{path}: {note}", ImutrackWarning, stacklevel=2)
+    if len(notes) > 20:
+        warnings.warn(f"{path}: … and {len(notes) - 20} more skipped rows", ImutrackWarning, stacklevel=2)
+    import numpy as np
+
+    return Recording(meta, samples, np.arange(len(samples), dtype=np.int64), None, [], path)

@@ -1,0 +1,94 @@
+"""Putting separately clocked sensor streams on one timeline, and checking units by gravity."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from imutrack.errors import RecordingFormatError
+from imutrack.frames import GRAVITY_M_S2
+from imutrack.samples import ImuSamples
+
+GAP_FACTOR = 3.0  # a step longer than this many median steps is a gap: nothing is interpolated across it
+
+
+def clean_times(t_s: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
+    """Drop samples whose time is not finite or does not increase; returns (t, values, dropped)."""
+    ok = np.isfinite(t_s) & np.isfinite(values).all(axis=1)
+    t_s, values = t_s[ok], values[ok]
+    keep = np.ones(len(t_s), dtype=bool)
+    if len(t_s):
+        running = np.maximum.accumulate(t_s)
+        keep[1:] = t_s[1:] > running[:-1]
+    return t_s[keep], values[keep], int((~ok).sum() + (~keep).sum())
+
+
+def _interpolate(t_target: np.ndarray, t_s: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Values at ``t_target`` and a mask of where that is an interpolation (inside the stream, not across a gap)."""
+    if len(t_s) < 2:
+        return np.zeros((len(t_target), values.shape[1])), np.zeros(len(t_target), dtype=bool)
+    step = float(np.median(np.diff(t_s)))
+    right = np.searchsorted(t_s, t_target)
+    inside = (right > 0) & (right < len(t_s))
+    exact = np.zeros(len(t_target), dtype=bool)
+    exact[right < len(t_s)] = t_s[right[right < len(t_s)]] == t_target[right < len(t_s)]
+    r = np.clip(right, 1, len(t_s) - 1)
+    no_gap = (t_s[r] - t_s[r - 1]) <= GAP_FACTOR * step
+    valid = (inside & no_gap) | exact
+    out = np.column_stack([np.interp(t_target, t_s, values[:, k]) for k in range(values.shape[1])])
+    return out, valid
+
+
+def merge_streams(
+    gyr: tuple[np.ndarray, np.ndarray],
+    acc: tuple[np.ndarray, np.ndarray],
+    mag: tuple[np.ndarray, np.ndarray] | None = None,
+) -> tuple[ImuSamples, int]:
+    """One timeline (the gyroscope's) for (t_s, values) streams: accelerometer and magnetometer are interpolated
+    linearly onto it, never extrapolated and never across a gap. Returns the samples and how many gyro samples inside
+    the recording (not at its ends, where the streams simply start at different moments) had to be dropped for want of
+    accelerometer (or magnetometer) data around them."""
+    t, g, _ = clean_times(*gyr)
+    ta, a, _ = clean_times(*acc)
+    acc_on_t, ok = _interpolate(t, ta, a)
+    mag_on_t = None
+    if mag is not None:
+        tm, m, _ = clean_times(*mag)
+        mag_on_t, ok_mag = _interpolate(t, tm, m)
+        ok &= ok_mag
+    samples = ImuSamples(t[ok], g[ok], acc_on_t[ok], None if mag_on_t is None else mag_on_t[ok])
+    kept = np.flatnonzero(ok)
+    inside = int((~ok[kept[0]:kept[-1] + 1]).sum()) if len(kept) else 0
+    return samples, inside
+
+
+ACC_UNITS = {"m/s2": 1.0, "g": GRAVITY_M_S2, "mg": GRAVITY_M_S2 / 1000.0}
+
+
+def acc_unit_from_gravity(acc: np.ndarray, where: str, declared: str | None = None) -> float:
+    """Scale (to m/s²) of an accelerometer stream, checked against gravity.
+
+    The median magnitude over a session of sitting is close to 1 g. If ``declared`` is given it must agree; if not,
+    the unit is chosen among m/s², g and mG by that magnitude. A stream with gravity removed, or magnitudes that fit
+    no unit, is refused with the reason.
+    """
+    norm = float(np.median(np.linalg.norm(acc, axis=1))) if len(acc) else float("nan")
+    fits = {unit: abs(norm * scale / GRAVITY_M_S2 - 1.0) < 0.2 for unit, scale in ACC_UNITS.items()}
+    if declared is not None:
+        if declared not in ACC_UNITS:
+            raise RecordingFormatError(f"{where}: unknown accelerometer unit {declared!r} ({', '.join(ACC_UNITS)})")
+        if fits[declared]:
+            return ACC_UNITS[declared]
+        guess = next((u for u, ok in fits.items() if ok), None)
+        hint = f"; it looks like {guess}" if guess else ""
+        raise RecordingFormatError(
+            f"{where}: the accelerometer's typical magnitude is {norm:.3g} {declared}, not about 1 g{hint}"
+        )
+    for unit, ok in fits.items():
+        if ok:
+            return ACC_UNITS[unit]
+    if norm < 0.3 * GRAVITY_M_S2 and norm > 0:
+        raise RecordingFormatError(
+            f"{where}: the accelerometer stream has gravity removed (typical magnitude {norm:.3g}); use the one that "
+            "includes gravity"
+        )
+    raise RecordingFormatError(f"{where}: accelerometer magnitudes ({norm:.3g}) fit neither m/s², g nor mG")

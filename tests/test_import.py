@@ -1,0 +1,141 @@
+"""Importing phone-app exports and plain CSVs: real-shaped files, merged clocks, units by gravity, bad input."""
+
+import json
+import warnings
+from datetime import datetime
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from imutrack.analysis import analyze
+from imutrack.cli import main
+from imutrack.errors import ImutrackWarning, RecordingFormatError
+from imutrack.io import detect, load
+from imutrack.io.phyphox import read_phyphox
+from imutrack.recording import read_recording
+from imutrack.sources.simulator import SimulatorConfig, simulate
+from tests.conftest import REPO
+from tests.phone_files import phyphox_tables, write_zip
+
+DATA = REPO / "tests" / "data"
+
+
+@pytest.fixture(scope="module")
+def still():
+    return simulate(SimulatorConfig(seed=21, reps_per_side=0, neutral_s=10.0, end_rest_s=0.0,
+                                    sample_rate_hz=50.0)).samples
+
+
+@pytest.mark.parametrize("name", ["phyphox-android.zip", "phyphox-ios-semicolon"])
+def test_phyphox_exports_import_with_both_clocks_merged(name, still):
+    path = DATA / name
+    assert detect(path) == "phyphox"
+    recording = load(path)
+    samples = recording.samples
+    assert recording.meta.profile == "phyphox" and recording.meta.chest_normal_axis == "+z"
+    assert recording.meta.start_time == datetime.fromtimestamp(1_763_972_100).astimezone().isoformat(
+        timespec="seconds")
+    # the gyro clock is the timeline; the accelerometer (25 Hz, 3 ms late) is interpolated onto it, never beyond
+    assert samples.rate_hz == pytest.approx(50.0)
+    first = int(round(0.003 * 50)) + 1  # gyro samples before the first acc sample are not extrapolated
+    np.testing.assert_allclose(samples.gyr_rad_s, still.gyr_rad_s[first:first + len(samples)], rtol=1e-8,
+                               atol=1e-12)
+    acc_t = still.t_s[::2] + 0.003  # what the export holds (see tests/phone_files.py)
+    exported = np.column_stack([np.interp(acc_t, still.t_s, still.acc_m_s2[:, k]) for k in range(3)])
+    gyro_t = still.t_s[first:first + len(samples)]
+    expected = np.column_stack([np.interp(gyro_t, acc_t, exported[:, k]) for k in range(3)])
+    np.testing.assert_allclose(samples.acc_m_s2, expected, rtol=1e-8, atol=1e-9)
+    np.testing.assert_allclose(samples.t_s, gyro_t - gyro_t[0], atol=1e-9)
+    assert len(samples) >= len(still) - 3
+
+
+def test_a_phone_session_exported_by_phyphox_analyses_like_the_recording(tmp_path):
+    session = simulate(SimulatorConfig(seed=22, reps_per_side=1, sample_rate_hz=100.0))
+    zip_path = write_zip(tmp_path / "twist.zip", phyphox_tables(session.samples))
+    result = analyze(zip_path)
+    assert [h.side for h in result.holds] == ["left", "right"]
+    for hold, rep in zip(result.holds, session.truth.reps):
+        assert hold.mean_twist_deg == pytest.approx(rep.mean_twist_deg, abs=1.0)
+        assert hold.duration_s == pytest.approx(rep.hold_duration_s, abs=0.2)
+
+
+def test_what_phyphox_tables_must_contain(still):
+    tables = phyphox_tables(still)
+    only_acc = {k: v for k, v in tables.items() if k != "Gyroscope.csv"}
+    with pytest.raises(RecordingFormatError, match="no gyroscope table .*accelerometer \\(with g\\)"):
+        read_phyphox(only_acc, "x.zip")
+    linear = dict(tables, **{"Accelerometer.csv": tables["Accelerometer.csv"].replace("Acceleration",
+                                                                                      "Linear Acceleration")})
+    with pytest.raises(RecordingFormatError, match="no accelerometer \\(with g\\)"):
+        read_phyphox(linear, "x.zip")
+    in_g = phyphox_tables(still.__class__(still.t_s, still.gyr_rad_s, still.acc_m_s2 / 9.80665))
+    with pytest.raises(RecordingFormatError, match="not about 1 g; it looks like g"):
+        read_phyphox(in_g, "x.zip")
+
+
+def test_rows_that_cannot_be_read_are_skipped_and_said(still):
+    tables = phyphox_tables(still)
+    lines = tables["Gyroscope.csv"].split("\n")
+    lines[5] = "garbage;;;"
+    lines[9] = lines[9].rsplit(",", 1)[0]
+    tables["Gyroscope.csv"] = "\n".join(lines)
+    with pytest.warns(ImutrackWarning) as caught:
+        samples, _, notes = read_phyphox(tables, "x.zip")
+        for note in notes:
+            warnings.warn(note, ImutrackWarning)
+    messages = " ".join(str(w.message) for w in caught)
+    assert "line 6" in messages and "line 10" in messages
+    assert len(samples) >= len(still) - 5
+
+
+def test_generic_csv_with_columns_and_units(tmp_path, still):
+    t_ms = still.t_s * 1000 + 5000
+    rows = ["time_ms;gx;gy;gz;ax;ay;az"] + [
+        ";".join(f"{v:.6f}".replace(".", ",") for v in (t, *np.degrees(g), *(a / 9.80665)))
+        for t, g, a in zip(t_ms, still.gyr_rad_s, still.acc_m_s2)
+    ]
+    path = tmp_path / "logger.csv"
+    path.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    columns = dict(t="time_ms", gx="gx", gy="gy", gz="gz", ax="5", ay="6", az="7")
+    recording = load(path, columns=columns, units=dict(t="ms", gyr="deg/s"))  # acc unit found by gravity: g
+    np.testing.assert_allclose(recording.samples.t_s, still.t_s, atol=1e-6)
+    np.testing.assert_allclose(recording.samples.gyr_rad_s, still.gyr_rad_s, atol=1e-6)
+    np.testing.assert_allclose(recording.samples.acc_m_s2, still.acc_m_s2, atol=1e-4)
+    with pytest.raises(RecordingFormatError, match="not about 1 g; it looks like g"):
+        load(path, columns=columns, units=dict(t="ms", acc="m/s2"))
+    with pytest.raises(RecordingFormatError, match="must name az"):
+        load(path, columns={k: v for k, v in columns.items() if k != "az"})
+    with pytest.raises(RecordingFormatError, match="unknown gyr unit 'rpm'"):
+        load(path, columns=columns, units=dict(gyr="rpm"))
+    with pytest.raises(RecordingFormatError, match="describe its columns with --columns"):
+        load(path)
+
+
+def test_cli_import_then_analyze(tmp_path, capsys):
+    session = simulate(SimulatorConfig(seed=23, reps_per_side=1, hold_s=20.0, sample_rate_hz=50.0))
+    zip_path = write_zip(tmp_path / "phone.zip", phyphox_tables(session.samples))
+    assert main(["import", str(zip_path), "--out", str(tmp_path / "rec")]) == 0
+    assert "5,250 samples" in capsys.readouterr().out.replace("\n", " ")
+    converted = tmp_path / "rec" / "phone.csv"
+    assert read_recording(converted).meta.profile == "phyphox"
+    assert main(["analyze", str(zip_path), "--json"]) == 0
+    document = json.loads(capsys.readouterr().out)
+    assert [h["side"] for h in document["holds"]] == ["left", "right"]
+    assert main(["import", str(tmp_path / "missing.zip")]) == 1
+    assert "no such file" in capsys.readouterr().err
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.data(), st.sampled_from(["cut", "junk"]), st.text(alphabet='0123456789.,;-E"\n xyz()/', max_size=10))
+def test_fuzzed_phyphox_tables_raise_only_the_format_error(still, data, how, junk):
+    tables = phyphox_tables(still.slice(0, 200))
+    name = data.draw(st.sampled_from(["Gyroscope.csv", "Accelerometer.csv", "meta/time.csv"]))
+    text = tables[name]
+    at = data.draw(st.integers(0, len(text)))
+    tables[name] = text[:at] if how == "cut" else text[:at] + junk + text[at:]
+    try:
+        read_phyphox(tables, "fuzz.zip")
+    except RecordingFormatError as exc:
+        assert str(exc).startswith("fuzz.zip") and "\n" not in str(exc)
