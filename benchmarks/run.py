@@ -152,8 +152,32 @@ def run(quick: bool) -> list[Result]:
         tracemalloc.stop()
         results.append(Result("analyze recording", size, analysis_s, f"{floor_name} + vqf updateBatch (floor)",
                               best_of(parse_and_vqf, repeat), f"peak memory {peak_bytes / n:.0f} bytes per sample"))
+    results.append(import_case(session, repeat))
     results.append(report_case(repeat))
     return results
+
+
+def import_case(session, repeat: int) -> Result:
+    """A phyphox export of the same session (gyro at 100 Hz, accelerometer at 50 Hz on its own clock)."""
+    import zipfile
+
+    from imutrack.io import load
+    from tests.phone_files import phyphox_tables, write_zip
+
+    tables = phyphox_tables(session.samples)
+    with tempfile.TemporaryDirectory() as tmp:
+        path = write_zip(Path(tmp) / "phone.zip", tables)
+
+        def floor():
+            with zipfile.ZipFile(path) as archive:
+                for name in ("Gyroscope.csv", "Accelerometer.csv"):
+                    np.loadtxt(io.StringIO(archive.read(name).decode()), delimiter=",", skiprows=1)
+
+        seconds = best_of(lambda: load(path), repeat)
+        n = len(session.samples)
+        return Result("import phyphox zip", f"{n:,} gyro + {n // 2:,} acc rows", seconds,
+                      "unzip + numpy.loadtxt of both tables", best_of(floor, repeat),
+                      f"{seconds / n * 1e5:.2f} s per 100k samples")
 
 
 def report_case(repeat: int) -> Result:
@@ -267,6 +291,8 @@ What the baselines are:
   of the same table into a plain file.
 - *read recording*: our reader (header, events, torn-line and per-line error reporting, validation) against the
   fastest plain CSV parser installed (numpy's C `loadtxt`; pandas and pyarrow are tried when present).
+- *import phyphox zip*: our importer (sniffing, header classification, clock merging, unit check) against
+  unzipping and parsing the same two tables with numpy.
 - *progress report*: HTML, PDF and CSV from the database against just reading all its rows.
 - *analyze recording*: the whole analysis (read, stillness and bias, two vqf passes, trunk angles, reps, holds,
   metrics) against the floor any analysis of the file must pay: the fastest plain CSV parse plus one vqf
