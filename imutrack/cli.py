@@ -111,13 +111,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     imp = commands.add_parser(
         "import",
-        help="convert phone-app exports (phyphox) or any CSV into imutrack recordings",
+        help="convert phone-app exports (phyphox, Sensor Logger, Polar Sensor Logger) or any CSV into recordings",
         description="Convert other programs' files into imutrack recordings: phyphox exports (zip, folder or CSV; "
-        "gyroscope and accelerometer with g), or any CSV with --columns and --units. 'imutrack analyze' also reads "
-        "these files directly.",
+        "gyroscope and accelerometer with g), Sensor Logger exports (zip or folder), Polar Sensor Logger files "
+        "(folder or zip of …_ACC.txt and …_GYRO.txt), or any CSV with --columns and --units. 'imutrack analyze' also "
+        "reads these files directly.",
     )
     imp.add_argument("files", type=Path, nargs="+", metavar="FILE_OR_ZIP")
-    imp.add_argument("--format", choices=["auto", "phyphox", "generic"], default="auto")
+    imp.add_argument("--format", choices=["auto", "phyphox", "sensor-logger", "polar-logger", "generic"],
+                     default="auto")
     imp.add_argument("--columns", default="", metavar="t=NAME,gx=…,az=…",
                      help="generic CSV: which column is which (names or 1-based numbers)")
     imp.add_argument("--units", default="", metavar="t=ms,gyr=deg/s,acc=g",

@@ -54,3 +54,58 @@ def write_folder(path: Path, tables: dict[str, str]) -> Path:
         (path / name).parent.mkdir(parents=True, exist_ok=True)
         (path / name).write_text(text, encoding="utf-8")
     return path
+
+
+def _low_pass(values: np.ndarray, width: int) -> np.ndarray:
+    kernel = np.ones(width) / width
+    return np.column_stack([np.convolve(np.pad(values[:, k], width, mode="edge"), kernel, "same")[width:-width]
+                            for k in range(3)])
+
+
+def sensor_logger_tables(samples: ImuSamples, platform: str = "android", epoch_s: float = 1_763_972_100.0,
+                         acc_stride: int = 3) -> dict[str, str]:
+    """Sensor Logger's tables: columns time (epoch ns), seconds_elapsed, z, y, x. Android: TotalAcceleration (with
+    gravity) on its own, sparser clock; iOS: Accelerometer (user) and Gravity with Core Motion's sign, no total."""
+    def table(t_s: np.ndarray, xyz: np.ndarray) -> str:
+        lines = ["time,seconds_elapsed,z,y,x"]
+        lines += [f"{int(round((epoch_s + t) * 1e9))},{t:.6f},{v[2]:.9g},{v[1]:.9g},{v[0]:.9g}"
+                  for t, v in zip(t_s, xyz)]
+        return "\n".join(lines) + "\n"
+
+    rate = samples.rate_hz
+    gravity = _low_pass(samples.acc_m_s2, max(3, int(rate)))  # specific-force gravity
+    t_acc = samples.t_s[::acc_stride] + 0.004
+    acc = np.column_stack([np.interp(t_acc, samples.t_s, samples.acc_m_s2[:, k]) for k in range(3)])
+    g_acc = np.column_stack([np.interp(t_acc, samples.t_s, gravity[:, k]) for k in range(3)])
+    tables = {"Gyroscope.csv": table(samples.t_s, samples.gyr_rad_s),
+              "Metadata.csv": f"version,device name,platform\n1.40,test phone,{platform}\n"}
+    if platform == "android":
+        tables["TotalAcceleration.csv"] = table(t_acc, acc)
+        tables["Accelerometer.csv"] = table(t_acc, acc - g_acc)
+        tables["Gravity.csv"] = table(t_acc, g_acc)
+    else:
+        tables["Accelerometer.csv"] = table(t_acc, -(acc - g_acc))
+        tables["Gravity.csv"] = table(t_acc, -g_acc)
+    return tables
+
+
+def polar_logger_tables(samples: ImuSamples, with_gyro: bool = True, acc_delay_s: float = 0.0096) -> dict[str, str]:
+    """Polar Sensor Logger's ';'-separated streams: ACC in mG (integers), GYRO in dps; sensor time in ns since
+    2000-01-01; phone timestamps as dates (ignored by the importer)."""
+    base_ns = 817_000_000_000_000_000  # about 2025-11-20 in ns since 2000-01-01
+
+    def table(t_s: np.ndarray, xyz: np.ndarray, unit: str, integer: bool) -> str:
+        lines = [f"Phone timestamp;sensor timestamp [ns];X [{unit}];Y [{unit}];Z [{unit}]"]
+        for t, v in zip(t_s, xyz):
+            phone = f"2025-11-20T08:{int(t // 60) % 60:02d}:{t % 60:06.3f}"
+            values = ";".join(str(int(round(x))) if integer else f"{x:.4f}" for x in v)
+            lines.append(f"{phone};{base_ns + int(round(t * 1e9))};{values}")
+        return "\n".join(lines) + "\n"
+
+    t_acc = samples.t_s + acc_delay_s
+    acc = np.column_stack([np.interp(t_acc, samples.t_s, samples.acc_m_s2[:, k]) for k in range(3)])
+    tables = {"Polar_Sense_ABC123_20251120_081500_ACC.txt": table(t_acc, acc / 9.80665 * 1000, "mg", True)}
+    if with_gyro:
+        tables["Polar_Sense_ABC123_20251120_081500_GYRO.txt"] = table(samples.t_s, np.degrees(samples.gyr_rad_s),
+                                                                      "dps", False)
+    return tables

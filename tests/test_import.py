@@ -139,3 +139,35 @@ def test_fuzzed_phyphox_tables_raise_only_the_format_error(still, data, how, jun
         read_phyphox(tables, "fuzz.zip")
     except RecordingFormatError as exc:
         assert str(exc).startswith("fuzz.zip") and "\n" not in str(exc)
+
+
+@pytest.mark.parametrize(("name", "fmt"), [("sensor-logger-android.zip", "sensor-logger"),
+                                           ("sensor-logger-ios", "sensor-logger"),
+                                           ("polar-sensor-logger", "polar-logger")])
+def test_other_apps_exports_import_onto_the_gyro_clock(name, fmt, still):
+    path = DATA / name
+    assert detect(path) == fmt
+    recording = load(path)
+    samples = recording.samples
+    assert recording.meta.profile == fmt
+    assert samples.rate_hz == pytest.approx(50.0, rel=1e-3)
+    n = len(samples)
+    first = int(np.searchsorted(still.t_s, still.t_s[0] + 0.0095))  # gyro samples before the first acc sample
+    np.testing.assert_allclose(samples.gyr_rad_s, still.gyr_rad_s[first:first + n], rtol=1e-4, atol=2e-6)
+    # the accelerometer with gravity is rebuilt (from TotalAcceleration, or −(user + gravity) on iOS) and
+    # interpolated onto the gyro clock: it is within the accelerometer's own noise of what the sensor measured
+    np.testing.assert_allclose(samples.acc_m_s2, still.acc_m_s2[first:first + n], atol=0.06)
+    assert n >= len(still) - 8
+
+
+def test_sensor_logger_without_gravity_streams_and_a_polar_h10_say_what_is_missing(tmp_path, still):
+    from tests.phone_files import polar_logger_tables, sensor_logger_tables, write_folder
+
+    tables = sensor_logger_tables(still, "ios")
+    del tables["Gravity.csv"]
+    folder = write_folder(tmp_path / "sl", tables)
+    with pytest.raises(RecordingFormatError, match="no accelerometer with gravity"):
+        load(folder)
+    h10 = write_folder(tmp_path / "h10", polar_logger_tables(still, with_gyro=False))
+    with pytest.raises(RecordingFormatError, match="twist cannot be measured without a gyroscope.*breathing"):
+        load(h10, fmt="polar-logger")

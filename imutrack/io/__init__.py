@@ -14,9 +14,12 @@ from pathlib import Path
 from imutrack.errors import ImutrackWarning, RecordingFormatError
 from imutrack.io.generic import read_generic
 from imutrack.io.phyphox import read_phyphox
+from imutrack.io.polar_logger import looks_like_polar_logger, read_polar_logger
+from imutrack.io.sensor_logger import looks_like_sensor_logger, read_sensor_logger
 from imutrack.recording import MAGIC, Recording, read_recording
 
-FORMATS = ("auto", "imutrack", "phyphox", "generic")
+FORMATS = ("auto", "imutrack", "phyphox", "sensor-logger", "polar-logger", "generic")
+READERS = {"phyphox": read_phyphox, "sensor-logger": read_sensor_logger, "polar-logger": read_polar_logger}
 MAX_MEMBER_BYTES = 2_000_000_000
 
 
@@ -29,24 +32,29 @@ def _texts(path: Path) -> dict[str, str]:
             return raw.decode("latin-1")
 
     if path.is_dir():
-        return {str(p.relative_to(path)): decode(p.read_bytes(), p.name) for p in sorted(path.rglob("*.csv"))}
+        return {str(p.relative_to(path)): decode(p.read_bytes(), p.name) for p in sorted(path.rglob("*"))
+                if p.suffix.lower() in (".csv", ".txt")}
     if zipfile.is_zipfile(path):
         try:
             with zipfile.ZipFile(path) as archive:
                 return {info.filename: decode(archive.read(info), info.filename) for info in archive.infolist()
-                        if info.filename.lower().endswith(".csv") and info.file_size < MAX_MEMBER_BYTES}
+                        if info.filename.lower().endswith((".csv", ".txt")) and info.file_size < MAX_MEMBER_BYTES}
         except (zipfile.BadZipFile, OSError) as exc:
             raise RecordingFormatError(f"{path}: damaged zip file ({exc})") from None
     return {path.name: decode(path.read_bytes(), path.name)}
 
 
 def detect(path: Path) -> str:
-    """The format of a file or folder: "imutrack", "phyphox" or "generic"."""
+    """The format of a file or folder: "imutrack", "phyphox", "sensor-logger", "polar-logger" or "generic"."""
     if path.is_file() and not zipfile.is_zipfile(path):
         with open(path, "rb") as f:
             if f.read(len(MAGIC)).decode("utf-8", "replace") == MAGIC:
                 return "imutrack"
     texts = _texts(path)
+    if looks_like_sensor_logger(texts):
+        return "sensor-logger"
+    if looks_like_polar_logger(texts):
+        return "polar-logger"
     headers = " ".join(text.split("\n", 1)[0] for text in texts.values()).lower()
     if "time (s)" in headers and ("(rad/s)" in headers or "(m/s^2)" in headers):
         return "phyphox"
@@ -63,8 +71,8 @@ def load(path: str | os.PathLike, fmt: str = "auto", columns: dict[str, str] | N
     fmt = detect(path) if fmt == "auto" else fmt
     if fmt == "imutrack":
         return read_recording(path)
-    if fmt == "phyphox":
-        samples, meta, notes = read_phyphox(_texts(path), str(path), chest_axis or "+z")
+    if fmt in READERS:
+        samples, meta, notes = READERS[fmt](_texts(path), str(path), chest_axis or "+z")
     elif fmt == "generic":
         texts = _texts(path)
         if len(texts) != 1:

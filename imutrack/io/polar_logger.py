@@ -1,0 +1,67 @@
+"""Polar Sensor Logger exports (Android app for Polar sensors): one ``;``-separated ``.txt`` per stream.
+
+``…_ACC.txt``: ``Phone timestamp;sensor timestamp [ns];X [mg];Y [mg];Z [mg]``; ``…_GYRO.txt`` the same with
+``X [dps]`` …; ``…_MAGN.txt`` in gauss when present. Sensor timestamps are ns since 2000-01-01 on the sensor's clock
+and are what the streams are aligned on (the phone timestamps of two streams can disagree by ~0.4 s). The nominal
+"52 Hz" is really about 51.7 Hz; the times say so. An H10 records ACC only: no gyroscope, so no twist.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timedelta, timezone
+
+import numpy as np
+
+from imutrack.errors import RecordingFormatError
+from imutrack.frames import GRAVITY_M_S2
+from imutrack.io.merge import merge_streams
+from imutrack.io.tables import read_table
+from imutrack.recording import RecordingMeta
+from imutrack.samples import ImuSamples
+
+POLAR_EPOCH = datetime(2000, 1, 1, tzinfo=timezone.utc)
+
+
+def looks_like_polar_logger(tables: dict[str, str]) -> bool:
+    return any(re.search(r"_(ACC|GYRO)\.txt$", name) and "sensor timestamp [ns]" in text.split("\n", 1)[0]
+               for name, text in tables.items())
+
+
+def _stream(name: str, text: str, where: str, unit_pattern: str) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    # The phone timestamp is text (a date); the numeric reader needs it gone first.
+    lines = text.splitlines()
+    trimmed = "\n".join(line.split(";", 1)[1] if ";" in line else line for line in lines)
+    table = read_table(trimmed, f"{where}:{name}")
+    t_col = table.column(r"sensor timestamp \[ns\]")
+    axes = [table.column(rf"^{axis} \[{unit_pattern}\]") for axis in "XYZ"]
+    if t_col is None or None in axes:
+        raise RecordingFormatError(f"{where}:{name}:1: expected 'sensor timestamp [ns]' and X/Y/Z [{unit_pattern}]")
+    return table.values[:, t_col] * 1e-9, table.values[:, axes], [f"{name} {s}" for s in table.skipped]
+
+
+def read_polar_logger(tables: dict[str, str], where: str, chest_axis: str = "+z"
+                      ) -> tuple[ImuSamples, RecordingMeta, list[str]]:
+    acc_name = next((n for n in tables if n.endswith("_ACC.txt")), None)
+    gyr_name = next((n for n in tables if n.endswith("_GYRO.txt")), None)
+    if acc_name is None:
+        raise RecordingFormatError(f"{where}: no …_ACC.txt stream")
+    if gyr_name is None:
+        raise RecordingFormatError(
+            f"{where}: only an accelerometer was recorded (e.g. a Polar H10): the twist cannot be measured without a "
+            "gyroscope; such a sensor can still show posture (slouch, lean) and breathing"
+        )
+    t_acc, acc_mg, notes = _stream(acc_name, tables[acc_name], where, "mg")
+    t_gyr, gyr_dps, more = _stream(gyr_name, tables[gyr_name], where, "dps")
+    notes += more
+    samples, dropped = merge_streams((t_gyr, np.radians(gyr_dps)), (t_acc, acc_mg * 1e-3 * GRAVITY_M_S2))
+    if dropped:
+        notes.append(f"{dropped} gyroscope samples in gaps of the accelerometer stream were left out")
+    if len(samples) < 2:
+        raise RecordingFormatError(f"{where}: the ACC and GYRO streams do not overlap in sensor time")
+    start = (POLAR_EPOCH + timedelta(seconds=float(samples.t_s[0]))).astimezone().isoformat(timespec="seconds")
+    samples = ImuSamples(samples.t_s - samples.t_s[0], samples.gyr_rad_s, samples.acc_m_s2)
+    meta = RecordingMeta(device="Polar sensor (Polar Sensor Logger)", profile="polar-logger",
+                         sensor_frame="Polar sensor axes", chest_normal_axis=chest_axis,
+                         sample_rate_hz=round(samples.rate_hz, 3), start_time=start)
+    return samples, meta, notes

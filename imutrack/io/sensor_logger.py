@@ -1,0 +1,95 @@
+"""Sensor Logger exports (Android and iOS app by Kelvin Choi): a zip or folder with one CSV per sensor.
+
+Each table has ``time`` (Unix epoch, ns), ``seconds_elapsed`` and the axes **in the order z, y, x**. All streams share
+the epoch clock, so they are aligned on ``time``. Gyroscope in rad/s. The accelerometer that includes gravity differs
+by platform: Android writes ``TotalAcceleration`` (with gravity, specific-force convention); iOS has no such table,
+and its ``Accelerometer`` (user acceleration) and ``Gravity`` follow Core Motion's opposite sign, so the specific force
+is −(Accelerometer + Gravity). Units are checked against gravity either way. ``Metadata.csv``, when present, names the
+platform.
+
+Sensor frame: the phone's (x right, y up along the screen, z out of the screen), as for phyphox.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import numpy as np
+
+from imutrack.errors import RecordingFormatError
+from imutrack.io.merge import acc_unit_from_gravity, merge_streams
+from imutrack.io.tables import Table, read_table
+from imutrack.recording import RecordingMeta
+from imutrack.samples import ImuSamples
+
+
+def _stream(table: Table) -> tuple[np.ndarray, np.ndarray]:
+    """(time in s since the epoch, values x, y, z) of a Sensor Logger table."""
+    index = {name.strip().lower(): k for k, name in enumerate(table.header)}
+    missing = [c for c in ("time", "x", "y", "z") if c not in index]
+    if missing:
+        raise RecordingFormatError(f"{table.where}:1: missing column(s) {', '.join(missing)}")
+    v = table.values
+    return v[:, index["time"]] * 1e-9, v[:, [index["x"], index["y"], index["z"]]]
+
+
+def _platform(tables: dict[str, str]) -> str | None:
+    for name, text in tables.items():
+        if name.split("/")[-1].lower() == "metadata.csv":
+            lines = text.splitlines()
+            if len(lines) >= 2:
+                header = [h.strip().strip('"').lower() for h in lines[0].split(",")]
+                values = [v.strip().strip('"').lower() for v in lines[1].split(",")]
+                if "platform" in header and len(values) == len(header):
+                    return values[header.index("platform")]
+    return None
+
+
+def looks_like_sensor_logger(tables: dict[str, str]) -> bool:
+    return any(name.split("/")[-1] == "Gyroscope.csv" and text.split("\n", 1)[0].replace('"', "").lower()
+               .startswith("time,seconds_elapsed") for name, text in tables.items())
+
+
+def read_sensor_logger(tables: dict[str, str], where: str, chest_axis: str = "+z"
+                       ) -> tuple[ImuSamples, RecordingMeta, list[str]]:
+    by_name = {name.split("/")[-1]: (name, text) for name, text in tables.items()}
+    notes: list[str] = []
+
+    def stream(file_name: str) -> tuple[np.ndarray, np.ndarray] | None:
+        if file_name not in by_name:
+            return None
+        name, text = by_name[file_name]
+        table = read_table(text, f"{where}:{name}")
+        notes.extend(f"{name} {s}" for s in table.skipped)
+        return _stream(table)
+
+    gyr = stream("Gyroscope.csv")
+    if gyr is None:
+        raise RecordingFormatError(f"{where}: no Gyroscope.csv; turn on the gyroscope in Sensor Logger")
+    platform = _platform(tables)
+    total = stream("TotalAcceleration.csv")
+    if total is not None and platform != "ios":
+        acc, source = total, "TotalAcceleration.csv"
+    else:
+        user, gravity = stream("Accelerometer.csv"), stream("Gravity.csv")
+        if user is None or gravity is None:
+            raise RecordingFormatError(
+                f"{where}: no accelerometer with gravity (TotalAcceleration.csv, or Accelerometer.csv with "
+                "Gravity.csv); turn them on in Sensor Logger"
+            )
+        on_user_clock = np.column_stack([np.interp(user[0], gravity[0], gravity[1][:, k]) for k in range(3)])
+        sign = 1.0 if platform == "android" else -1.0  # iOS / Core Motion: gravity points down
+        acc, source = (user[0], sign * (user[1] + on_user_clock)), "Accelerometer.csv + Gravity.csv"
+    scale = acc_unit_from_gravity(acc[1], f"{where}:{source}")
+    mag = stream("Magnetometer.csv")
+    samples, dropped = merge_streams(gyr, (acc[0], acc[1] * scale), mag)
+    if dropped:
+        notes.append(f"{dropped} gyroscope samples in gaps of the accelerometer stream were left out")
+    if len(samples) < 2:
+        raise RecordingFormatError(f"{where}: the gyroscope and accelerometer streams do not overlap in time")
+    start = datetime.fromtimestamp(samples.t_s[0]).astimezone().isoformat(timespec="seconds")
+    samples = ImuSamples(samples.t_s - samples.t_s[0], samples.gyr_rad_s, samples.acc_m_s2, samples.mag_uT)
+    meta = RecordingMeta(device=f"phone (Sensor Logger{', ' + platform if platform else ''})",
+                         profile="sensor-logger", sensor_frame="phone: x right, y up, z out of the screen",
+                         chest_normal_axis=chest_axis, sample_rate_hz=round(samples.rate_hz, 3), start_time=start)
+    return samples, meta, notes
