@@ -134,10 +134,13 @@ def still_stretches(samples: ImuSamples, params: OrientationParams | None = None
     """Still index intervals, each shortened by ``still_margin_s`` at both ends (where a movement may be fading in
     or out), that are still at least ``still_min_s`` long."""
     p = params or OrientationParams()
-    t = samples.t_s
+    # Stillness is a matter of seconds: the test runs on ≤ 25 Hz block means (4× cheaper at 100 Hz, same stretches
+    # to within a block), and the stretches are mapped back onto the full-rate samples.
+    coarse = _block_mean(samples, 25.0)
+    t, tc = samples.t_s, coarse.t_s
     stretches = []
-    for a, b in runs(still_mask(samples, p)):
-        a, b = np.searchsorted(t, [t[a] + p.still_margin_s, t[b - 1] - p.still_margin_s], side="left")
+    for a, b in runs(still_mask(coarse, p)):
+        a, b = np.searchsorted(t, [tc[a] + p.still_margin_s, tc[b - 1] - p.still_margin_s], side="left")
         if b > a and t[b - 1] - t[a] >= p.still_min_s:
             stretches.append((int(a), int(b)))
     return stretches

@@ -50,7 +50,7 @@ def trunk_angles_deg(
     """
     rel = quaternion.multiply(quat_wxyz, quaternion.conjugate(quat_neutral_wxyz))
     half = np.arctan2(rel[:, 3], rel[:, 0])
-    twist_rad = np.angle(np.exp(2j * half))  # wrapped to (−π, π]
+    twist_rad = _wrap(2.0 * half)
     twist = np.zeros_like(rel)
     twist[:, 0], twist[:, 3] = np.cos(half), np.sin(half)
     swing = quaternion.rotation_vector(quaternion.multiply(quaternion.conjugate(twist), rel))
@@ -63,7 +63,12 @@ def trunk_angles_deg(
 def twist_only_deg(quat_wxyz: np.ndarray, quat_neutral_wxyz: np.ndarray) -> np.ndarray:
     """Twist relative to neutral, degrees (N,), + = left; cheaper than :func:`trunk_angles_deg`."""
     rel = quaternion.multiply(quat_wxyz, quaternion.conjugate(quat_neutral_wxyz))
-    return np.degrees(np.angle(np.exp(2j * np.arctan2(rel[:, 3], rel[:, 0]))))
+    return np.degrees(_wrap(2.0 * np.arctan2(rel[:, 3], rel[:, 0])))
+
+
+def _wrap(angle_rad: np.ndarray) -> np.ndarray:
+    """Angles wrapped to [−π, π)."""
+    return (angle_rad + np.pi) % (2.0 * np.pi) - np.pi
 
 
 @dataclass(frozen=True)
