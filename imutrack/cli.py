@@ -140,6 +140,26 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--from", dest="date_from", type=_date, metavar="YYYY-MM-DD", help="first day")
     report.add_argument("--to", dest="date_to", type=_date, metavar="YYYY-MM-DD", help="last day")
 
+    live = commands.add_parser(
+        "live",
+        help="a guided session: calibrate, twist, hold with a countdown and cues, other side",
+        description="Walks you through the seated twist: sit upright and still, turn as far as is comfortable, hold "
+        "(the countdown runs while your form is right), return, rest, other side. Records everything and stores the "
+        "session in your progress database.",
+    )
+    live.add_argument("--simulate", action="store_true", help="use the built-in simulated person (no sensor)")
+    live.add_argument("--reps", type=int, default=2, help="repetitions per side (default 2)")
+    live.add_argument("--hold", type=_positive_float, default=60.0, help="hold length, s (default 60)")
+    live.add_argument("--rest", type=_positive_float, default=10.0, help="rest between holds, s (default 10)")
+    live.add_argument("--lenient", action="store_true", help="count the hold even while slouching or bouncing")
+    live.add_argument("--unassisted", action="store_true", help="doing it without hands")
+    live.add_argument("--plain", action="store_true", help="line-by-line output (screen readers, logs)")
+    live.add_argument("--speed", type=float, default=1.0,
+                      help="with --simulate: playback speed (0 = as fast as possible)")
+    live.add_argument("--out", type=Path, help="recording file (default: a new file in the user data folder)")
+    live.add_argument("--db", type=Path, help="progress database (default: in the user data folder)")
+    live.add_argument("--no-store", action="store_true", help="do not add the session to the progress database")
+
     scan = commands.add_parser("scan", help="list nearby BLE devices and the sensors imutrack recognises")
     scan.add_argument("--timeout", type=_positive_float, default=5.0, help="seconds to listen (default 5)")
 

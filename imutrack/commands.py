@@ -22,7 +22,14 @@ from rich.table import Table
 from imutrack.analysis import AnalysisParams, SessionAnalysis, analyze
 from imutrack.errors import ImutrackError, ImutrackWarning
 from imutrack.orientation import OrientationParams
-from imutrack.recording import MAGIC, RecordingMeta, local_now_iso, read_recording, write_recording
+from imutrack.recording import (
+    MAGIC,
+    RecordingMeta,
+    RecordingWriter,
+    local_now_iso,
+    read_recording,
+    write_recording,
+)
 from imutrack.sources.simulator import (
     SimulatedSession,
     SimulatorConfig,
@@ -45,6 +52,7 @@ def run(args: argparse.Namespace) -> int:
         "progress": progress_command,
         "report": report_command,
         "import": import_command,
+        "live": live_command,
     }[args.command]
     return handler(args)
 
@@ -550,4 +558,114 @@ def import_command(args: argparse.Namespace) -> int:
         samples = recording.samples
         console.print(f"{path} → {target}: {len(samples):,} samples, {samples.duration_s / 60:.1f} min at "
                       f"{samples.rate_hz:.1f} Hz{' with magnetometer' if samples.has_mag else ''}")
+    return 0
+
+
+def live_command(args: argparse.Namespace) -> int:
+    import sys
+    import time
+
+    from imutrack.live import Guide, GuideConfig, GuideState, Phase
+
+    if not args.simulate:
+        raise ImutrackError("live sessions with a real sensor come next; for now use 'imutrack live --simulate', or "
+                            "'imutrack record' then 'imutrack analyze --store'")
+    if args.reps < 1:
+        raise ImutrackError(f"--reps must be at least 1, got {args.reps}")
+    cfg = SimulatorConfig(sample_rate_hz=50.0, reps_per_side=args.reps, hold_s=args.hold + 8.0,
+                          rest_s=args.rest + 6.0, start_time=local_now_iso(), seed=int(time.time()) % 1000)
+    session = simulate(cfg)
+    guide = Guide(GuideConfig(reps_per_side=args.reps, hold_s=args.hold, rest_s=args.rest,
+                              strict_form=not args.lenient))
+    out = args.out or _unique(data_dir() / "recordings" / f"{datetime.now().strftime('%Y%m%d-%H%M%S')}-live.csv")
+    meta = simulator_meta(session)
+    meta.assisted = "unassisted" if args.unassisted else "assisted"
+    plain = args.plain or not sys.stdout.isatty()
+    started = time.monotonic()
+
+    def say(event) -> None:
+        console.print(f"[{int(event.t_s // 60):02d}:{event.t_s % 60:04.1f}] {event.text}", highlight=False)
+
+    def view(state: GuideState):
+        from rich.panel import Panel
+
+        gauge_width = 40
+        level = int(min(1.0, abs(state.twist_deg) / 90.0) * gauge_width)
+        best = state.best_twist_deg.get(state.side, 0.0)
+        lines = [f"[bold]{state.prompt}[/]", "",
+                 f"twist {state.twist_deg:+6.1f}°  {'█' * level}{'·' * (gauge_width - level)}  best today "
+                 f"{best:.0f}° ({state.side})"]
+        if state.phase is Phase.HOLD:
+            lines.append(f"hold: {state.hold_remaining_s:4.0f} s left")
+        if state.phase is Phase.REST:
+            lines.append(f"rest: {state.rest_remaining_s:4.0f} s")
+        if state.cues:
+            lines.append("[yellow]" + ", ".join(state.cues) + "[/]")
+        if state.paused:
+            lines.append("[red]sensor lost: waiting[/]")
+        return Panel("\n".join(lines), title=f"imutrack live — rep {state.rep}, {state.phase.value}")
+
+    samples = session.samples
+    edges = np.searchsorted(samples.t_s, np.arange(0.0, samples.t_s[-1] + 0.1, 0.1))
+    next_countdown = None
+    with RecordingWriter(out, meta) as writer:
+        live_view = None
+        if not plain:
+            from rich.live import Live
+
+            live_view = Live(view(guide.state), console=console, refresh_per_second=10, transient=False)
+            live_view.start()
+        try:
+            for a, b in zip(edges[:-1], edges[1:]):
+                if b <= a:
+                    continue
+                batch = samples.slice(int(a), int(b))
+                if args.speed > 0:
+                    delay = started + batch.t_s[-1] / args.speed - time.monotonic()
+                    if delay > 0:
+                        time.sleep(delay)
+                writer.append(batch)
+                state = guide.update(batch)
+                for event in guide.take_events():
+                    if plain:
+                        say(event)
+                if plain and state.phase is Phase.HOLD:
+                    remaining = int(state.hold_remaining_s // 10) * 10
+                    if next_countdown is None or remaining < next_countdown:
+                        next_countdown = remaining
+                        if remaining > 0:
+                            console.print(f"  {remaining} s to go", highlight=False)
+                elif state.phase is not Phase.HOLD:
+                    next_countdown = None
+                if live_view is not None:
+                    live_view.update(view(state))
+                if state.phase is Phase.DONE:
+                    break
+            else:
+                guide.stop(float(samples.t_s[-1]))
+        except KeyboardInterrupt:
+            guide.stop(float(writer.last_t_s))
+        finally:
+            if live_view is not None:
+                live_view.stop()
+            for event in guide.take_events():
+                say(event)
+    holds = guide.state.holds
+    console.print(f"{len(holds)} holds: " + ", ".join(
+        f"{h['side']} {h['best_twist_deg']:.0f}° for {h['counted_s']:.0f} s" for h in holds))
+    console.print(f"recording: {out}")
+    if not args.no_store:
+        from imutrack.store import Store, default_path
+
+        result = analyze(out)
+        with Store(args.db or default_path()) as store:
+            store.add(result, out)
+            previous = [s for s in store.sessions() if s.recording_path != str(out.resolve())]
+        best_before = {side: max([getattr(s, f"best_rom_{side}_deg") or 0.0 for s in previous], default=None)
+                       for side in ("left", "right")}
+        m = result.session
+        for side, summary in (("left", m.left), ("right", m.right)):
+            before = best_before[side]
+            compare = "" if not before else f" (best before: {before:.1f}°)"
+            console.print(f"{side}: best {_num(summary.best_rom_deg, '.1f')}°{compare}")
     return 0

@@ -1,0 +1,313 @@
+"""The guided live session as a pure state machine: fed samples and time, it tells what to show and say.
+
+Phases follow the exercise: **calibrate** (sit upright, facing forward, still) → **turn** to one side as far as is
+comfortable → **hold** (a countdown that starts when the end of range is reached and, by default, counts only while
+the form is right: upright, not bouncing) → **return** to face forward → **rest** → the other side … → **done**.
+
+Cues (slouching, leaning, bouncing, shallow or held breath) need their condition to last ``cue_grace_s`` before they
+are given, so normal small shifts of position are not nagged about; encouragement is given when the angle creeps up
+in a relaxed hold. Nothing here draws or plays anything: views (``imutrack live``) render :class:`GuideState`.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+from enum import Enum
+
+import numpy as np
+
+from imutrack.errors import ImutrackError
+from imutrack.orientation import BiasModel, OrientationEstimator, OrientationParams
+from imutrack.samples import ImuSamples
+from imutrack.trunk import forward_at_neutral, trunk_angles_deg
+
+
+class Phase(str, Enum):
+    CALIBRATE = "calibrate"
+    TURN = "turn"
+    HOLD = "hold"
+    RETURN = "return"
+    REST = "rest"
+    DONE = "done"
+
+
+@dataclass
+class GuideConfig:
+    """How the session runs (seconds, degrees)."""
+
+    reps_per_side: int = 2
+    hold_s: float = 60.0
+    rest_s: float = 10.0
+    first_side: str = "left"
+    calibrate_s: float = 4.0
+    strict_form: bool = True
+    chest_normal_axis: str = "+z"
+    excursion_deg: float = 15.0
+    settle_rate_deg_s: float = 4.0
+    facing_forward_deg: float = 10.0
+    slouch_deg: float = 10.0
+    lean_deg: float = 10.0
+    bounce_rate_deg_s: float = 12.0
+    shallow_breath_deg: float = 0.15
+    creep_praise_deg: float = 2.0
+    cue_grace_s: float = 3.0
+    dropout_s: float = 2.0
+    no_hold_after_s: float = 30.0
+
+
+@dataclass
+class GuideState:
+    """What a view shows. Angles in degrees relative to neutral (twist + = left); times in s."""
+
+    phase: Phase = Phase.CALIBRATE
+    side: str = "left"
+    rep: int = 0
+    prompt: str = "Sit upright, facing forward, and keep still"
+    twist_deg: float = 0.0
+    flexion_deg: float = 0.0
+    lean_deg: float = 0.0
+    hold_counted_s: float = 0.0
+    hold_remaining_s: float = 0.0
+    rest_remaining_s: float = 0.0
+    best_twist_deg: dict[str, float] = field(default_factory=lambda: {"left": 0.0, "right": 0.0})
+    cues: list[str] = field(default_factory=list)
+    paused: bool = False
+    holds: list[dict] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Event:
+    """Something to announce (shown in plain mode, spoken or sounded): kind and text, at time ``t_s``."""
+
+    t_s: float
+    kind: str
+    text: str
+
+
+class Guide:
+    """Feed it with :meth:`update` (sample batches) and :meth:`tick` (time passing with or without data)."""
+
+    def __init__(self, config: GuideConfig | None = None, orientation: OrientationParams | None = None):
+        self.config = config or GuideConfig()
+        self.state = GuideState(side=self.config.first_side)
+        self.events: list[Event] = []
+        self._orientation_params = orientation or OrientationParams()
+        self._calibration: list[ImuSamples] = []
+        self._estimator: OrientationEstimator | None = None
+        self._q0: np.ndarray | None = None
+        self._forward: np.ndarray | None = None
+        self._recent: deque = deque()  # (t_s, twist, flexion, lean) of the last ~20 s
+        self._last_t = None
+        self._last_data_t = None
+        self._phase_started = 0.0
+        self._hold_start_twist = 0.0
+        self._since: dict[str, float] = {}
+        self._said: set[str] = set()
+        self._praised = False
+        self._reps_done = {"left": 0, "right": 0}
+        self._say(0.0, "prompt", self.state.prompt)
+
+    # --- input -------------------------------------------------------------------------------------------------
+    def update(self, samples: ImuSamples) -> GuideState:
+        """Process a batch of samples (times in s, increasing across calls)."""
+        if len(samples) == 0 or self.state.phase is Phase.DONE:
+            return self.state
+        now = float(samples.t_s[-1])
+        if self.state.paused:
+            self.state.paused = False
+            self._say(float(samples.t_s[0]), "resume", "Sensor back; carry on")
+        self._last_data_t = now
+        if self.state.phase is Phase.CALIBRATE:
+            self._calibrate(samples)
+        else:
+            self._track(samples)
+        self.tick(now)
+        return self.state
+
+    def tick(self, now_s: float) -> GuideState:
+        """Time passes (call regularly even when no data arrives, to notice a sensor drop-out)."""
+        if self.state.phase is Phase.DONE:
+            return self.state
+        if self._last_data_t is not None and now_s - self._last_data_t > self.config.dropout_s:
+            if not self.state.paused:
+                self.state.paused = True
+                self._say(now_s, "paused", "Sensor lost: timers paused until it is back")
+            self._last_t = now_s
+            return self.state
+        if self.state.phase is not Phase.CALIBRATE and self._last_t is not None:
+            self._advance(now_s)
+        self._last_t = now_s
+        return self.state
+
+    def stop(self, now_s: float) -> GuideState:
+        """The person ends the session (the data so far is kept)."""
+        if self.state.phase is Phase.HOLD:
+            self._end_hold(now_s, early=True)
+        self._finish(now_s, "Session stopped")
+        return self.state
+
+    # --- calibration -------------------------------------------------------------------------------------------
+    def _calibrate(self, samples: ImuSamples) -> None:
+        c = self.config
+        self._calibration.append(samples)
+        data = ImuSamples.concatenate(self._calibration)
+        keep = data.t_s >= data.t_s[-1] - c.calibrate_s
+        window = data.slice(int(np.argmax(keep)), len(data))
+        if data.t_s[-1] - data.t_s[0] < c.calibrate_s:
+            return
+        gyr_sd = np.degrees(window.gyr_rad_s.std(axis=0)).max()
+        acc_sd = window.acc_m_s2.std(axis=0).max()
+        p = self._orientation_params
+        if gyr_sd > p.still_gyr_sd_deg_s or acc_sd > p.still_acc_sd_m_s2:
+            self._calibration = [window]  # not still yet: keep only the last window
+            return
+        bias = BiasModel(np.array([window.t_s.mean()]), window.gyr_rad_s.mean(axis=0)[None, :])
+        self._estimator = OrientationEstimator(window.rate_hz, p, bias)
+        quats = self._estimator.update(data).quat_wxyz_
+        tail = quats[-max(1, len(quats) // 4):]
+        q0 = tail.mean(axis=0)
+        self._q0 = q0 / np.linalg.norm(q0)
+        try:
+            self._forward = forward_at_neutral(self._q0, c.chest_normal_axis)
+        except ImutrackError:
+            self._calibration = []
+            self._estimator = None
+            if "not worn" not in self._said:
+                self._say(data.t_s[-1], "not worn", "The sensor does not seem to be worn on the chest (it lies flat): "
+                          "strap it on the sternum and sit upright")
+                self._said.add("not worn")
+            return
+        self._calibration = []
+        self._say(data.t_s[-1], "calibrated", "Calibrated")
+        self._start_turn(data.t_s[-1])
+
+    # --- tracking ----------------------------------------------------------------------------------------------
+    def _track(self, samples: ImuSamples) -> None:
+        quats = self._estimator.update(samples).quat_wxyz_
+        twist, flexion, lean = trunk_angles_deg(quats, self._q0, self._forward)
+        for row in zip(samples.t_s, twist, flexion, lean):
+            self._recent.append(row)
+        while self._recent and self._recent[0][0] < samples.t_s[-1] - 20.0:
+            self._recent.popleft()
+        s = self.state
+        s.twist_deg, s.flexion_deg, s.lean_deg = float(twist[-1]), float(flexion[-1]), float(lean[-1])
+
+    def _window(self, seconds: float) -> np.ndarray:
+        if not self._recent:
+            return np.zeros((0, 4))
+        rows = np.array(self._recent)
+        return rows[rows[:, 0] >= rows[-1, 0] - seconds]
+
+    def _rate(self) -> float:
+        w = self._window(0.5)
+        if len(w) < 3 or w[-1, 0] - w[0, 0] <= 0:
+            return 0.0
+        return float(np.polyfit(w[:, 0] - w[0, 0], w[:, 1], 1)[0])
+
+    # --- phases ------------------------------------------------------------------------------------------------
+    def _sign(self) -> float:
+        return 1.0 if self.state.side == "left" else -1.0
+
+    def _start_turn(self, now: float) -> None:
+        s = self.state
+        s.phase, s.rep = Phase.TURN, s.rep + 1
+        self._phase_started = now
+        self._said.discard("no hold")
+        s.prompt = f"Turn to the {s.side} as far as is comfortable, and stay there"
+        self._say(now, "turn", s.prompt)
+
+    def _advance(self, now: float) -> None:
+        s, c = self.state, self.config
+        dt = max(0.0, now - self._last_t)
+        sign = self._sign()
+        toward = sign * s.twist_deg
+        if s.phase is Phase.TURN:
+            if toward < -c.excursion_deg:
+                self._cue(now, "wrong way", True, f"Other way: turn to the {s.side}", grace=1.0)
+            elif toward > c.excursion_deg and abs(self._rate()) < c.settle_rate_deg_s:
+                s.phase, self._phase_started = Phase.HOLD, now
+                s.hold_counted_s, self._hold_start_twist, self._praised = 0.0, toward, False
+                s.hold_remaining_s = c.hold_s
+                self._since.clear()
+                s.prompt = f"Hold, breathe deeply and relax into it: {c.hold_s:.0f} s"
+                self._say(now, "hold", s.prompt)
+            elif now - self._phase_started > c.no_hold_after_s and "no hold" not in self._said:
+                self._said.add("no hold")
+                self._say(now, "no hold", "No hold yet: turn, then pause at the end of the range")
+        elif s.phase is Phase.HOLD:
+            s.best_twist_deg[s.side] = max(s.best_twist_deg[s.side], toward)
+            if toward < 0.5 * self._hold_start_twist:
+                self._end_hold(now, early=True)
+                return
+            slouching = s.flexion_deg > c.slouch_deg
+            leaning = abs(s.lean_deg) > c.lean_deg
+            bouncing = bool(len(self._window(2.0)) > 3 and np.abs(np.gradient(
+                self._window(2.0)[:, 1], self._window(2.0)[:, 0])).max() > c.bounce_rate_deg_s)
+            breath = self._window(min(20.0, now - self._phase_started))  # this hold's breathing only
+            shallow = len(breath) > 10 and breath[-1, 0] - breath[0, 0] > 15.0 and float(
+                np.std(breath[:, 2] - np.polyval(np.polyfit(breath[:, 0], breath[:, 2], 1), breath[:, 0]))
+            ) < c.shallow_breath_deg
+            self._cue(now, "slouch", slouching, "Sit tall: you are slouching")
+            self._cue(now, "lean", leaning, "Keep level: you are leaning to the side")
+            self._cue(now, "bounce", bouncing, "Don't bounce: relax into the hold")
+            self._cue(now, "breath", shallow, "Breathe deeply and slowly")
+            form_ok = not (slouching or bouncing)
+            if form_ok or not c.strict_form:
+                s.hold_counted_s += dt
+            s.hold_remaining_s = max(0.0, c.hold_s - s.hold_counted_s)
+            if not self._praised and not bouncing and toward - self._hold_start_twist >= c.creep_praise_deg:
+                self._praised = True
+                self._say(now, "praise", "Good: you are relaxing into it")
+            if s.hold_counted_s >= c.hold_s:
+                self._end_hold(now, early=False)
+        elif s.phase is Phase.RETURN:
+            if abs(s.twist_deg) < c.facing_forward_deg:
+                s.phase, self._phase_started = Phase.REST, now
+                s.prompt = "Rest, facing forward"
+                self._say(now, "rest", s.prompt)
+        elif s.phase is Phase.REST:
+            s.rest_remaining_s = max(0.0, c.rest_s - (now - self._phase_started))
+            if s.rest_remaining_s <= 0.0:
+                if all(n >= c.reps_per_side for n in self._reps_done.values()):
+                    self._finish(now, "Well done: session complete")
+                else:
+                    other = "right" if s.side == "left" else "left"
+                    s.side = other if self._reps_done[other] < c.reps_per_side else s.side
+                    self._start_turn(now)
+
+    def _end_hold(self, now: float, early: bool) -> None:
+        s = self.state
+        s.holds.append(dict(side=s.side, rep=s.rep, counted_s=round(s.hold_counted_s, 2),
+                            best_twist_deg=round(s.best_twist_deg[s.side], 1), early=early))
+        self._reps_done[s.side] += 1
+        s.phase, self._phase_started = Phase.RETURN, now
+        s.cues = []
+        s.prompt = (f"Hold ended early after {s.hold_counted_s:.0f} s; slowly return to face forward" if early
+                    else "Done: slowly return to face forward")
+        self._say(now, "hold end", s.prompt)
+
+    def _finish(self, now: float, text: str) -> None:
+        s = self.state
+        s.phase, s.prompt, s.cues = Phase.DONE, text, []
+        self._say(now, "done", text)
+
+    def _cue(self, now: float, name: str, active: bool, text: str, grace: float | None = None) -> None:
+        """Give a cue once its condition has lasted the grace period; withdraw it when the condition ends."""
+        s = self.state
+        if not active:
+            self._since.pop(name, None)
+            if name in s.cues:
+                s.cues.remove(name)
+            return
+        started = self._since.setdefault(name, now)
+        if name not in s.cues and now - started >= (self.config.cue_grace_s if grace is None else grace):
+            s.cues.append(name)
+            self._say(now, "cue", text)
+
+    def _say(self, t: float, kind: str, text: str) -> None:
+        self.events.append(Event(float(t), kind, text))
+
+    def take_events(self) -> list[Event]:
+        events, self.events = self.events, []
+        return events

@@ -1,0 +1,133 @@
+"""The guided session's state machine, fed with simulator streams in 0.1 s batches."""
+
+import numpy as np
+import pytest
+
+from imutrack.live import Guide, GuideConfig, Phase
+from imutrack.samples import ImuSamples
+from imutrack.sources.simulator import SimulatorConfig, simulate
+
+
+def feed(guide, samples, batch_s=0.1, until_s=None, gap=None):
+    """Stream samples in batches; ``gap=(start, end)`` drops the samples in between (time still ticks)."""
+    t = samples.t_s
+    edges = np.searchsorted(t, np.arange(t[0], t[-1] + batch_s, batch_s))
+    for a, b in zip(edges[:-1], edges[1:]):
+        if b <= a:
+            continue
+        if until_s is not None and t[a] > until_s:
+            break
+        if gap and gap[0] <= t[a] < gap[1]:
+            guide.tick(float(t[b - 1]))
+            continue
+        guide.update(samples.slice(int(a), int(b)))
+    return guide
+
+
+def kinds(guide):
+    return [e.kind for e in guide.events]
+
+
+@pytest.fixture(scope="module")
+def session():
+    return simulate(SimulatorConfig(seed=31, reps_per_side=2, hold_s=60.0, sample_rate_hz=50.0, slouch_probability=0.0,
+                                    forced_probability=0.0, creep_deg=5.0))
+
+
+def test_a_normal_session_walks_through_every_phase(session):
+    guide = feed(Guide(GuideConfig(reps_per_side=2, hold_s=50.0, rest_s=5.0)), session.samples)
+    k = kinds(guide)
+    assert k[:3] == ["prompt", "calibrated", "turn"]
+    assert k.count("hold") == 4 and k.count("hold end") == 4 and k[-1] == "done"
+    holds = guide.state.holds
+    assert [h["side"] for h in holds] == ["left", "right", "left", "right"]
+    assert all(not h["early"] and h["counted_s"] == pytest.approx(50.0, abs=0.15) for h in holds)
+    for hold, rep in zip(holds, session.truth.reps):
+        assert hold["best_twist_deg"] == pytest.approx(abs(rep.peak_twist_deg), abs=1.5)
+    assert "praise" in k  # creeping 5° in relaxed holds earns encouragement
+    assert "cue" not in k  # upright, steady, breathing deeply: nothing to nag about
+
+
+def test_the_hold_timer_waits_while_slouching_and_the_cue_comes_after_the_grace(session):
+    cfg = SimulatorConfig(seed=32, reps_per_side=1, hold_s=60.0, sample_rate_hz=50.0, slouch_probability=1.0,
+                          forced_probability=0.0)
+    slouchy = simulate(cfg)
+    guide = feed(Guide(GuideConfig(reps_per_side=1, hold_s=40.0)), slouchy.samples)
+    cues = [e for e in guide.events if e.kind == "cue"]
+    slouch = slouchy.truth.slouches[0]
+    assert any("slouching" in e.text and slouch.start_s + 3.0 < e.t_s < slouch.end_s for e in cues)
+    first_hold = guide.state.holds[0]
+    assert first_hold["counted_s"] == pytest.approx(40.0, abs=0.15)
+    hold_event = next(e for e in guide.events if e.kind == "hold")
+    end_event = next(e for e in guide.events if e.kind == "hold end")
+    # the countdown took longer than 40 s of wall time: it stood still while the person slouched
+    assert end_event.t_s - hold_event.t_s > 40.0 + 5.0
+
+
+def test_small_shifts_of_position_are_not_slouching():
+    cfg = SimulatorConfig(seed=33, reps_per_side=1, sample_rate_hz=50.0, slouch_probability=0.0,
+                          forced_probability=0.0, posture_shift_deg=6.0)
+    guide = feed(Guide(GuideConfig(reps_per_side=1, hold_s=50.0)), simulate(cfg).samples)
+    assert not [e for e in guide.events if e.kind == "cue"]
+
+
+def test_twisting_the_wrong_way_is_pointed_out():
+    cfg = SimulatorConfig(seed=34, reps_per_side=1, first_side="right", sample_rate_hz=50.0)
+    guide = feed(Guide(GuideConfig(first_side="left", reps_per_side=1, hold_s=40.0)), simulate(cfg).samples,
+                 until_s=30.0)
+    assert any(e.kind == "cue" and "Other way: turn to the left" in e.text for e in guide.events)
+    assert guide.state.phase is Phase.TURN
+
+
+def test_stopping_early_keeps_what_was_done(session):
+    guide = feed(Guide(GuideConfig(hold_s=50.0)), session.samples, until_s=40.0)
+    assert guide.state.phase is Phase.HOLD
+    guide.stop(40.0)
+    assert guide.state.phase is Phase.DONE and guide.state.holds[0]["early"]
+    assert 10.0 < guide.state.holds[0]["counted_s"] < 40.0
+
+
+def test_a_sensor_drop_out_pauses_the_timers_and_resumes(session):
+    guide = feed(Guide(GuideConfig(hold_s=50.0)), session.samples, until_s=70.0, gap=(30.0, 36.0))
+    k = kinds(guide)
+    assert "paused" in k and "resume" in k and k.index("paused") < k.index("resume")
+    hold = next(e for e in guide.events if e.kind == "hold")
+    # 70 s of data minus the 6 s gap: the counted hold lacks the gap
+    assert guide.state.hold_counted_s == pytest.approx(70.0 - hold.t_s - 6.0, abs=2.2)
+
+
+def test_never_reaching_a_hold_is_said_once():
+    t = np.arange(0, 60, 0.02)
+    twist_rate = np.where((t > 10) & (t < 58), np.radians(40.0) * np.cos(2 * np.pi * 0.25 * t) * 2 * np.pi * 0.25,
+                          0.0)  # turning to and fro, never settling
+    rng = np.random.default_rng(0)
+    gyr = np.column_stack([rng.normal(0, 1e-3, len(t)), rng.normal(0, 1e-3, len(t)), twist_rate])
+    acc = np.column_stack([np.zeros(len(t)), np.full(len(t), 9.81), np.zeros(len(t))])  # +y up: +z is horizontal
+    guide = feed(Guide(GuideConfig()), ImuSamples(t, gyr, acc + rng.normal(0, 0.01, (len(t), 3))))
+    assert kinds(guide).count("no hold") == 1 and guide.state.phase is Phase.TURN
+
+
+def test_a_sensor_lying_on_a_table_is_not_taken_for_a_person():
+    t = np.arange(0, 10, 0.02)
+    rng = np.random.default_rng(1)
+    flat = ImuSamples(t, rng.normal(0, 1e-3, (len(t), 3)), np.column_stack(
+        [np.zeros(len(t)), np.zeros(len(t)), np.full(len(t), 9.81)]) + rng.normal(0, 0.01, (len(t), 3)))
+    guide = feed(Guide(GuideConfig(chest_normal_axis="+z")), flat)
+    assert kinds(guide).count("not worn") == 1 and guide.state.phase is Phase.CALIBRATE
+
+
+def test_cli_live_simulated_plain_records_and_stores(tmp_path, capsys):
+    from imutrack.cli import main
+    from imutrack.recording import read_recording
+    from imutrack.store import Store
+
+    out, db = tmp_path / "live.csv", tmp_path / "p.sqlite3"
+    assert main(["live", "--simulate", "--speed", "0", "--plain", "--reps", "1", "--hold", "20", "--rest", "4",
+                 "--out", str(out), "--db", str(db), "--unassisted"]) == 0
+    text = capsys.readouterr().out
+    assert "Calibrated" in text and "Turn to the left" in text and "s to go" in text and "session complete" in text
+    recording = read_recording(out)
+    assert recording.meta.assisted == "unassisted" and recording.samples.duration_s > 60
+    with Store(db) as store:
+        [stored] = store.sessions()
+    assert stored.assisted == "unassisted" and stored.reps_left == stored.reps_right == 1
