@@ -154,6 +154,7 @@ def build_parser() -> argparse.ArgumentParser:
     live.add_argument("--lenient", action="store_true", help="count the hold even while slouching or bouncing")
     live.add_argument("--unassisted", action="store_true", help="doing it without hands")
     live.add_argument("--plain", action="store_true", help="line-by-line output (screen readers, logs)")
+    live.add_argument("--quiet", action="store_true", help="no tones or speech")
     live.add_argument("--speed", type=float, default=1.0,
                       help="with --simulate: playback speed (0 = as fast as possible)")
     live.add_argument("--out", type=Path, help="recording file (default: a new file in the user data folder)")

@@ -608,6 +608,7 @@ def live_command(args: argparse.Namespace) -> int:
     samples = session.samples
     edges = np.searchsorted(samples.t_s, np.arange(0.0, samples.t_s[-1] + 0.1, 0.1))
     next_countdown = None
+    voice = _Voice() if not args.quiet and args.speed == 1.0 else None
     with RecordingWriter(out, meta) as writer:
         live_view = None
         if not plain:
@@ -629,12 +630,16 @@ def live_command(args: argparse.Namespace) -> int:
                 for event in guide.take_events():
                     if plain:
                         say(event)
+                    if voice is not None:
+                        voice.say(event.kind, event.text)
                 if plain and state.phase is Phase.HOLD:
                     remaining = int(state.hold_remaining_s // 10) * 10
                     if next_countdown is None or remaining < next_countdown:
                         next_countdown = remaining
                         if remaining > 0:
                             console.print(f"  {remaining} s to go", highlight=False)
+                            if voice is not None:
+                                voice.say("tick", f"{remaining} seconds")
                 elif state.phase is not Phase.HOLD:
                     next_countdown = None
                 if live_view is not None:
@@ -648,6 +653,8 @@ def live_command(args: argparse.Namespace) -> int:
         finally:
             if live_view is not None:
                 live_view.stop()
+            if voice is not None:
+                voice.close()
             for event in guide.take_events():
                 say(event)
     holds = guide.state.holds
@@ -669,3 +676,34 @@ def live_command(args: argparse.Namespace) -> int:
             compare = "" if not before else f" (best before: {before:.1f}°)"
             console.print(f"{side}: best {_num(summary.best_rom_deg, '.1f')}°{compare}")
     return 0
+
+
+class _Voice:
+    """Renders and plays cue sounds on a background thread, so speech synthesis never stalls the session."""
+
+    def __init__(self):
+        import queue
+        import threading
+
+        self._queue: queue.Queue = queue.Queue()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+        self.available = True
+
+    def say(self, kind: str, text: str) -> None:
+        if self.available:
+            self._queue.put((kind, text))
+
+    def _run(self) -> None:
+        from imutrack import sound
+
+        while True:
+            item = self._queue.get()
+            if item is None:
+                return
+            if not sound.play(sound.cue_audio(*item)):
+                self.available = False  # no player on this system: cues are shown only
+
+    def close(self) -> None:
+        self._queue.put(None)
+        self._thread.join(timeout=5)

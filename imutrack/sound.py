@@ -1,0 +1,133 @@
+"""Audible cues for the guided session: during a hold the person faces away from the screen.
+
+Tones are synthesised here (no sound files, no dependencies); speech uses the platform's engine when there is one
+(``espeak-ng``/``espeak`` on Linux, ``say`` on macOS). Everything renders to an array first, so it can be written to a
+WAV file and checked without a sound device; :func:`play` hands it to the platform's player when there is one.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+import tempfile
+import wave
+from pathlib import Path
+
+import numpy as np
+
+RATE_HZ = 22_050
+
+# kind → [(frequency Hz, duration s), ...]; 0 Hz is a pause
+TONES: dict[str, list[tuple[float, float]]] = {
+    "tick": [(880.0, 0.08)],
+    "turn": [(660.0, 0.15)],
+    "hold": [(660.0, 0.12), (0.0, 0.06), (880.0, 0.18)],
+    "hold end": [(660.0, 0.15), (0.0, 0.05), (880.0, 0.15), (0.0, 0.05), (990.0, 0.3)],
+    "cue": [(440.0, 0.12), (0.0, 0.08), (440.0, 0.12)],
+    "praise": [(784.0, 0.1), (988.0, 0.15)],
+    "done": [(523.0, 0.15), (659.0, 0.15), (784.0, 0.35)],
+    "paused": [(330.0, 0.4)],
+}
+
+
+def tone(pattern: list[tuple[float, float]], rate_hz: int = RATE_HZ, volume: float = 0.4) -> np.ndarray:
+    """A tone pattern as float32 samples in [−1, 1], each tone faded in and out over 10 ms (no clicks)."""
+    parts = []
+    for freq, seconds in pattern:
+        t = np.arange(int(seconds * rate_hz)) / rate_hz
+        part = np.zeros_like(t) if freq <= 0 else volume * np.sin(2 * np.pi * freq * t)
+        fade = min(len(t) // 2, int(0.01 * rate_hz))
+        if fade:
+            ramp = np.linspace(0.0, 1.0, fade)
+            part[:fade] *= ramp
+            part[-fade:] *= ramp[::-1]
+        parts.append(part)
+    return np.concatenate(parts).astype(np.float32) if parts else np.zeros(0, np.float32)
+
+
+def speech_engine() -> list[str] | None:
+    """The command that speaks text into a WAV file (the file path is appended), or None."""
+    for name in ("espeak-ng", "espeak"):
+        if shutil.which(name):
+            return [name, "-s", "150", "-w"]
+    if sys.platform == "darwin" and shutil.which("say"):
+        return ["say", "--data-format=LEI16@22050", "-o"]
+    return None
+
+
+def speak(text: str) -> np.ndarray | None:
+    """Speech for ``text`` as float32 samples at :data:`RATE_HZ`, or None without a speech engine."""
+    engine = speech_engine()
+    if engine is None:
+        return None
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "speech.wav"
+        command = engine + [str(path)] + ([text] if engine[0] != "say" else [text])
+        try:
+            subprocess.run(command, check=True, capture_output=True, timeout=30, stdin=subprocess.DEVNULL)
+            return read_wav(path)
+        except (OSError, subprocess.SubprocessError):
+            return None
+
+
+def cue_audio(kind: str, text: str = "", with_speech: bool = True) -> np.ndarray:
+    """The sound for a guide event: its tone pattern, then the words when speech is available."""
+    audio = tone(TONES.get(kind, TONES["turn"]))
+    if with_speech and text:
+        spoken = speak(text)
+        if spoken is not None:
+            audio = np.concatenate([audio, np.zeros(int(0.1 * RATE_HZ), np.float32), spoken])
+    return audio
+
+
+def write_wav(path: str | Path, audio: np.ndarray, rate_hz: int = RATE_HZ) -> Path:
+    """16-bit mono WAV."""
+    path = Path(path)
+    with wave.open(str(path), "wb") as f:
+        f.setnchannels(1)
+        f.setsampwidth(2)
+        f.setframerate(rate_hz)
+        f.writeframes((np.clip(audio, -1.0, 1.0) * 32767).astype("<i2").tobytes())
+    return path
+
+
+def read_wav(path: str | Path) -> np.ndarray:
+    """Mono float32 samples of a 16-bit WAV, resampled (linearly) to :data:`RATE_HZ`."""
+    with wave.open(str(path), "rb") as f:
+        rate, channels, width = f.getframerate(), f.getnchannels(), f.getsampwidth()
+        raw = f.readframes(f.getnframes())
+    if width != 2:
+        raise ValueError(f"{path}: only 16-bit WAV is supported")
+    data = np.frombuffer(raw, dtype="<i2").astype(np.float32).reshape(-1, channels).mean(axis=1) / 32768.0
+    if rate != RATE_HZ and len(data):
+        t_new = np.arange(int(len(data) * RATE_HZ / rate)) / RATE_HZ
+        data = np.interp(t_new, np.arange(len(data)) / rate, data).astype(np.float32)
+    return data
+
+
+def player() -> list[str] | None:
+    """The command that plays a WAV file (path appended), or None."""
+    for command in (["paplay"], ["aplay", "-q"], ["afplay"], ["pw-play"]):
+        if shutil.which(command[0]):
+            return command
+    return None
+
+
+def play(audio: np.ndarray) -> bool:
+    """Play without waiting; False when no player is available (the cues are then shown only)."""
+    if sys.platform.startswith("win"):
+        import winsound
+
+        with tempfile.NamedTemporaryFile(suffix=".wav", delete=False) as f:
+            write_wav(f.name, audio)
+        winsound.PlaySound(f.name, winsound.SND_FILENAME | winsound.SND_ASYNC)
+        return True
+    command = player()
+    if command is None:
+        return False
+    with tempfile.NamedTemporaryFile(suffix=".wav", delete=False) as f:
+        write_wav(f.name, audio)
+    subprocess.Popen(command + [f.name], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                     stdin=subprocess.DEVNULL)
+    return True

@@ -1,0 +1,47 @@
+"""The live view in a real pseudo-terminal: prompts, countdown and summary appear on the screen."""
+
+import os
+import pty
+import re
+import select
+import subprocess
+import sys
+import time
+
+import pytest
+
+ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]|\x1b\][^\x07]*\x07|\r")
+
+
+@pytest.mark.skipif(not sys.platform.startswith(("linux", "darwin")), reason="needs a POSIX pseudo-terminal")
+def test_live_view_in_a_pseudo_terminal(tmp_path):
+    controller, terminal = pty.openpty()
+    env = dict(os.environ, TERM="xterm-256color", COLUMNS="100", LINES="30")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "imutrack", "live", "--simulate", "--speed", "25", "--reps", "1", "--hold", "12",
+         "--rest", "3", "--quiet", "--no-store", "--out", str(tmp_path / "live.csv")],
+        stdin=terminal, stdout=terminal, stderr=terminal, env=env, close_fds=True,
+    )
+    os.close(terminal)
+    screen = b""
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        ready, _, _ = select.select([controller], [], [], 1.0)
+        if ready:
+            try:
+                chunk = os.read(controller, 65536)
+            except OSError:  # the terminal closed: the program ended
+                break
+            if not chunk:
+                break
+            screen += chunk
+        elif process.poll() is not None:
+            break
+    process.wait(timeout=30)
+    os.close(controller)
+    text = ANSI.sub("", screen.decode("utf-8", "replace"))
+    assert process.returncode == 0, text[-2000:]
+    assert "imutrack live" in text and "Sit upright" in text
+    assert "Turn to the left as far as is comfortable" in text
+    assert re.search(r"hold:\s+\d+ s left", text)
+    assert "holds:" in text and "recording:" in text
