@@ -170,7 +170,11 @@ def build_parser() -> argparse.ArgumentParser:
         description="Connect to a chest sensor and record it (crash-safe, reconnecting on link loss) until Ctrl-C "
         "or --duration.",
     )
-    record.add_argument("--device", required=True, metavar="NAME_OR_ADDRESS", help="the sensor (see 'imutrack scan')")
+    source = record.add_mutually_exclusive_group(required=True)
+    source.add_argument("--device", metavar="NAME_OR_ADDRESS", help="a BLE sensor (see 'imutrack scan')")
+    source.add_argument("--phyphox", metavar="URL", help="a phone running phyphox with remote access, e.g. "
+                        "http://192.168.1.20:8080 (experiment with gyroscope and accelerometer with g)")
+    record.add_argument("--poll", type=_positive_float, default=0.1, help="phyphox polling interval, s (default 0.1)")
     record.add_argument("--profile", choices=sorted(PROFILE_NAMES), help="device profile (default: recognised)")
     record.add_argument("--out", type=Path, help="recording file (default: a new file in the user data folder)")
     record.add_argument("--duration", type=_positive_float, metavar="S", help="stop after this many seconds")

@@ -389,6 +389,8 @@ def scan_command(args: argparse.Namespace) -> int:
 
 
 def record_command(args: argparse.Namespace) -> int:
+    if args.phyphox:
+        return _record_phyphox(args)
     import asyncio
     import signal
 
@@ -707,3 +709,37 @@ class _Voice:
     def close(self) -> None:
         self._queue.put(None)
         self._thread.join(timeout=5)
+
+
+def _record_phyphox(args: argparse.Namespace) -> int:
+    import time
+
+    from imutrack.sources.phyphox_live import PhyphoxStream
+
+    out = args.out or _unique(data_dir() / "recordings" / f"{datetime.now().strftime('%Y%m%d-%H%M%S')}-phone.csv")
+    stream = PhyphoxStream(args.phyphox)
+    stream.start()
+    meta = RecordingMeta(device=f"phone at {stream.url}", profile="phyphox-live",
+                         sensor_frame="phone: x right, y up, z out of the screen", chest_normal_axis="+z",
+                         start_time=local_now_iso(), assisted=args.assisted or "unknown", notes=args.notes)
+    writer = None
+    written = 0
+    try:
+        with console.status("waiting for phyphox…") as line:
+            while args.duration is None or writer is None or writer.last_t_s < args.duration:
+                batch = stream.poll()
+                if batch is not None and len(batch):
+                    if writer is None:
+                        meta.sample_rate_hz = round(batch.rate_hz, 3) if len(batch) > 1 else float("nan")
+                        writer = RecordingWriter(out, meta)
+                    writer.append(batch)
+                    written += len(batch)
+                    line.update(f"recording: {written:,} samples, {writer.last_t_s:.0f} s")
+                time.sleep(args.poll)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        if writer is not None:
+            writer.close()
+    console.print(f"recorded {written:,} samples to {out}")
+    return 0
