@@ -147,7 +147,10 @@ def build_parser() -> argparse.ArgumentParser:
         "(the countdown runs while your form is right), return, rest, other side. Records everything and stores the "
         "session in your progress database.",
     )
-    live.add_argument("--simulate", action="store_true", help="use the built-in simulated person (no sensor)")
+    live_source = live.add_mutually_exclusive_group()
+    live_source.add_argument("--simulate", action="store_true", help="use the built-in simulated person (no sensor)")
+    live_source.add_argument("--phyphox", metavar="URL", help="a phone running phyphox with remote access")
+    live.add_argument("--poll", type=_positive_float, default=0.1, help="phyphox polling interval, s (default 0.1)")
     live.add_argument("--reps", type=int, default=2, help="repetitions per side (default 2)")
     live.add_argument("--hold", type=_positive_float, default=60.0, help="hold length, s (default 60)")
     live.add_argument("--rest", type=_positive_float, default=10.0, help="rest between holds, s (default 10)")

@@ -563,121 +563,182 @@ def import_command(args: argparse.Namespace) -> int:
     return 0
 
 
-def live_command(args: argparse.Namespace) -> int:
-    import sys
+def _simulated_batches(args: argparse.Namespace):
+    """(metadata, iterator of (batch or None, session time s)) from the simulated person, paced by ``--speed``."""
     import time
 
-    from imutrack.live import Guide, GuideConfig, GuideState, Phase
-
-    if not args.simulate:
-        raise ImutrackError("live sessions with a real sensor come next; for now use 'imutrack live --simulate', or "
-                            "'imutrack record' then 'imutrack analyze --store'")
-    if args.reps < 1:
-        raise ImutrackError(f"--reps must be at least 1, got {args.reps}")
     cfg = SimulatorConfig(sample_rate_hz=50.0, reps_per_side=args.reps, hold_s=args.hold + 8.0,
                           rest_s=args.rest + 6.0, start_time=local_now_iso(), seed=int(time.time()) % 1000)
     session = simulate(cfg)
-    guide = Guide(GuideConfig(reps_per_side=args.reps, hold_s=args.hold, rest_s=args.rest,
-                              strict_form=not args.lenient))
-    out = args.out or _unique(data_dir() / "recordings" / f"{datetime.now().strftime('%Y%m%d-%H%M%S')}-live.csv")
-    meta = simulator_meta(session)
+    samples = session.samples
+
+    def batches():
+        started = time.monotonic()
+        edges = np.searchsorted(samples.t_s, np.arange(0.0, samples.t_s[-1] + 0.1, 0.1))
+        for a, b in zip(edges[:-1], edges[1:]):
+            if b <= a:
+                continue
+            batch = samples.slice(int(a), int(b))
+            if args.speed > 0:
+                delay = started + batch.t_s[-1] / args.speed - time.monotonic()
+                if delay > 0:
+                    time.sleep(delay)
+            yield batch, float(batch.t_s[-1])
+
+    return simulator_meta(session), batches()
+
+
+def _phyphox_batches(args: argparse.Namespace):
+    """(metadata, iterator of (batch or None, session time s)) polling a phone; None batches let time pass."""
+    import time
+
+    from imutrack.sources.phyphox_live import PhyphoxStream
+
+    stream = PhyphoxStream(args.phyphox)
+    stream.start()
+    meta = RecordingMeta(device=f"phone at {stream.url}", profile="phyphox-live", chest_normal_axis="+z",
+                         sensor_frame="phone: x right, y up, z out of the screen", start_time=local_now_iso())
+
+    def batches():
+        started, offset = time.monotonic(), None
+        while True:
+            batch = stream.poll()
+            now = time.monotonic() - started
+            if batch is not None and len(batch):
+                offset = now - float(batch.t_s[-1]) if offset is None else offset
+                yield batch, float(batch.t_s[-1])
+            else:
+                yield None, now - (offset or 0.0)
+            time.sleep(args.poll)
+
+    return meta, batches()
+
+
+def live_command(args: argparse.Namespace) -> int:
+    import sys
+
+    from imutrack.live import Guide, GuideConfig, Phase
+
+    if not (args.simulate or args.phyphox):
+        raise ImutrackError("choose a source: --simulate, or --phyphox URL (BLE sensors in 'live' come next; "
+                            "meanwhile use 'imutrack record' then 'imutrack analyze --store')")
+    if args.reps < 1:
+        raise ImutrackError(f"--reps must be at least 1, got {args.reps}")
+    meta, batches = _simulated_batches(args) if args.simulate else _phyphox_batches(args)
     meta.assisted = "unassisted" if args.unassisted else "assisted"
+    guide = Guide(GuideConfig(reps_per_side=args.reps, hold_s=args.hold, rest_s=args.rest,
+                              strict_form=not args.lenient, chest_normal_axis=meta.chest_normal_axis))
+    out = args.out or _unique(data_dir() / "recordings" / f"{datetime.now().strftime('%Y%m%d-%H%M%S')}-live.csv")
     plain = args.plain or not sys.stdout.isatty()
-    started = time.monotonic()
+    voice = _Voice() if not args.quiet and args.speed == 1.0 else None
+    countdown = _Countdown(voice) if plain else None
 
     def say(event) -> None:
         console.print(f"[{int(event.t_s // 60):02d}:{event.t_s % 60:04.1f}] {event.text}", highlight=False)
 
-    def view(state: GuideState):
-        from rich.panel import Panel
+    live_view = None
+    if not plain:
+        from rich.live import Live
 
-        gauge_width = 40
-        level = int(min(1.0, abs(state.twist_deg) / 90.0) * gauge_width)
-        best = state.best_twist_deg.get(state.side, 0.0)
-        lines = [f"[bold]{state.prompt}[/]", "",
-                 f"twist {state.twist_deg:+6.1f}°  {'█' * level}{'·' * (gauge_width - level)}  best today "
-                 f"{best:.0f}° ({state.side})"]
-        if state.phase is Phase.HOLD:
-            lines.append(f"hold: {state.hold_remaining_s:4.0f} s left")
-        if state.phase is Phase.REST:
-            lines.append(f"rest: {state.rest_remaining_s:4.0f} s")
-        if state.cues:
-            lines.append("[yellow]" + ", ".join(state.cues) + "[/]")
-        if state.paused:
-            lines.append("[red]sensor lost: waiting[/]")
-        return Panel("\n".join(lines), title=f"imutrack live — rep {state.rep}, {state.phase.value}")
-
-    samples = session.samples
-    edges = np.searchsorted(samples.t_s, np.arange(0.0, samples.t_s[-1] + 0.1, 0.1))
-    next_countdown = None
-    voice = _Voice() if not args.quiet and args.speed == 1.0 else None
-    with RecordingWriter(out, meta) as writer:
-        live_view = None
-        if not plain:
-            from rich.live import Live
-
-            live_view = Live(view(guide.state), console=console, refresh_per_second=10, transient=False)
-            live_view.start()
-        try:
-            for a, b in zip(edges[:-1], edges[1:]):
-                if b <= a:
-                    continue
-                batch = samples.slice(int(a), int(b))
-                if args.speed > 0:
-                    delay = started + batch.t_s[-1] / args.speed - time.monotonic()
-                    if delay > 0:
-                        time.sleep(delay)
+        live_view = Live(_live_panel(guide.state), console=console, refresh_per_second=10)
+        live_view.start()
+    writer = RecordingWriter(out, meta)
+    now = 0.0
+    try:
+        for batch, now in batches:
+            if batch is not None:
                 writer.append(batch)
                 state = guide.update(batch)
-                for event in guide.take_events():
-                    if plain:
-                        say(event)
-                    if voice is not None:
-                        voice.say(event.kind, event.text)
-                if plain and state.phase is Phase.HOLD:
-                    remaining = int(state.hold_remaining_s // 10) * 10
-                    if next_countdown is None or remaining < next_countdown:
-                        next_countdown = remaining
-                        if remaining > 0:
-                            console.print(f"  {remaining} s to go", highlight=False)
-                            if voice is not None:
-                                voice.say("tick", f"{remaining} seconds")
-                elif state.phase is not Phase.HOLD:
-                    next_countdown = None
-                if live_view is not None:
-                    live_view.update(view(state))
-                if state.phase is Phase.DONE:
-                    break
             else:
-                guide.stop(float(samples.t_s[-1]))
-        except KeyboardInterrupt:
-            guide.stop(float(writer.last_t_s))
-        finally:
-            if live_view is not None:
-                live_view.stop()
-            if voice is not None:
-                voice.close()
+                state = guide.tick(now)
             for event in guide.take_events():
-                say(event)
+                if plain:
+                    say(event)
+                if voice is not None:
+                    voice.say(event.kind, event.text)
+            if countdown is not None:
+                countdown.update(state)
+            if live_view is not None:
+                live_view.update(_live_panel(state))
+            if state.phase is Phase.DONE:
+                break
+        else:
+            guide.stop(now)
+    except KeyboardInterrupt:
+        guide.stop(now)
+    finally:
+        writer.close()
+        if live_view is not None:
+            live_view.stop()
+        if voice is not None:
+            voice.close()
+        for event in guide.take_events():
+            say(event)
     holds = guide.state.holds
     console.print(f"{len(holds)} holds: " + ", ".join(
         f"{h['side']} {h['best_twist_deg']:.0f}° for {h['counted_s']:.0f} s" for h in holds))
     console.print(f"recording: {out}")
-    if not args.no_store:
-        from imutrack.store import Store, default_path
-
-        result = analyze(out)
-        with Store(args.db or default_path()) as store:
-            store.add(result, out)
-            previous = [s for s in store.sessions() if s.recording_path != str(out.resolve())]
-        best_before = {side: max([getattr(s, f"best_rom_{side}_deg") or 0.0 for s in previous], default=None)
-                       for side in ("left", "right")}
-        m = result.session
-        for side, summary in (("left", m.left), ("right", m.right)):
-            before = best_before[side]
-            compare = "" if not before else f" (best before: {before:.1f}°)"
-            console.print(f"{side}: best {_num(summary.best_rom_deg, '.1f')}°{compare}")
+    if not args.no_store and writer.samples_written:
+        _store_and_compare(out, args.db)
     return 0
+
+
+class _Countdown:
+    """Plain mode: "N s to go" every 10 s of a hold (spoken too when there is a voice)."""
+
+    def __init__(self, voice):
+        self.voice, self.next = voice, None
+
+    def update(self, state) -> None:
+        from imutrack.live import Phase
+
+        if state.phase is not Phase.HOLD:
+            self.next = None
+            return
+        remaining = int(state.hold_remaining_s // 10) * 10
+        if self.next is None or remaining < self.next:
+            self.next = remaining
+            if remaining > 0:
+                console.print(f"  {remaining} s to go", highlight=False)
+                if self.voice is not None:
+                    self.voice.say("tick", f"{remaining} seconds")
+
+
+def _live_panel(state):
+    from rich.panel import Panel
+
+    from imutrack.live import Phase
+
+    gauge_width = 40
+    level = int(min(1.0, abs(state.twist_deg) / 90.0) * gauge_width)
+    best = state.best_twist_deg.get(state.side, 0.0)
+    lines = [f"[bold]{state.prompt}[/]", "",
+             f"twist {state.twist_deg:+6.1f}°  {'█' * level}{'·' * (gauge_width - level)}  best today "
+             f"{best:.0f}° ({state.side})"]
+    if state.phase is Phase.HOLD:
+        lines.append(f"hold: {state.hold_remaining_s:4.0f} s left")
+    if state.phase is Phase.REST:
+        lines.append(f"rest: {state.rest_remaining_s:4.0f} s")
+    if state.cues:
+        lines.append("[yellow]" + ", ".join(state.cues) + "[/]")
+    if state.paused:
+        lines.append("[red]sensor lost: waiting[/]")
+    return Panel("\n".join(lines), title=f"imutrack live — rep {state.rep}, {state.phase.value}")
+
+
+def _store_and_compare(out: Path, db: Path | None) -> None:
+    """Analyse the session, store it, and compare its best range with the sessions before."""
+    from imutrack.store import Store, default_path
+
+    result = analyze(out)
+    with Store(db or default_path()) as store:
+        store.add(result, out)
+        previous = [s for s in store.sessions() if s.recording_path != str(out.resolve())]
+    m = result.session
+    for side, summary in (("left", m.left), ("right", m.right)):
+        before = max([getattr(s, f"best_rom_{side}_deg") or 0.0 for s in previous], default=0.0)
+        compare = f" (best before: {before:.1f}°)" if before else ""
+        console.print(f"{side}: best {_num(summary.best_rom_deg, '.1f')}°{compare}")
 
 
 class _Voice:

@@ -171,3 +171,48 @@ def test_sensor_logger_without_gravity_streams_and_a_polar_h10_say_what_is_missi
     h10 = write_folder(tmp_path / "h10", polar_logger_tables(still, with_gyro=False))
     with pytest.raises(RecordingFormatError, match="twist cannot be measured without a gyroscope.*breathing"):
         load(h10, fmt="polar-logger")
+
+
+def _generic_text(samples):
+    rows = ["t,gx,gy,gz,ax,ay,az"] + [",".join(f"{v:.6g}" for v in (t, *g, *a))
+                                       for t, g, a in zip(samples.t_s, samples.gyr_rad_s, samples.acc_m_s2)]
+    return "\n".join(rows) + "\n"
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.data(), st.sampled_from(["sensor-logger", "polar-logger", "generic"]),
+       st.text(alphabet='0123456789.,;-E"\n xyz()/[]_', max_size=10))
+def test_fuzzed_exports_of_every_app_raise_only_the_format_error(still, data, fmt, junk):
+    from imutrack.io.generic import read_generic
+    from imutrack.io.polar_logger import read_polar_logger
+    from imutrack.io.sensor_logger import read_sensor_logger
+    from tests.phone_files import polar_logger_tables, sensor_logger_tables
+
+    short = still.slice(0, 150)
+    tables = {"sensor-logger": lambda: sensor_logger_tables(short, data.draw(st.sampled_from(["android", "ios"]))),
+              "polar-logger": lambda: polar_logger_tables(short),
+              "generic": lambda: {"x.csv": _generic_text(short)}}[fmt]()
+    name = data.draw(st.sampled_from(sorted(tables)))
+    text = tables[name]
+    at = data.draw(st.integers(0, len(text)))
+    tables[name] = text[:at] + junk + text[at + data.draw(st.integers(0, 30)):]
+    columns = dict(t="t", gx="gx", gy="gy", gz="gz", ax="ax", ay="ay", az="az")
+    try:
+        if fmt == "sensor-logger":
+            read_sensor_logger(tables, "fuzz")
+        elif fmt == "polar-logger":
+            read_polar_logger(tables, "fuzz")
+        else:
+            read_generic(tables["x.csv"], "fuzz", columns, {})
+    except RecordingFormatError as exc:
+        assert str(exc).startswith("fuzz") and "\n" not in str(exc)
+
+
+def test_rows_going_back_in_time_are_left_out_and_said(tmp_path, still):
+    text = _generic_text(still.slice(0, 100)).split("\n")
+    text[50], text[51] = text[51], text[50]  # two rows swapped
+    path = tmp_path / "swapped.csv"
+    path.write_text("\n".join(text), encoding="utf-8")
+    with pytest.warns(ImutrackWarning, match="1 rows with a time that does not increase were left out"):
+        recording = load(path, columns=dict(t="t", gx="gx", gy="gy", gz="gz", ax="ax", ay="ay", az="az"))
+    assert len(recording.samples) == 99

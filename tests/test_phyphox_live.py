@@ -79,3 +79,14 @@ def test_the_shipped_phyphox_experiment_matches_the_importer_and_the_live_stream
     assert _kind(sets["Gyroscope"][1:], "Gyroscope.csv") == "gyr"
     assert _kind(sets["Accelerometer"][1:], "Accelerometer.csv") == "acc"
     assert all(headers[0] == "Time (s)" for headers in sets.values())
+
+
+def test_cli_live_with_a_phyphox_phone(tmp_path, capsys):
+    from imutrack.cli import main
+
+    session = simulate(SimulatorConfig(seed=52, reps_per_side=1, hold_s=30.0, rest_s=10.0, sample_rate_hz=50.0))
+    with FakePhyphox(session.samples, seconds_per_request=1.0) as phone:
+        assert main(["live", "--phyphox", phone.url, "--poll", "0.005", "--plain", "--reps", "1", "--hold", "20",
+                     "--rest", "3", "--out", str(tmp_path / "live.csv"), "--no-store", "--quiet"]) == 0
+    text = capsys.readouterr().out
+    assert "Calibrated" in text and "Hold, breathe deeply" in text and "session complete" in text
