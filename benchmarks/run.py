@@ -153,8 +153,42 @@ def run(quick: bool) -> list[Result]:
         results.append(Result("analyze recording", size, analysis_s, f"{floor_name} + vqf updateBatch (floor)",
                               best_of(parse_and_vqf, repeat), f"peak memory {peak_bytes / n:.0f} bytes per sample"))
     results.append(import_case(session, repeat))
+    results.append(live_case())
     results.append(report_case(repeat))
     return results
+
+
+def live_case() -> Result:
+    """The guided session at 1 kHz: processing (guide update per 0.1 s batch) and drawing the view 10 times a second,
+    both as a share of one core over the stream's duration."""
+    from rich.console import Console
+
+    from imutrack.commands import _live_panel
+    from imutrack.live import Guide, GuideConfig
+
+    samples = simulate(SimulatorConfig(sample_rate_hz=1000.0, reps_per_side=1, hold_s=30.0, seed=3)).samples
+    guide = Guide(GuideConfig(reps_per_side=1, hold_s=25.0))
+    console = Console(file=io.StringIO(), width=100, force_terminal=True)
+    edges = np.searchsorted(samples.t_s, np.arange(0.0, samples.t_s[-1] + 0.1, 0.1))
+    processing = drawing = 0.0
+    frame_times = []
+    for a, b in zip(edges[:-1], edges[1:]):
+        if b <= a:
+            continue
+        start = time.perf_counter()
+        state = guide.update(samples.slice(int(a), int(b)))
+        guide.take_events()
+        middle = time.perf_counter()
+        console.print(_live_panel(state))
+        end = time.perf_counter()
+        processing += middle - start
+        drawing += end - middle
+        frame_times.append(end - start)
+    duration = samples.duration_s
+    return Result("guided session at 1 kHz (per s of data)", f"{duration:.0f} s, {len(samples):,} samples",
+                  processing / duration, "drawing the view 10×/s", drawing / duration,
+                  f"processing {100 * processing / duration:.1f} % of a core, drawing "
+                  f"{100 * drawing / duration:.1f} %, slowest frame {1e3 * max(frame_times):.1f} ms")
 
 
 def import_case(session, repeat: int) -> Result:
@@ -291,6 +325,8 @@ What the baselines are:
   of the same table into a plain file.
 - *read recording*: our reader (header, events, torn-line and per-line error reporting, validation) against the
   fastest plain CSV parser installed (numpy's C `loadtxt`; pandas and pyarrow are tried when present).
+- *guided session at 1 kHz*: seconds of processing (orientation, angles, guide) per second of 1 kHz data, next to
+  the time spent drawing the rich view ten times a second; the target is < 10 % of one core for the processing.
 - *import phyphox zip*: our importer (sniffing, header classification, clock merging, unit check) against
   unzipping and parsing the same two tables with numpy.
 - *progress report*: HTML, PDF and CSV from the database against just reading all its rows.

@@ -644,6 +644,9 @@ def live_command(args: argparse.Namespace) -> int:
         live_view.start()
     writer = RecordingWriter(out, meta)
     now = 0.0
+    keys = _Keys()
+    if keys.active:
+        console.print("keys: space pause/resume, s skip, q quit (the recording is kept)", style="dim")
     try:
         for batch, now in batches:
             if batch is not None:
@@ -651,6 +654,13 @@ def live_command(args: argparse.Namespace) -> int:
                 state = guide.update(batch)
             else:
                 state = guide.tick(now)
+            key = keys.read()
+            if key == " ":
+                state = guide.toggle_pause(now)
+            elif key in ("s", "S"):
+                state = guide.skip(now)
+            elif key in ("q", "Q"):
+                state = guide.stop(now)
             for event in guide.take_events():
                 if plain:
                     say(event)
@@ -667,6 +677,7 @@ def live_command(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         guide.stop(now)
     finally:
+        keys.close()
         writer.close()
         if live_view is not None:
             live_view.stop()
@@ -804,3 +815,45 @@ def _record_phyphox(args: argparse.Namespace) -> int:
             writer.close()
     console.print(f"recorded {written:,} samples to {out}")
     return 0
+
+
+class _Keys:
+    """Single key presses from the terminal without waiting for Enter (POSIX terminals and Windows consoles);
+    inactive without a terminal."""
+
+    def __init__(self):
+        import sys
+
+        self._fd, self._saved, self._windows = None, None, sys.platform.startswith("win")
+        self.active = False
+        if not sys.stdin.isatty():
+            return
+        if self._windows:
+            self.active = True
+            return
+        import termios
+        import tty
+
+        self._fd = sys.stdin.fileno()
+        self._saved = termios.tcgetattr(self._fd)
+        tty.setcbreak(self._fd)
+        self.active = True
+
+    def read(self) -> str | None:
+        if not self.active:
+            return None
+        if self._windows:
+            import msvcrt
+
+            return msvcrt.getwch() if msvcrt.kbhit() else None
+        import select
+
+        ready, _, _ = select.select([self._fd], [], [], 0)
+        return os.read(self._fd, 1).decode("utf-8", "replace") if ready else None
+
+    def close(self) -> None:
+        if self._saved is not None:
+            import termios
+
+            termios.tcsetattr(self._fd, termios.TCSADRAIN, self._saved)
+            self._saved = None

@@ -11,7 +11,6 @@ in a relaxed hold. Nothing here draws or plays anything: views (``imutrack live`
 
 from __future__ import annotations
 
-from collections import deque
 from dataclasses import dataclass, field
 from enum import Enum
 
@@ -97,7 +96,7 @@ class Guide:
         self._estimator: OrientationEstimator | None = None
         self._q0: np.ndarray | None = None
         self._forward: np.ndarray | None = None
-        self._recent: deque = deque()  # (t_s, twist, flexion, lean) of the last ~20 s
+        self._recent = np.zeros((0, 4))  # (t_s, twist, flexion, lean) of the last 20 s
         self._last_t = None
         self._last_data_t = None
         self._phase_started = 0.0
@@ -106,6 +105,7 @@ class Guide:
         self._said: set[str] = set()
         self._praised = False
         self._reps_done = {"left": 0, "right": 0}
+        self._user_paused = False
         self._say(0.0, "prompt", self.state.prompt)
 
     # --- input -------------------------------------------------------------------------------------------------
@@ -114,7 +114,7 @@ class Guide:
         if len(samples) == 0 or self.state.phase is Phase.DONE:
             return self.state
         now = float(samples.t_s[-1])
-        if self.state.paused:
+        if self.state.paused and not self._user_paused:
             self.state.paused = False
             self._say(float(samples.t_s[0]), "resume", "Sensor back; carry on")
         self._last_data_t = now
@@ -129,6 +129,9 @@ class Guide:
         """Time passes (call regularly even when no data arrives, to notice a sensor drop-out)."""
         if self.state.phase is Phase.DONE:
             return self.state
+        if self._user_paused:
+            self._last_t = now_s
+            return self.state
         if self._last_data_t is not None and now_s - self._last_data_t > self.config.dropout_s:
             if not self.state.paused:
                 self.state.paused = True
@@ -139,6 +142,33 @@ class Guide:
             self._advance(now_s)
         self._last_t = now_s
         return self.state
+
+    def toggle_pause(self, now_s: float) -> GuideState:
+        """The person pauses (or resumes): timers stand still meanwhile."""
+        s = self.state
+        if s.phase is Phase.DONE:
+            return s
+        self._user_paused = not self._user_paused
+        s.paused = self._user_paused
+        self._say(now_s, "paused" if self._user_paused else "resume",
+                  "Paused: press space to carry on" if self._user_paused else "Carry on")
+        return s
+
+    def skip(self, now_s: float) -> GuideState:
+        """Skip ahead: end the hold now, end the rest now, or give up on this turn."""
+        s = self.state
+        if s.phase is Phase.HOLD:
+            self._end_hold(now_s, early=True)
+        elif s.phase in (Phase.TURN, Phase.RETURN):
+            if s.phase is Phase.TURN:
+                self._reps_done[s.side] += 1
+                s.holds.append(dict(side=s.side, rep=s.rep, counted_s=0.0, best_twist_deg=0.0, early=True))
+            s.phase, self._phase_started = Phase.REST, now_s - self.config.rest_s
+            self._advance(now_s)
+        elif s.phase is Phase.REST:
+            self._phase_started = now_s - self.config.rest_s
+            self._advance(now_s)
+        return s
 
     def stop(self, now_s: float) -> GuideState:
         """The person ends the session (the data so far is kept)."""
@@ -186,18 +216,17 @@ class Guide:
     def _track(self, samples: ImuSamples) -> None:
         quats = self._estimator.update(samples).quat_wxyz_
         twist, flexion, lean = trunk_angles_deg(quats, self._q0, self._forward)
-        for row in zip(samples.t_s, twist, flexion, lean):
-            self._recent.append(row)
-        while self._recent and self._recent[0][0] < samples.t_s[-1] - 20.0:
-            self._recent.popleft()
+        recent = np.vstack([self._recent, np.column_stack([samples.t_s, twist, flexion, lean])])
+        self._recent = recent[np.searchsorted(recent[:, 0], samples.t_s[-1] - 20.0):]
         s = self.state
         s.twist_deg, s.flexion_deg, s.lean_deg = float(twist[-1]), float(flexion[-1]), float(lean[-1])
 
     def _window(self, seconds: float) -> np.ndarray:
-        if not self._recent:
-            return np.zeros((0, 4))
-        rows = np.array(self._recent)
-        return rows[rows[:, 0] >= rows[-1, 0] - seconds]
+        """The last ``seconds`` of (t_s, twist, flexion, lean) rows."""
+        rows = self._recent
+        if not len(rows):
+            return rows
+        return rows[np.searchsorted(rows[:, 0], rows[-1, 0] - seconds):]
 
     def _rate(self) -> float:
         w = self._window(0.5)
@@ -242,8 +271,9 @@ class Guide:
                 return
             slouching = s.flexion_deg > c.slouch_deg
             leaning = abs(s.lean_deg) > c.lean_deg
-            bouncing = bool(len(self._window(2.0)) > 3 and np.abs(np.gradient(
-                self._window(2.0)[:, 1], self._window(2.0)[:, 0])).max() > c.bounce_rate_deg_s)
+            last_2s = self._window(2.0)
+            bouncing = bool(len(last_2s) > 3 and np.abs(np.gradient(last_2s[:, 1], last_2s[:, 0])).max()
+                            > c.bounce_rate_deg_s)
             breath = self._window(min(20.0, now - self._phase_started))  # this hold's breathing only
             shallow = len(breath) > 10 and breath[-1, 0] - breath[0, 0] > 15.0 and float(
                 np.std(breath[:, 2] - np.polyval(np.polyfit(breath[:, 0], breath[:, 2], 1), breath[:, 0]))

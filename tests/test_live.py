@@ -131,3 +131,18 @@ def test_cli_live_simulated_plain_records_and_stores(tmp_path, capsys):
     with Store(db) as store:
         [stored] = store.sessions()
     assert stored.assisted == "unassisted" and stored.reps_left == stored.reps_right == 1
+
+
+def test_pause_skip_and_quit_from_the_keyboard_side(session):
+    guide = feed(Guide(GuideConfig(hold_s=50.0, rest_s=5.0)), session.samples, until_s=30.0)
+    assert guide.state.phase is Phase.HOLD
+    counted = guide.state.hold_counted_s
+    guide.toggle_pause(30.0)
+    later = session.samples.slice(int(np.searchsorted(session.samples.t_s, 30.0)),
+                                  int(np.searchsorted(session.samples.t_s, 40.0)))
+    feed(guide, later)
+    assert guide.state.hold_counted_s == counted and guide.state.paused  # paused: the countdown stood still
+    guide.toggle_pause(40.0)
+    guide.skip(40.0)
+    assert guide.state.phase is Phase.RETURN and guide.state.holds[-1]["early"]
+    assert [e.kind for e in guide.events][-3:] == ["paused", "resume", "hold end"]

@@ -45,3 +45,39 @@ def test_live_view_in_a_pseudo_terminal(tmp_path):
     assert "Turn to the left as far as is comfortable" in text
     assert re.search(r"hold:\s+\d+ s left", text)
     assert "holds:" in text and "recording:" in text
+
+
+@pytest.mark.skipif(not sys.platform.startswith(("linux", "darwin")), reason="needs a POSIX pseudo-terminal")
+def test_q_quits_and_keeps_the_recording(tmp_path):
+    from imutrack.recording import read_recording
+
+    controller, terminal = pty.openpty()
+    env = dict(os.environ, TERM="xterm-256color", COLUMNS="100", LINES="30")
+    out = tmp_path / "quit.csv"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "imutrack", "live", "--simulate", "--speed", "10", "--quiet", "--no-store",
+         "--out", str(out)], stdin=terminal, stdout=terminal, stderr=terminal, env=env, close_fds=True)
+    os.close(terminal)
+    screen, sent = b"", False
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        ready, _, _ = select.select([controller], [], [], 1.0)
+        if ready:
+            try:
+                chunk = os.read(controller, 65536)
+            except OSError:
+                break
+            if not chunk:
+                break
+            screen += chunk
+            if not sent and b"Turn to the left" in screen:
+                os.write(controller, b"q")
+                sent = True
+        elif process.poll() is not None:
+            break
+    process.wait(timeout=30)
+    os.close(controller)
+    text = ANSI.sub("", screen.decode("utf-8", "replace"))
+    assert sent and process.returncode == 0, text[-1500:]
+    assert "Session stopped" in text and "recording:" in text
+    assert len(read_recording(out).samples) > 100
