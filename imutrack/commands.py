@@ -614,21 +614,87 @@ def _phyphox_batches(args: argparse.Namespace):
     return meta, batches()
 
 
-def live_command(args: argparse.Namespace) -> int:
+def _ble_batches(args: argparse.Namespace, out: Path, backends=None):
+    """(metadata, batches) from a BLE sensor. The recorder runs on its own thread and event loop and writes the
+    recording itself (sequence numbers, host times, gap events); batches reach the guide through a queue.
+    ``backends`` is an async context manager factory yielding (client, scanner) bleak backends (tests)."""
+    import asyncio
+    import queue
+    import threading
+    import time
+
+    from imutrack.sources.ble import BleRecorder
+    from imutrack.sources.profiles import PROFILES
+
+    batches_in: queue.Queue = queue.Queue()
+    failure: list[BaseException] = []
+    control: dict = {}
+    recorder = BleRecorder(target=args.device, out=out, profile=PROFILES.get(args.profile) if args.profile else None,
+                           assisted="unassisted" if args.unassisted else "assisted", on_batch=batches_in.put)
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        control["stop"] = lambda: control["loop"].call_soon_threadsafe(stop.set)
+        control["loop"] = asyncio.get_running_loop()
+        if backends is None:
+            await recorder.run(stop)
+            return
+        async with backends() as (client_backend, scanner_backend):
+            recorder.client_backend, recorder.scanner_backend = client_backend, scanner_backend
+            await recorder.run(stop)
+
+    def thread_main() -> None:
+        try:
+            asyncio.run(main())
+        except BaseException as exc:  # noqa: BLE001 (handed to the main thread)
+            failure.append(exc)
+
+    worker = threading.Thread(target=thread_main, daemon=True)
+
+    def batches():
+        worker.start()
+        started, offset = time.monotonic(), None
+        try:
+            while worker.is_alive() or not batches_in.empty():
+                try:
+                    batch = batches_in.get(timeout=0.1)
+                except queue.Empty:
+                    yield None, time.monotonic() - started - (offset or 0.0)
+                    continue
+                offset = time.monotonic() - started - float(batch.t_s[-1]) if offset is None else offset
+                yield batch, float(batch.t_s[-1])
+            if failure:
+                raise failure[0]
+        finally:
+            if "stop" in control:
+                control["stop"]()
+            worker.join(timeout=10)
+            if failure and not isinstance(failure[0], ImutrackError):
+                raise failure[0]
+
+    meta = RecordingMeta(device=args.device, chest_normal_axis="+z")
+    if args.profile:
+        meta.chest_normal_axis = PROFILES[args.profile].chest_normal_axis
+    return meta, batches()
+
+
+def live_command(args: argparse.Namespace, backends=None) -> int:
     import sys
 
     from imutrack.live import Guide, GuideConfig, Phase
 
-    if not (args.simulate or args.phyphox):
-        raise ImutrackError("choose a source: --simulate, or --phyphox URL (BLE sensors in 'live' come next; "
-                            "meanwhile use 'imutrack record' then 'imutrack analyze --store')")
+    if not (args.simulate or args.phyphox or args.device):
+        raise ImutrackError("choose a source: --device NAME, --phyphox URL or --simulate")
     if args.reps < 1:
         raise ImutrackError(f"--reps must be at least 1, got {args.reps}")
-    meta, batches = _simulated_batches(args) if args.simulate else _phyphox_batches(args)
+    out = args.out or _unique(data_dir() / "recordings" / f"{datetime.now().strftime('%Y%m%d-%H%M%S')}-live.csv")
+    if args.device:
+        meta, batches = _ble_batches(args, out, backends)
+    else:
+        meta, batches = _simulated_batches(args) if args.simulate else _phyphox_batches(args)
     meta.assisted = "unassisted" if args.unassisted else "assisted"
     guide = Guide(GuideConfig(reps_per_side=args.reps, hold_s=args.hold, rest_s=args.rest,
                               strict_form=not args.lenient, chest_normal_axis=meta.chest_normal_axis))
-    out = args.out or _unique(data_dir() / "recordings" / f"{datetime.now().strftime('%Y%m%d-%H%M%S')}-live.csv")
     plain = args.plain or not sys.stdout.isatty()
     voice = _Voice() if not args.quiet and args.speed == 1.0 else None
     countdown = _Countdown(voice) if plain else None
@@ -642,7 +708,7 @@ def live_command(args: argparse.Namespace) -> int:
 
         live_view = Live(_live_panel(guide.state), console=console, refresh_per_second=10)
         live_view.start()
-    writer = RecordingWriter(out, meta)
+    writer = None if args.device else RecordingWriter(out, meta)  # the BLE recorder writes its own
     now = 0.0
     keys = _Keys()
     if keys.active:
@@ -650,7 +716,8 @@ def live_command(args: argparse.Namespace) -> int:
     try:
         for batch, now in batches:
             if batch is not None:
-                writer.append(batch)
+                if writer is not None:
+                    writer.append(batch)
                 state = guide.update(batch)
             else:
                 state = guide.tick(now)
@@ -678,7 +745,9 @@ def live_command(args: argparse.Namespace) -> int:
         guide.stop(now)
     finally:
         keys.close()
-        writer.close()
+        if writer is not None:
+            writer.close()
+        batches.close()
         if live_view is not None:
             live_view.stop()
         if voice is not None:
@@ -689,7 +758,7 @@ def live_command(args: argparse.Namespace) -> int:
     console.print(f"{len(holds)} holds: " + ", ".join(
         f"{h['side']} {h['best_twist_deg']:.0f}° for {h['counted_s']:.0f} s" for h in holds))
     console.print(f"recording: {out}")
-    if not args.no_store and writer.samples_written:
+    if not args.no_store and out.exists():
         _store_and_compare(out, args.db)
     return 0
 

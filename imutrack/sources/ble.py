@@ -23,6 +23,7 @@ from bleak.exc import BleakBluetoothNotAvailableError, BleakDeviceNotFoundError,
 
 from imutrack.errors import ImutrackError
 from imutrack.recording import RecordingMeta, RecordingWriter, local_now_iso
+from imutrack.samples import ImuSamples
 from imutrack.sources.profiles import PROFILES, DeviceProfile, PacketStream, identify
 
 
@@ -97,6 +98,7 @@ class BleRecorder:
         assisted, notes: recorded in the metadata.
         client_backend, scanner_backend: bleak backends (None: the platform's).
         on_status: called about once a second with a :class:`RecorderStatus`.
+        on_batch: called with every batch of samples as it is written (for a live view).
         max_reconnect_s: give up when the device stays away this long.
     """
 
@@ -111,6 +113,7 @@ class BleRecorder:
     on_status: Callable[[RecorderStatus], None] | None = None
     connect_timeout_s: float = 10.0
     max_reconnect_s: float = 60.0
+    on_batch: Callable[[ImuSamples], None] | None = None
     status: RecorderStatus = field(default_factory=RecorderStatus)
 
     async def run(self, stop: asyncio.Event | None = None) -> RecorderStatus:
@@ -246,6 +249,8 @@ class BleRecorder:
             self.status.path = self.out
         writer.append(samples, seq=seq, host_t_s=host)
         self.status.samples += len(samples)
+        if self.on_batch is not None:
+            self.on_batch(samples)
         return writer
 
     def _drain(self, stream: PacketStream, writer: RecordingWriter) -> None:
