@@ -179,7 +179,7 @@ def live_case() -> Result:
         state = guide.update(samples.slice(int(a), int(b)))
         guide.take_events()
         middle = time.perf_counter()
-        console.print(_live_panel(state))
+        console.print(_live_panel(state, {"left": 50.0, "right": 45.0}))
         end = time.perf_counter()
         processing += middle - start
         drawing += end - middle

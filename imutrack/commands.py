@@ -695,6 +695,7 @@ def live_command(args: argparse.Namespace, backends=None) -> int:
     meta.assisted = "unassisted" if args.unassisted else "assisted"
     guide = Guide(GuideConfig(reps_per_side=args.reps, hold_s=args.hold, rest_s=args.rest,
                               strict_form=not args.lenient, chest_normal_axis=meta.chest_normal_axis))
+    best_before = _best_before(args.db)
     plain = args.plain or not sys.stdout.isatty()
     voice = _Voice() if not args.quiet and args.speed == 1.0 else None
     countdown = _Countdown(voice) if plain else None
@@ -706,7 +707,7 @@ def live_command(args: argparse.Namespace, backends=None) -> int:
     if not plain:
         from rich.live import Live
 
-        live_view = Live(_live_panel(guide.state), console=console, refresh_per_second=10)
+        live_view = Live(_live_panel(guide.state, best_before), console=console, refresh_per_second=10)
         live_view.start()
     writer = None if args.device else RecordingWriter(out, meta)  # the BLE recorder writes its own
     now = 0.0
@@ -736,7 +737,7 @@ def live_command(args: argparse.Namespace, backends=None) -> int:
             if countdown is not None:
                 countdown.update(state)
             if live_view is not None:
-                live_view.update(_live_panel(state))
+                live_view.update(_live_panel(state, best_before))
             if state.phase is Phase.DONE:
                 break
         else:
@@ -784,17 +785,43 @@ class _Countdown:
                     self.voice.say("tick", f"{remaining} seconds")
 
 
-def _live_panel(state):
+def _best_before(db: Path | None) -> dict[str, float]:
+    """Best range per side in the progress database so far (empty without one)."""
+    from imutrack.store import Store, default_path
+
+    path = db or default_path()
+    if not path.exists():
+        return {}
+    with Store(path) as store:
+        sessions = store.sessions()
+    best = {}
+    for side in ("left", "right"):
+        values = [getattr(s, f"best_rom_{side}_deg") for s in sessions if getattr(s, f"best_rom_{side}_deg")]
+        if values:
+            best[side] = max(values)
+    return best
+
+
+def _live_panel(state, best_before: dict[str, float] | None = None):
+    """The live view: prompt, a twist gauge (0–90°) marking today's best (▲) and the best before today (|)."""
     from rich.panel import Panel
 
     from imutrack.live import Phase
 
-    gauge_width = 40
-    level = int(min(1.0, abs(state.twist_deg) / 90.0) * gauge_width)
-    best = state.best_twist_deg.get(state.side, 0.0)
+    gauge_width = 45
+    scale = gauge_width / 90.0
+    gauge = ["·"] * gauge_width
+    for k in range(min(gauge_width, int(abs(state.twist_deg) * scale))):
+        gauge[k] = "█"
+    today = state.best_twist_deg.get(state.side, 0.0)
+    before = (best_before or {}).get(state.side)
+    if before:
+        gauge[min(gauge_width - 1, int(before * scale))] = "|"
+    if today:
+        gauge[min(gauge_width - 1, int(today * scale))] = "▲"
+    marks = f"today {today:.0f}°" + (f", best before {before:.0f}°" if before else "")
     lines = [f"[bold]{state.prompt}[/]", "",
-             f"twist {state.twist_deg:+6.1f}°  {'█' * level}{'·' * (gauge_width - level)}  best today "
-             f"{best:.0f}° ({state.side})"]
+             f"twist {state.twist_deg:+6.1f}°  {''.join(gauge)}  ({state.side}: {marks})"]
     if state.phase is Phase.HOLD:
         lines.append(f"hold: {state.hold_remaining_s:4.0f} s left")
     if state.phase is Phase.REST:
