@@ -14,7 +14,7 @@ from pathlib import Path
 from imutrack import __version__
 from imutrack.errors import ImutrackError, ImutrackWarning
 
-PROFILE_NAMES = ("diy", "witmotion", "thingy52", "polar-h10")
+PROFILE_NAMES = ("diy", "witmotion", "thingy52", "movesense", "polar-h10")
 
 
 def _positive_float(text: str) -> float:

@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from imutrack.sources.profiles import PROFILES, PacketStream, identify
-from imutrack.sources.profiles import diy, polar, thingy52, witmotion
+from imutrack.sources.profiles import diy, movesense, polar, thingy52, witmotion
 
 G = 9.80665
 
@@ -99,6 +99,31 @@ def test_polar_delta_compressed_frame_by_hand():
     packet = polar.decode(struct.pack("<BQB", 2, 0, 0x81) + body)
     np.testing.assert_allclose(packet.acc_m_s2 / (G * 1e-3), [[1000, -20, 3], [1001, -21, 10], [993, -21, 12]])
     assert polar.decode(struct.pack("<BQB", 2, 0, 0x81) + body[:-1]) is None  # a block cut short
+
+
+def test_movesense_imu6_by_hand():
+    # type 2 (data), reference 99, t = 123456 ms, then 2 samples: acc (m/s²) array, then gyro (°/s) array
+    payload = struct.pack("<BBI", 2, 99, 123456) + struct.pack("<6f", 0.0, 0.0, 9.75, 0.5, -0.25, 9.5) + \
+        struct.pack("<6f", 1.0, -2.0, 90.0, 0.0, 0.0, -45.0)
+    packet = movesense.decode(payload)
+    assert packet.sensor_time_s == pytest.approx(123.456)
+    np.testing.assert_allclose(packet.acc_m_s2, [[0, 0, 9.75], [0.5, -0.25, 9.5]])
+    np.testing.assert_allclose(np.degrees(packet.gyr_rad_s), [[1, -2, 90], [0, 0, -45]], rtol=1e-6)
+    assert movesense.decode(struct.pack("<BBI", 3, 99, 0) + payload[6:]) is None  # a second part: not alone
+    assert movesense.decode(payload[:-4]) is None
+    assert movesense.MOVESENSE.start_writes[0][1] == b"\x01\x63/Meas/IMU6/52"
+    assert identify("Movesense 174630000192", []) is movesense.MOVESENSE
+
+
+def test_movesense_stream_times_from_the_device_clock():
+    stream = PacketStream(movesense.MOVESENSE)
+    n = 4
+    for k in range(3):
+        stream.feed(movesense.encode(np.zeros((n, 3)), np.full((n, 3), 5.66), 1000 + round(k * n * 1000 / 52)),
+                    0.1 * k)
+    samples, seq, _ = stream.take()
+    assert len(samples) == 12 and stream.lost_samples == 0
+    np.testing.assert_allclose(np.diff(samples.t_s), 1 / 52, atol=1.5e-3)
 
 
 def test_identify_by_service_or_name():

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 from imutrack.sources.profiles.base import DecodedPacket, DeviceProfile, PacketStream
 from imutrack.sources.profiles.diy import DIY
+from imutrack.sources.profiles.movesense import MOVESENSE
 from imutrack.sources.profiles.polar import POLAR_H10
 from imutrack.sources.profiles.thingy52 import THINGY52
 from imutrack.sources.profiles.witmotion import WITMOTION
 
-PROFILES: dict[str, DeviceProfile] = {p.name: p for p in (DIY, WITMOTION, THINGY52, POLAR_H10)}
+PROFILES: dict[str, DeviceProfile] = {p.name: p for p in (DIY, WITMOTION, THINGY52, MOVESENSE, POLAR_H10)}
 
 
 def identify(name: str | None, service_uuids: list[str]) -> DeviceProfile | None:
