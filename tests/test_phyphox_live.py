@@ -90,3 +90,28 @@ def test_cli_live_with_a_phyphox_phone(tmp_path, capsys):
                      "--rest", "3", "--out", str(tmp_path / "live.csv"), "--no-store", "--quiet"]) == 0
     text = capsys.readouterr().out
     assert "Calibrated" in text and "Hold, breathe deeply" in text and "session complete" in text
+
+
+def test_ctrl_c_while_recording_closes_the_file_cleanly(samples, tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from imutrack.recording import read_recording
+
+    out = tmp_path / "interrupted.csv"
+    with FakePhyphox(samples, seconds_per_request=0.2) as phone:
+        process = subprocess.Popen([sys.executable, "-m", "imutrack", "record", "--phyphox", phone.url, "--out",
+                                    str(out), "--poll", "0.02"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                   stdin=subprocess.DEVNULL, text=True)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and (not out.exists() or out.stat().st_size < 20_000):
+            time.sleep(0.05)  # waiting for the recording to grow (polled, not a fixed sleep for correctness)
+        os.kill(process.pid, signal.SIGINT)
+        stdout, stderr = process.communicate(timeout=30)
+    assert process.returncode == 0, stderr
+    assert out.read_bytes().endswith(b"\n")  # no torn line: closed cleanly
+    recording = read_recording(out)
+    assert len(recording.samples) > 100 and f"recorded {len(recording.samples):,} samples" in stdout.replace("\n", " ")
