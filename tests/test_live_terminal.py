@@ -13,18 +13,16 @@ import pytest
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]|\x1b\][^\x07]*\x07|\r")
 
 
-@pytest.mark.skipif(not sys.platform.startswith(("linux", "darwin")), reason="needs a POSIX pseudo-terminal")
-def test_live_view_in_a_pseudo_terminal(tmp_path):
+def run_in_pty(args, answer=None, timeout_s=120):
+    """Run ``python -m imutrack ARGS`` in a pseudo-terminal; ``answer(screen_bytes)`` may return bytes to type.
+    Returns (exit code, screen text without escape sequences)."""
     controller, terminal = pty.openpty()
     env = dict(os.environ, TERM="xterm-256color", COLUMNS="100", LINES="30")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "imutrack", "live", "--simulate", "--speed", "25", "--reps", "1", "--hold", "12",
-         "--rest", "3", "--quiet", "--no-store", "--out", str(tmp_path / "live.csv")],
-        stdin=terminal, stdout=terminal, stderr=terminal, env=env, close_fds=True,
-    )
+    process = subprocess.Popen([sys.executable, "-m", "imutrack", *args], stdin=terminal, stdout=terminal,
+                               stderr=terminal, env=env, close_fds=True)
     os.close(terminal)
     screen = b""
-    deadline = time.monotonic() + 120
+    deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         ready, _, _ = select.select([controller], [], [], 1.0)
         if ready:
@@ -35,50 +33,46 @@ def test_live_view_in_a_pseudo_terminal(tmp_path):
             if not chunk:
                 break
             screen += chunk
+            typed = answer(screen) if answer else None
+            if typed:
+                os.write(controller, typed)
         elif process.poll() is not None:
             break
     process.wait(timeout=30)
     os.close(controller)
-    text = ANSI.sub("", screen.decode("utf-8", "replace"))
-    assert process.returncode == 0, text[-2000:]
+    return process.returncode, ANSI.sub("", screen.decode("utf-8", "replace"))
+
+
+posix_only = pytest.mark.skipif(not sys.platform.startswith(("linux", "darwin")), reason="needs a POSIX pseudo-terminal")
+
+
+@posix_only
+def test_live_view_in_a_pseudo_terminal(tmp_path):
+    code, text = run_in_pty(["live", "--simulate", "--speed", "25", "--reps", "1", "--hold", "12", "--rest", "3",
+                             "--quiet", "--no-store", "--out", str(tmp_path / "live.csv")])
+    assert code == 0, text[-2000:]
     assert "imutrack live" in text and "Sit upright" in text
     assert "Turn to the left as far as is comfortable" in text
     assert re.search(r"hold:\s+\d+ s left", text)
     assert "holds:" in text and "recording:" in text
 
 
-@pytest.mark.skipif(not sys.platform.startswith(("linux", "darwin")), reason="needs a POSIX pseudo-terminal")
+@posix_only
 def test_q_quits_and_keeps_the_recording(tmp_path):
     from imutrack.recording import read_recording
 
-    controller, terminal = pty.openpty()
-    env = dict(os.environ, TERM="xterm-256color", COLUMNS="100", LINES="30")
     out = tmp_path / "quit.csv"
-    process = subprocess.Popen(
-        [sys.executable, "-m", "imutrack", "live", "--simulate", "--speed", "10", "--quiet", "--no-store",
-         "--out", str(out)], stdin=terminal, stdout=terminal, stderr=terminal, env=env, close_fds=True)
-    os.close(terminal)
-    screen, sent = b"", False
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        ready, _, _ = select.select([controller], [], [], 1.0)
-        if ready:
-            try:
-                chunk = os.read(controller, 65536)
-            except OSError:
-                break
-            if not chunk:
-                break
-            screen += chunk
-            if not sent and b"Turn to the left" in screen:
-                os.write(controller, b"q")
-                sent = True
-        elif process.poll() is not None:
-            break
-    process.wait(timeout=30)
-    os.close(controller)
-    text = ANSI.sub("", screen.decode("utf-8", "replace"))
-    assert sent and process.returncode == 0, text[-1500:]
+    sent = []
+
+    def press_q(screen: bytes) -> bytes | None:
+        if not sent and b"Turn to the left" in screen:
+            sent.append(True)
+            return b"q"
+        return None
+
+    code, text = run_in_pty(["live", "--simulate", "--speed", "10", "--quiet", "--no-store", "--out", str(out)],
+                            answer=press_q)
+    assert sent and code == 0, text[-1500:]
     assert "Session stopped" in text and "recording:" in text
     assert len(read_recording(out).samples) > 100
 
