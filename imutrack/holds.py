@@ -81,15 +81,17 @@ def _crossing(t_s: np.ndarray, values: np.ndarray, level: float, i: int) -> floa
     return float(t_s[i - 1] + frac * (t_s[i] - t_s[i - 1]))
 
 
-def _movement(t_s, speed, lo: int, hi: int, peak_hint: int) -> tuple[float, float, int]:
-    """Onset and offset (s) of the movement whose speed peaks in [lo, hi); also the peak index."""
+def _movement(t_s, speed, lo: int, hi: int, peak_hint: int, reach: int) -> tuple[float, float, int]:
+    """Onset and offset (s) of the movement whose speed peaks in [lo, hi); also the peak index. The onset and offset
+    are looked for within ``reach`` samples of the peak (a movement is seconds long; scanning the whole session for
+    every rep would make segmentation quadratic)."""
     peak = lo + int(np.argmax(speed[lo:hi])) if hi > lo else peak_hint
     level = MOVEMENT_ONSET_FRACTION * speed[peak]
-    below = speed < level
-    before = np.flatnonzero(below[:peak])
-    onset_i = before[-1] + 1 if len(before) else 0
-    after = np.flatnonzero(below[peak:])
-    offset_i = peak + after[0] if len(after) else len(speed) - 1
+    start = max(0, peak - reach)
+    before = np.flatnonzero(speed[start:peak] < level)
+    onset_i = start + before[-1] + 1 if len(before) else start
+    after = np.flatnonzero(speed[peak:peak + reach] < level)
+    offset_i = peak + after[0] if len(after) else min(len(speed) - 1, peak + reach)
     return _crossing(t_s, speed, level, onset_i), _crossing(t_s, speed, level, offset_i), peak
 
 
@@ -111,8 +113,9 @@ def find_reps(t_s: np.ndarray, twist_deg: np.ndarray, params: HoldParams | None 
             # last leaves it; bouncing in a forced hold can be as fast as the turn, so it must stay out of the search.
             near = np.flatnonzero(sign * twist_deg[a:b] >= p.near_level * np.median(sign * twist_deg[a:b]))
             first_near, last_near = a + near[0] + 1, a + near[-1]
-            turn_start, turn_end, _ = _movement(t_s, toward, max(0, a - search), first_near, a)
-            back_start, back_end, _ = _movement(t_s, -toward, last_near, min(len(t_s), b + search), b)
+            reach = 3 * search
+            turn_start, turn_end, _ = _movement(t_s, toward, max(0, a - search), first_near, a, reach)
+            back_start, back_end, _ = _movement(t_s, -toward, last_near, min(len(t_s), b + search), b, reach)
             has_hold = back_start - turn_end >= p.min_hold_s
             reps.append(Rep(side, turn_start, turn_end, back_start, back_end, has_hold))
     return sorted(reps, key=lambda rep: rep.turn_start_s)

@@ -297,6 +297,12 @@ def read_recording(path: str | os.PathLike) -> Recording:
     """
     path = Path(path)
     try:
+        fast = _read_fast(path)
+    except (FileNotFoundError, IsADirectoryError):
+        fast = None
+    if fast is not None:
+        return fast
+    try:
         raw = path.read_bytes()
     except FileNotFoundError:
         raise RecordingFormatError(f"{path}: no such file") from None
@@ -310,8 +316,59 @@ def read_recording(path: str | os.PathLike) -> Recording:
     return parse_recording(text, str(path), path)
 
 
-def parse_recording(text: str, where: str = "<recording>", path: Path | None = None) -> Recording:
-    """Parse the text of a recording; ``where`` names it in messages."""
+_HEAD_BYTES = 1 << 16
+
+
+def _read_fast(path: Path) -> Recording | None:
+    """The common case without reading the file into memory twice: a complete file (last byte a line end) whose
+    header fits the first 64 KiB, with well-formed rows. Returns None for anything else (the careful path then
+    finds and names the problem)."""
+    import mmap
+
+    with open(path, "rb") as f:
+        size = os.fstat(f.fileno()).st_size
+        if size <= _HEAD_BYTES:
+            return None
+        head = f.read(_HEAD_BYTES)
+        f.seek(size - 1)
+        if f.read(1) != b"\n":
+            return None
+        try:
+            head_text = head.decode("utf-8")
+        except UnicodeDecodeError:
+            return None
+        try:
+            meta, columns, header_line_no, body_pos = _parse_header(head_text, str(path))
+        except RecordingFormatError:
+            return None
+        events = []
+        with mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as mapped:
+            at = mapped.find(b"\n" + _EVENT_PREFIX.encode(), body_pos - 1)
+            while at >= 0:
+                end = mapped.find(b"\n", at + 1)
+                parts = mapped[at + 1 + len(_EVENT_PREFIX):end].decode("utf-8", "replace").split(",", 2)
+                try:
+                    events.append(RecordingEvent(float(parts[0]), parts[1], parts[2] if len(parts) > 2 else ""))
+                except (ValueError, IndexError):
+                    return None
+                at = mapped.find(b"\n" + _EVENT_PREFIX.encode(), end)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            table = np.loadtxt(path, delimiter=",", comments="#", ndmin=2, dtype=np.float64, skiprows=header_line_no,
+                               encoding="utf-8")
+        except ValueError:
+            return None
+    if table.shape[1] != len(columns) or not np.isfinite(table).all():
+        return None
+    try:
+        return _assemble(table, columns, meta, events, path, lambda: None)
+    except RecordingFormatError:
+        return None
+
+
+def _parse_header(text: str, where: str) -> tuple[RecordingMeta, tuple[str, ...], int, int]:
+    """(metadata, column names, line number of the column line, offset of the first body character)."""
     if not text.startswith(_MAGIC_PREFIX):
         first = text.split("\n", 1)[0][:60]
         raise RecordingFormatError(f"{where}:1: not an imutrack recording (first line is {first!r})")
@@ -342,23 +399,27 @@ def parse_recording(text: str, where: str = "<recording>", path: Path | None = N
         pairs[key.strip()] = value.strip()
     meta = RecordingMeta.from_pairs(pairs, where)
 
-    header_line_no = line_no
     columns = tuple(c.strip() for c in line.split(","))
     allowed = REQUIRED_COLUMNS + MAG_COLUMNS + (HOST_TIME_COLUMN,)
     for column in columns:
         if column not in allowed:
             raise RecordingFormatError(
-                f"{where}:{header_line_no}: unknown column {column!r} (columns are {', '.join(allowed)})"
+                f"{where}:{line_no}: unknown column {column!r} (columns are {', '.join(allowed)})"
             )
     for needed in REQUIRED_COLUMNS:
         if needed not in columns:
-            raise RecordingFormatError(f"{where}:{header_line_no}: column {needed!r} is missing")
+            raise RecordingFormatError(f"{where}:{line_no}: column {needed!r} is missing")
     if len(set(columns)) != len(columns):
-        raise RecordingFormatError(f"{where}:{header_line_no}: a column name appears twice")
+        raise RecordingFormatError(f"{where}:{line_no}: a column name appears twice")
     mag_present = [c in columns for c in MAG_COLUMNS]
     if any(mag_present) and not all(mag_present):
-        raise RecordingFormatError(f"{where}:{header_line_no}: magnetometer needs all of {', '.join(MAG_COLUMNS)}")
+        raise RecordingFormatError(f"{where}:{line_no}: magnetometer needs all of {', '.join(MAG_COLUMNS)}")
+    return meta, columns, line_no, pos
 
+
+def parse_recording(text: str, where: str = "<recording>", path: Path | None = None) -> Recording:
+    """Parse the text of a recording; ``where`` names it in messages."""
+    meta, columns, header_line_no, pos = _parse_header(text, where)
     body = text[pos:]
     if body and not body.endswith("\n"):
         torn_at = body.rfind("\n") + 1
@@ -374,6 +435,13 @@ def parse_recording(text: str, where: str = "<recording>", path: Path | None = N
     # Parsing straight from the file saves a copy of the whole text; a trimmed body must be parsed from memory.
     source = path if path is not None and pos + len(body) == len(text) else None
     table = _parse_table(body, source, len(columns), where, header_line_no)
+    return _assemble(table, columns, meta, events, path, lambda row: f"{where}:{_row_line(body, row, header_line_no)}")
+
+
+def _assemble(table: np.ndarray, columns: tuple[str, ...], meta: RecordingMeta, events: list[RecordingEvent],
+              path: Path | None, where_row) -> Recording:
+    """Checks on the parsed rows (whole ``seq``, increasing time) and the :class:`Recording`. ``where_row(row)``
+    names a row's file and line for messages."""
     index = {name: i for i, name in enumerate(columns)}
 
     def take(names: tuple[str, ...]) -> np.ndarray:
@@ -382,19 +450,18 @@ def parse_recording(text: str, where: str = "<recording>", path: Path | None = N
     seq_values = table[:, index["seq"]]
     if not np.all(seq_values == np.round(seq_values)):
         bad = int(np.argmax(seq_values != np.round(seq_values)))
-        raise RecordingFormatError(f"{where}:{_row_line(body, bad, header_line_no)}: seq must be a whole number")
+        raise RecordingFormatError(f"{where_row(bad)}: seq must be a whole number")
     t_s = table[:, index["t_s"]]
     steps_ok = np.diff(t_s) > 0
     if not steps_ok.all():
         bad = int(np.argmin(steps_ok)) + 1
-        raise RecordingFormatError(
-            f"{where}:{_row_line(body, bad, header_line_no)}: time t_s={t_s[bad]:.6f} s does not increase"
-        )
+        raise RecordingFormatError(f"{where_row(bad)}: time t_s={t_s[bad]:.6f} s does not increase")
+    has_mag = all(c in index for c in MAG_COLUMNS)
     samples = ImuSamples(
         t_s,
         take(REQUIRED_COLUMNS[2:5]),
         take(REQUIRED_COLUMNS[5:8]),
-        take(MAG_COLUMNS) if all(mag_present) else None,
+        take(MAG_COLUMNS) if has_mag else None,
     )
     host_t_s = table[:, index[HOST_TIME_COLUMN]].copy() if HOST_TIME_COLUMN in index else None
     return Recording(meta, samples, seq_values.astype(np.int64), host_t_s, events, path)
