@@ -169,6 +169,11 @@ def session_figure(path: Path, result: SessionAnalysis, session: SimulatedSessio
     )
 
 
+def _new_recording_path(kind: str) -> Path:
+    """A new file in the user's recordings folder, named by the time and the kind of source."""
+    return _unique(data_dir() / "recordings" / f"{datetime.now().strftime('%Y%m%d-%H%M%S')}-{kind}.csv")
+
+
 def _unique(path: Path) -> Path:
     candidate, n = path, 1
     while candidate.exists():
@@ -397,7 +402,7 @@ def record_command(args: argparse.Namespace) -> int:
     from imutrack.sources.ble import BleRecorder, RecorderStatus
     from imutrack.sources.profiles import PROFILES
 
-    out = args.out or _unique(data_dir() / "recordings" / f"{datetime.now().strftime('%Y%m%d-%H%M%S')}.csv")
+    out = args.out or _new_recording_path("ble")
     line = console.status("searching…")
 
     def show(status: RecorderStatus) -> None:
@@ -596,8 +601,7 @@ def _phyphox_batches(args: argparse.Namespace):
 
     stream = PhyphoxStream(args.phyphox)
     stream.start()
-    meta = RecordingMeta(device=f"phone at {stream.url}", profile="phyphox-live", chest_normal_axis="+z",
-                         sensor_frame="phone: x right, y up, z out of the screen", start_time=local_now_iso())
+    meta = stream.recording_meta()
 
     def batches():
         started, offset = time.monotonic(), None
@@ -687,7 +691,7 @@ def live_command(args: argparse.Namespace, backends=None) -> int:
         raise ImutrackError("choose a source: --device NAME, --phyphox URL or --simulate")
     if args.reps < 1:
         raise ImutrackError(f"--reps must be at least 1, got {args.reps}")
-    out = args.out or _unique(data_dir() / "recordings" / f"{datetime.now().strftime('%Y%m%d-%H%M%S')}-live.csv")
+    out = args.out or _new_recording_path("live")
     if args.device:
         meta, batches = _ble_batches(args, out, backends)
     else:
@@ -884,12 +888,10 @@ def _record_phyphox(args: argparse.Namespace) -> int:
 
     from imutrack.sources.phyphox_live import PhyphoxStream
 
-    out = args.out or _unique(data_dir() / "recordings" / f"{datetime.now().strftime('%Y%m%d-%H%M%S')}-phone.csv")
+    out = args.out or _new_recording_path("phone")
     stream = PhyphoxStream(args.phyphox)
     stream.start()
-    meta = RecordingMeta(device=f"phone at {stream.url}", profile="phyphox-live",
-                         sensor_frame="phone: x right, y up, z out of the screen", chest_normal_axis="+z",
-                         start_time=local_now_iso(), assisted=args.assisted or "unknown", notes=args.notes)
+    meta = stream.recording_meta(assisted=args.assisted or "unknown", notes=args.notes)
     writer = None
     written = 0
     try:

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from imutrack.errors import ImutrackError
+from imutrack.recording import RecordingMeta, local_now_iso
 from imutrack.samples import ImuSamples
 
 
@@ -74,6 +75,12 @@ class PhyphoxStream:
             return json.loads(raw)
         except ValueError:
             raise ImutrackError(f"{self.url}{path.split('?')[0]}: the answer is not phyphox's JSON") from None
+
+    def recording_meta(self, assisted: str = "unknown", notes: str = "") -> RecordingMeta:
+        """Metadata for a recording of this phone (phone axes; strapped screen outward: +z out of the chest)."""
+        return RecordingMeta(device=f"phone at {self.url}", profile="phyphox-live", chest_normal_axis="+z",
+                             sensor_frame="phone: x right, y up, z out of the screen", start_time=local_now_iso(),
+                             assisted=assisted, notes=notes)
 
     def start(self) -> None:
         """Ask phyphox to start measuring."""
