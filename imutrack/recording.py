@@ -346,7 +346,7 @@ def _read_fast(path: Path) -> Recording | None:
             at = mapped.find(b"\n" + _EVENT_PREFIX.encode(), body_pos - 1)
             while at >= 0:
                 end = mapped.find(b"\n", at + 1)
-                parts = mapped[at + 1 + len(_EVENT_PREFIX):end].decode("utf-8", "replace").split(",", 2)
+                parts = mapped[at + 1 + len(_EVENT_PREFIX):end].decode("utf-8", "replace").rstrip("\r").split(",", 2)
                 try:
                     events.append(RecordingEvent(float(parts[0]), parts[1], parts[2] if len(parts) > 2 else ""))
                 except (ValueError, IndexError):
@@ -473,7 +473,7 @@ def _parse_events(body: str, where: str, header_line_no: int) -> list[RecordingE
     while pos >= 0:
         if pos == 0 or body[pos - 1] == "\n":
             end = body.find("\n", pos)
-            parts = body[pos + len(_EVENT_PREFIX) : end].split(",", 2)
+            parts = body[pos + len(_EVENT_PREFIX) : end].rstrip("\r").split(",", 2)
             try:
                 t_s = float(parts[0])
                 events.append(RecordingEvent(t_s, parts[1], parts[2] if len(parts) > 2 else ""))

@@ -223,3 +223,28 @@ def test_cli_info_prints_a_warning_for_a_torn_file(tmp_path, capsys):
     captured = capsys.readouterr()
     assert "imutrack: warning:" in captured.err and "partial last line" in captured.err
     assert "torn.csv" in captured.out
+
+
+@pytest.mark.parametrize("line_end", ["\n", "\r\n"])
+def test_large_files_read_fast_and_the_same_as_the_careful_parser(tmp_path, line_end):
+    path = tmp_path / "big.csv"
+    events = [RecordingEvent(3.0, "gap", "link lost; back after 1.5 s"), RecordingEvent(7.5, "note", "x")]
+    write_recording(path, block(5000, mag=True), META, events=events)
+    if line_end != "\n":
+        path.write_bytes(path.read_bytes().replace(b"\n", line_end.encode()))
+    fast = read_recording(path)  # > 64 KiB, complete: the fast path
+    careful = parse_recording(path.read_bytes().decode(), str(path), path)
+    assert len(fast.samples) == 5000 and fast.events == careful.events == events
+    np.testing.assert_array_equal(fast.samples.acc_m_s2, careful.samples.acc_m_s2)
+    np.testing.assert_array_equal(fast.seq, careful.seq)
+    assert fast.meta == careful.meta
+
+
+def test_a_bad_row_deep_in_a_large_file_is_still_named_by_line(tmp_path):
+    path = tmp_path / "big.csv"
+    write_recording(path, block(5000), META)
+    lines = path.read_text().split("\n")
+    lines[4000] = lines[4000].replace(",", ",x", 1)
+    path.write_text("\n".join(lines))
+    with pytest.raises(RecordingFormatError, match=r"big\.csv:4001: value 2 is not a number"):
+        read_recording(path)
