@@ -290,18 +290,26 @@ def info(args: argparse.Namespace) -> int:
 
 
 def _recordings_in(paths: list[Path]) -> list[Path]:
-    """Files as given; folders expanded to the imutrack recordings directly inside them."""
+    """Sessions to analyse: files as given; a folder that is itself a phone-app export as one session; any other
+    folder expanded to the imutrack recordings and recognised phone-app zips directly inside it."""
+    from imutrack.io import detect
+
     found = []
     for path in paths:
-        if path.is_dir():
-            for candidate in sorted(path.glob("*.csv")):
-                with open(candidate, encoding="utf-8", errors="replace") as f:
-                    if f.readline().startswith(MAGIC):
-                        found.append(candidate)
-        else:
+        if not path.is_dir():
             found.append(path)
+        elif detect(path) != "generic":
+            found.append(path)
+        else:
+            for candidate in sorted(path.iterdir()):
+                if candidate.suffix.lower() == ".csv":
+                    with open(candidate, encoding="utf-8", errors="replace") as f:
+                        if f.readline().startswith(MAGIC):
+                            found.append(candidate)
+                elif candidate.suffix.lower() == ".zip" and detect(candidate) != "generic":
+                    found.append(candidate)
     if not found:
-        raise ImutrackError(f"no imutrack recordings in {', '.join(str(p) for p in paths)}")
+        raise ImutrackError(f"no recordings or phone-app exports in {', '.join(str(p) for p in paths)}")
     return found
 
 

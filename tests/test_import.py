@@ -216,3 +216,19 @@ def test_rows_going_back_in_time_are_left_out_and_said(tmp_path, still):
     with pytest.warns(ImutrackWarning, match="1 rows with a time that does not increase were left out"):
         recording = load(path, columns=dict(t="t", gx="gx", gy="gy", gz="gz", ax="ax", ay="ay", az="az"))
     assert len(recording.samples) == 99
+
+
+def test_analyze_finds_phone_exports_in_folders(tmp_path, capsys):
+    from tests.phone_files import sensor_logger_tables, write_folder
+
+    session = simulate(SimulatorConfig(seed=24, reps_per_side=1, hold_s=20.0, sample_rate_hz=50.0))
+    folder = tmp_path / "exports"
+    folder.mkdir()
+    write_zip(folder / "morning.zip", phyphox_tables(session.samples))
+    (folder / "notes.txt").write_text("not data")
+    sensor_logger = write_folder(tmp_path / "evening-sensor-logger", sensor_logger_tables(session.samples, "ios"))
+    assert main(["analyze", str(folder), str(sensor_logger), "--json", "--jobs", "1"]) == 0
+    text = capsys.readouterr().out
+    documents = json.loads(text[text.index("["):])  # after the progress bar
+    assert sorted(d["meta"]["profile"] for d in documents) == ["phyphox", "sensor-logger"]
+    assert all([h["side"] for h in d["holds"]] == ["left", "right"] for d in documents)
