@@ -205,3 +205,68 @@ def test_a_guided_session_with_a_ble_sensor(tmp_path, capsys):
     recording = read_recording(out)
     assert recording.meta.profile == "diy" and recording.lost_samples == 0
     assert len(recording.samples) > 100 * 40
+
+
+def _listening(port):
+    """Whether something listens on 127.0.0.1:port (Linux /proc; a probe connection would be taken as the host)."""
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with open(table) as f:
+            for line in f.read().splitlines()[1:]:
+                parts = line.split()
+                if int(parts[1].split(":")[1], 16) == port and parts[3] == "0A":
+                    return True
+    return False
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc/net/tcp")
+def test_sim_sensor_command_serves_a_recorder_across_processes(tmp_path):
+    """`imutrack sim-sensor` on one virtual controller, imutrack's recorder on another, the two linked by bumble's
+    controllers app over loopback TCP: a separate process serving the DIY profile, recorded through bleak."""
+    import socket
+    import subprocess
+    import time
+
+    from bumble.device import Device
+    from bumble.transport import open_transport
+
+    from imutrack.recording import read_recording
+    from imutrack.sources.bumble_bleak import BumbleCentral
+
+    ports = []
+    for _ in range(2):
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            ports.append(s.getsockname()[1])
+    controllers = subprocess.Popen([sys.executable, "-m", "bumble.apps.controllers",
+                                    *(f"tcp-server:127.0.0.1:{p}" for p in ports)],
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
+    sensor = None
+    try:
+        deadline = time.monotonic() + 30
+        while not all(_listening(p) for p in ports):
+            assert time.monotonic() < deadline, "bumble's controllers did not start"
+            time.sleep(0.05)
+        sensor = subprocess.Popen([sys.executable, "-m", "imutrack", "sim-sensor", f"tcp-client:127.0.0.1:{ports[0]}"],
+                                  stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, text=True)
+        out = tmp_path / "from-sim-sensor.csv"
+
+        async def record_it():
+            async with await open_transport(f"tcp-client:127.0.0.1:{ports[1]}") as (source, sink):
+                device = Device.with_hci("central", "F1:F1:F1:F1:F1:F1", source, sink)
+                await device.power_on()
+                central = BumbleCentral(device)
+                recorder = ble.BleRecorder(target="imutrack", out=out, client_backend=central.client_backend,
+                                           scanner_backend=central.scanner_backend, duration_s=2.0,
+                                           connect_timeout_s=15.0)
+                return await recorder.run()
+
+        status = asyncio.run(record_it())
+    finally:
+        for process in (sensor, controllers):
+            if process is not None:
+                process.terminate()
+                process.communicate(timeout=20)
+    recording = read_recording(out)
+    assert recording.meta.profile == "diy" and status.battery_pct == 87
+    assert recording.samples.duration_s >= 2.0 and recording.samples.rate_hz == pytest.approx(100.0)
+    assert recording.lost_samples == 0 and status.dropped_packets == 0
