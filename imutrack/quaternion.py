@@ -38,3 +38,22 @@ def rotation_vector(q: np.ndarray) -> np.ndarray:
     # angle / sin(angle/2) → 2 as the angle → 0
     scale = np.where(norm > 1e-12, angle / np.where(norm > 1e-12, norm, 1.0), 2.0)
     return v * scale[..., None]
+
+
+def from_rotation_vector(rotvec: np.ndarray) -> np.ndarray:
+    """Unit wxyz quaternions (N, 4) of rotation vectors (axis × angle, rad), (N, 3)."""
+    rotvec = np.asarray(rotvec, dtype=np.float64)
+    angle = np.linalg.norm(rotvec, axis=-1)
+    half = 0.5 * angle
+    # sin(angle/2) / angle → 1/2 as the angle → 0 (Taylor term keeps full precision for tiny angles)
+    small = angle < 1e-6
+    scale = np.where(small, 0.5 - angle * angle / 48.0, np.sin(half) / np.where(small, 1.0, angle))
+    return np.concatenate([np.cos(half)[..., None], rotvec * scale[..., None]], axis=-1)
+
+
+def rotate(q: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """Vectors ``v`` (…, 3) rotated by unit quaternions ``q`` (…, 4): q ⊗ v ⊗ q*."""
+    q = np.asarray(q, dtype=np.float64)
+    w, u = q[..., :1], q[..., 1:]
+    t = 2.0 * np.cross(u, v)
+    return v + w * t + np.cross(u, t)

@@ -29,6 +29,7 @@ from datetime import datetime
 import numpy as np
 from scipy.spatial.transform import Rotation
 
+from imutrack import quaternion
 from imutrack.errors import ImutrackError
 from imutrack.frames import GRAVITY_M_S2, MOVEMENT_ONSET_FRACTION, axis_vector
 from imutrack.samples import ImuSamples
@@ -360,13 +361,16 @@ def _script(cfg: SimulatorConfig, rng: np.random.Generator) -> _Script:
     return _Script(twist, flexion, lean, breath_rate, breath_depth, reps, slouches, cfg.neutral_s, duration)
 
 
-def _axis_rotation(axis: int, angle_rad: np.ndarray) -> Rotation:
-    rotvec = np.zeros((np.size(angle_rad), 3))
-    rotvec[:, axis] = angle_rad
-    return Rotation.from_rotvec(rotvec)
+def _axis_rotation(axis: int, angle_rad: np.ndarray) -> np.ndarray:
+    """wxyz quaternions (N, 4) of rotations by ``angle_rad`` about one coordinate axis."""
+    angle_rad = np.asarray(angle_rad, dtype=np.float64)
+    q = np.zeros((angle_rad.size, 4))
+    q[:, 0] = np.cos(0.5 * angle_rad)
+    q[:, 1 + axis] = np.sin(0.5 * angle_rad)
+    return q
 
 
-def _mount(cfg: SimulatorConfig, rng: np.random.Generator) -> Rotation:
+def _mount(cfg: SimulatorConfig, rng: np.random.Generator) -> np.ndarray:
     """Sensor → trunk rotation: the chosen sensor axis points forward, the sensor is spun about it by
     ``mount_spin_deg``, pitched by ``mount_tilt_deg`` (the sternum's incline; sign drawn at random) and turned
     sideways by ``mount_yaw_deg``."""
@@ -375,13 +379,13 @@ def _mount(cfg: SimulatorConfig, rng: np.random.Generator) -> Rotation:
     spin = Rotation.from_rotvec(np.radians(cfg.mount_spin_deg) * forward)
     tilt = Rotation.from_rotvec(np.radians(cfg.mount_tilt_deg) * rng.choice([-1.0, 1.0]) * left)
     yaw = Rotation.from_rotvec(np.radians(cfg.mount_yaw_deg) * up)
-    return yaw * tilt * spin * align
+    return (yaw * tilt * spin * align).as_quat(scalar_first=True)
 
 
 class _Kinematics:
     """Trunk and sensor orientation and sensor position as functions of time."""
 
-    def __init__(self, cfg: SimulatorConfig, script: _Script, mount: Rotation):
+    def __init__(self, cfg: SimulatorConfig, script: _Script, mount: np.ndarray):
         self.cfg, self.script, self.mount = cfg, script, mount
 
     def angles_rad(self, t_s: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -393,14 +397,15 @@ class _Kinematics:
         phase = 2 * np.pi * self.script.breath_rate_hz.integral(t_s)
         return 0.5 * (1.0 - np.cos(phase)), self.script.breath_depth(t_s)
 
-    def trunk(self, t_s: np.ndarray) -> Rotation:
+    def trunk(self, t_s: np.ndarray) -> np.ndarray:
+        """Trunk orientation, wxyz (N, 4)."""
         twist, flexion, lean = self.angles_rad(t_s)
         heading = np.radians(self.cfg.heading_deg)
         # Swing about the neutral trunk axes: flexion about left (+y), lean + to the left = about −forward (−x).
-        swing = Rotation.from_rotvec(np.column_stack([-lean, flexion, np.zeros_like(lean)]))
-        return _axis_rotation(2, heading + twist) * swing
+        swing = quaternion.from_rotation_vector(np.column_stack([-lean, flexion, np.zeros_like(lean)]))
+        return quaternion.multiply(_axis_rotation(2, heading + twist), swing)
 
-    def sensor(self, t_s: np.ndarray) -> tuple[Rotation, np.ndarray]:
+    def sensor(self, t_s: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Sensor orientation (sensor → earth) and sensor position in the earth frame, m (N, 3)."""
         cfg = self.cfg
         trunk = self.trunk(t_s)
@@ -412,11 +417,8 @@ class _Kinematics:
         lever = np.column_stack(
             [cfg.lever_forward_m + chest_m * wave, np.zeros_like(wave), np.full_like(wave, cfg.lever_up_m)]
         )
-        return trunk * breath_rot * self.mount, trunk.apply(lever)
-
-
-def _wxyz(rotation: Rotation) -> np.ndarray:
-    return rotation.as_quat(scalar_first=True)
+        sensor = quaternion.multiply(quaternion.multiply(trunk, breath_rot), self.mount)
+        return sensor, quaternion.rotate(trunk, lever)
 
 
 def simulate(cfg: SimulatorConfig | None = None) -> SimulatedSession:
@@ -431,8 +433,8 @@ def simulate(cfg: SimulatorConfig | None = None) -> SimulatedSession:
     t_s = np.arange(n) * dt
 
     orientation, _ = kin.sensor(np.append(t_s, t_s[-1] + dt))
-    step = orientation[:-1].inv() * orientation[1:]
-    gyr_true = step.as_rotvec() / dt
+    step = quaternion.multiply(quaternion.conjugate(orientation[:-1]), orientation[1:])
+    gyr_true = quaternion.rotation_vector(step) / dt
     orientation = orientation[:-1]
 
     h = _DIFF_STEP_S
@@ -441,7 +443,8 @@ def simulate(cfg: SimulatorConfig | None = None) -> SimulatedSession:
     _, pos = kin.sensor(t_s)
     acc_earth = (pos_plus - 2.0 * pos + pos_minus) / (h * h)
     acc_earth[:, 2] += GRAVITY_M_S2  # specific force: a − g with g = (0, 0, −9.81)
-    acc_true = orientation.inv().apply(acc_earth)
+    to_sensor = quaternion.conjugate(orientation)
+    acc_true = quaternion.rotate(to_sensor, acc_earth)
 
     imu = cfg.imu
     gyr_bias = np.radians(rng.uniform(-1.0, 1.0, 3) * imu.gyr_bias_max_deg_s)
@@ -466,7 +469,7 @@ def simulate(cfg: SimulatorConfig | None = None) -> SimulatedSession:
         dip = np.radians(cfg.mag_dip_deg)
         field_earth = cfg.mag_field_uT * np.array([0.0, np.cos(dip), -np.sin(dip)])  # north = earth +y
         hard_iron = rng.uniform(-1.0, 1.0, 3) * imu.mag_hard_iron_max_uT
-        mag = orientation.inv().apply(field_earth) + hard_iron + rng.normal(0.0, imu.mag_noise_uT, (n, 3))
+        mag = quaternion.rotate(to_sensor, np.broadcast_to(field_earth, acc_earth.shape)) + hard_iron + rng.normal(0.0, imu.mag_noise_uT, (n, 3))
 
     truth = _truth(cfg, script, kin, t_s, orientation, gyr_bias)
     return SimulatedSession(cfg, ImuSamples(t_s, gyr, acc, mag), truth)
@@ -479,7 +482,7 @@ def _error_matrix(rng: np.random.Generator, scale_max: float, cross_max: float) 
     return matrix + off
 
 
-def _truth(cfg, script: _Script, kin: _Kinematics, t_s, orientation: Rotation, gyr_bias) -> SimulationTruth:
+def _truth(cfg, script: _Script, kin: _Kinematics, t_s, orientation: np.ndarray, gyr_bias) -> SimulationTruth:
     twist = script.twist(t_s)
     breath_bpm = script.breath_rate_hz(t_s) * 60.0
     reps = []
@@ -500,13 +503,13 @@ def _truth(cfg, script: _Script, kin: _Kinematics, t_s, orientation: Rotation, g
         flexion_deg=script.flexion(t_s),
         lean_deg=script.lean(t_s),
         breath_rate_bpm=breath_bpm,
-        quat_sensor_wxyz=_wxyz(orientation),
-        quat_trunk_wxyz=_wxyz(kin.trunk(t_s)),
+        quat_sensor_wxyz=orientation,
+        quat_trunk_wxyz=kin.trunk(t_s),
         neutral_end_s=script.neutral_end_s,
         reps=reps,
         slouches=script.slouches,
         gyr_bias_rad_s=gyr_bias,
-        mount_wxyz=_wxyz(kin.mount),
+        mount_wxyz=kin.mount,
     )
 
 
