@@ -54,6 +54,8 @@ class DeviceProfile:
         seq_modulo: where the device's sample counter wraps; None without a counter.
         time_modulo_s: where the device clock wraps, s; None without a clock.
         battery_uuid: the standard Battery Level characteristic when the device has it.
+        reassemble: for devices that split one message over two notifications: ``reassemble(pending, payload)``
+            returns (the whole message or None, what to keep pending).
     """
 
     name: str
@@ -71,6 +73,7 @@ class DeviceProfile:
     seq_modulo: int | None = None
     time_modulo_s: float | None = None
     battery_uuid: str | None = "00002a19-0000-1000-8000-00805f9a34fb"
+    reassemble: Callable[[bytes | None, bytes], tuple[bytes | None, bytes | None]] | None = None
 
 
 def _unwrap(value: float, previous: float | None, modulo: float) -> float:
@@ -107,11 +110,17 @@ class PacketStream:
     _host0: float | None = None
     _last_host: float | None = None
     _pending: list = field(default_factory=list)
+    _part: bytes | None = None
 
     def feed(self, payload: bytes, host_time_s: float) -> DecodedPacket | None:
         """Decode one notification received at ``host_time_s`` (host monotonic clock, s)."""
         self.packets += 1
-        packet = self.profile.decode(bytes(payload))
+        payload = bytes(payload)
+        if self.profile.reassemble is not None:
+            payload, self._part = self.profile.reassemble(self._part, payload)
+            if payload is None:
+                return None
+        packet = self.profile.decode(payload)
         if packet is None or len(packet) == 0:
             self.dropped_packets += 1
             return None
@@ -143,6 +152,11 @@ class PacketStream:
         self._last_host = host_time_s
         self._pending.append((t_s, seq, np.full(n, host_time_s - self._host0), packet))
         return packet
+
+    @property
+    def awaiting_continuation(self) -> bool:
+        """A message's first part arrived and its continuation has not (yet)."""
+        return self._part is not None
 
     def reconnected(self, host_time_s: float) -> None:
         """The link came back: for a device without counter or clock, skip the samples the gap must have held."""

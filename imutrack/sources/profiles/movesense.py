@@ -5,8 +5,9 @@ Service ``34802252-7185-4d5d-b431-630e7050e8f0``; commands are written to ``3480
 ``/Meas/IMU6/52`` (accelerometer and gyroscope at 52 Hz). A data notification is ``u8 type`` (2 = data,
 3 = the second part of a data message too long for one notification), ``u8 reference``, ``u32 timestamp`` (ms, of
 the first sample, device clock), then the samples as arrays: N × (x, y, z) float32 accelerometer in m/s², then
-N × (x, y, z) float32 gyroscope in °/s. (As in Movesense's own Python example for this app.) Second parts (type 3)
-are not reassembled: at 52 Hz a message fits one notification.
+N × (x, y, z) float32 gyroscope in °/s. (As in Movesense's own Python example for this app.) A message longer than
+one notification continues in a type-3 notification (its first two bytes, type and reference, are dropped when the
+parts are joined).
 
 Sensor frame: as printed on the sensor; worn on a chest strap with its face outward, +z points forward.
 """
@@ -43,6 +44,17 @@ def decode(payload: bytes) -> DecodedPacket | None:
     return DecodedPacket(gyr_rad_s=np.radians(gyr), acc_m_s2=acc, sensor_time_s=timestamp_ms * 1e-3)
 
 
+def reassemble(pending: bytes | None, payload: bytes) -> tuple[bytes | None, bytes | None]:
+    """Join a data message split over a type-2 and a type-3 notification; (whole message or None, pending)."""
+    if len(payload) < 2:
+        return payload, None
+    if payload[0] == DATA and (len(payload) - 6) % 24:
+        return None, payload  # an incomplete first part: wait for its continuation
+    if payload[0] == 3:
+        return (pending + payload[2:], None) if pending is not None else (payload, None)
+    return payload, None
+
+
 def encode(gyr_rad_s: np.ndarray, acc_m_s2: np.ndarray, timestamp_ms: int) -> bytes:
     """A data notification as the sensor sends it (for tests)."""
     head = struct.pack("<BBI", DATA, REFERENCE, timestamp_ms % 2**32)
@@ -64,4 +76,5 @@ MOVESENSE = DeviceProfile(
     start_writes=((WRITE_UUID, SUBSCRIBE_IMU6),),
     time_modulo_s=2**32 * 1e-3,
     battery_uuid=None,
+    reassemble=reassemble,
 )
