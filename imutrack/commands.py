@@ -269,7 +269,7 @@ def truth_summary(session: SimulatedSession) -> dict:
 
 
 def info(args: argparse.Namespace) -> int:
-    table = Table(title="recordings", title_justify="left")
+    table = Table(title="recordings", title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
     for column in ("file", "device", "start", "min", "Hz", "samples", "lost", "events"):
         table.add_column(column, overflow="fold")
     for path in args.files:
