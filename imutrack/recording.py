@@ -346,11 +346,10 @@ def _read_fast(path: Path) -> Recording | None:
             at = mapped.find(b"\n" + _EVENT_PREFIX.encode(), body_pos - 1)
             while at >= 0:
                 end = mapped.find(b"\n", at + 1)
-                parts = mapped[at + 1 + len(_EVENT_PREFIX):end].decode("utf-8", "replace").rstrip("\r").split(",", 2)
-                try:
-                    events.append(RecordingEvent(float(parts[0]), parts[1], parts[2] if len(parts) > 2 else ""))
-                except (ValueError, IndexError):
+                event = _event(mapped[at + 1 + len(_EVENT_PREFIX):end].decode("utf-8", "replace"))
+                if event is None:
                     return None
+                events.append(event)
                 at = mapped.find(b"\n" + _EVENT_PREFIX.encode(), end)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -467,19 +466,26 @@ def _assemble(table: np.ndarray, columns: tuple[str, ...], meta: RecordingMeta, 
     return Recording(meta, samples, seq_values.astype(np.int64), host_t_s, events, path)
 
 
+def _event(fields: str) -> RecordingEvent | None:
+    """The event in the text after ``# event,`` (``t_s,kind,text``), or None when it is malformed."""
+    parts = fields.rstrip("\r").split(",", 2)
+    try:
+        return RecordingEvent(float(parts[0]), parts[1], parts[2] if len(parts) > 2 else "")
+    except (ValueError, IndexError):
+        return None
+
+
 def _parse_events(body: str, where: str, header_line_no: int) -> list[RecordingEvent]:
     events = []
     pos = body.find(_EVENT_PREFIX)
     while pos >= 0:
         if pos == 0 or body[pos - 1] == "\n":
             end = body.find("\n", pos)
-            parts = body[pos + len(_EVENT_PREFIX) : end].rstrip("\r").split(",", 2)
-            try:
-                t_s = float(parts[0])
-                events.append(RecordingEvent(t_s, parts[1], parts[2] if len(parts) > 2 else ""))
-            except (ValueError, IndexError):
+            event = _event(body[pos + len(_EVENT_PREFIX) : end])
+            if event is None:
                 line = header_line_no + body.count("\n", 0, pos) + 1
-                raise RecordingFormatError(f"{where}:{line}: event line is not '# event,t_s,kind,text'") from None
+                raise RecordingFormatError(f"{where}:{line}: event line is not '# event,t_s,kind,text'")
+            events.append(event)
         pos = body.find(_EVENT_PREFIX, pos + 1)
     return events
 

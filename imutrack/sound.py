@@ -63,7 +63,7 @@ def speak(text: str) -> np.ndarray | None:
         return None
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "speech.wav"
-        command = engine + [str(path)] + ([text] if engine[0] != "say" else [text])
+        command = engine + [str(path), text]
         try:
             subprocess.run(command, check=True, capture_output=True, timeout=30, stdin=subprocess.DEVNULL)
             return read_wav(path)

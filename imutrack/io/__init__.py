@@ -11,6 +11,8 @@ import warnings
 import zipfile
 from pathlib import Path
 
+import numpy as np
+
 from imutrack.errors import ImutrackWarning, RecordingFormatError
 from imutrack.io.generic import read_generic
 from imutrack.io.phyphox import read_phyphox
@@ -89,6 +91,4 @@ def load(path: str | os.PathLike, fmt: str = "auto", columns: dict[str, str] | N
         warnings.warn(f"{path}: {note}", ImutrackWarning, stacklevel=2)
     if len(notes) > 20:
         warnings.warn(f"{path}: … and {len(notes) - 20} more skipped rows", ImutrackWarning, stacklevel=2)
-    import numpy as np
-
     return Recording(meta, samples, np.arange(len(samples), dtype=np.int64), None, [], path)

@@ -22,6 +22,11 @@ def clean_times(t_s: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.nda
     return t_s[keep], values[keep], int((~ok).sum() + (~keep).sum())
 
 
+def interpolate_columns(t_target: np.ndarray, t_s: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """Each column of ``values`` (sampled at ``t_s``) linearly interpolated at ``t_target``."""
+    return np.column_stack([np.interp(t_target, t_s, values[:, k]) for k in range(values.shape[1])])
+
+
 def _interpolate(t_target: np.ndarray, t_s: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Values at ``t_target`` and a mask of where that is an interpolation (inside the stream, not across a gap)."""
     if len(t_s) < 2:
@@ -34,7 +39,7 @@ def _interpolate(t_target: np.ndarray, t_s: np.ndarray, values: np.ndarray) -> t
     r = np.clip(right, 1, len(t_s) - 1)
     no_gap = (t_s[r] - t_s[r - 1]) <= GAP_FACTOR * step
     valid = (inside & no_gap) | exact
-    out = np.column_stack([np.interp(t_target, t_s, values[:, k]) for k in range(values.shape[1])])
+    out = interpolate_columns(t_target, t_s, values)
     return out, valid
 
 

@@ -17,7 +17,7 @@ from datetime import datetime
 import numpy as np
 
 from imutrack.errors import RecordingFormatError
-from imutrack.io.merge import acc_unit_from_gravity, merge_streams
+from imutrack.io.merge import acc_unit_from_gravity, interpolate_columns, merge_streams
 from imutrack.io.tables import Table, read_table
 from imutrack.recording import RecordingMeta
 from imutrack.samples import ImuSamples
@@ -77,7 +77,7 @@ def read_sensor_logger(tables: dict[str, str], where: str, chest_axis: str = "+z
                 f"{where}: no accelerometer with gravity (TotalAcceleration.csv, or Accelerometer.csv with "
                 "Gravity.csv); turn them on in Sensor Logger"
             )
-        on_user_clock = np.column_stack([np.interp(user[0], gravity[0], gravity[1][:, k]) for k in range(3)])
+        on_user_clock = interpolate_columns(user[0], gravity[0], gravity[1])
         sign = 1.0 if platform == "android" else -1.0  # iOS / Core Motion: gravity points down
         acc, source = (user[0], sign * (user[1] + on_user_clock)), "Accelerometer.csv + Gravity.csv"
     scale = acc_unit_from_gravity(acc[1], f"{where}:{source}")

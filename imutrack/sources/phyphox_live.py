@@ -25,6 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from imutrack.errors import ImutrackError
+from imutrack.io.merge import interpolate_columns
 from imutrack.recording import RecordingMeta, local_now_iso
 from imutrack.samples import ImuSamples
 
@@ -134,7 +135,7 @@ class PhyphoxStream:
         keep_from = max(0, int(np.searchsorted(acc[:, 0], take[-1, 0]) - 1)) if len(take) else 0
         if not len(take):
             return None
-        acc_on_gyr = np.column_stack([np.interp(take[:, 0], acc[:, 0], acc[:, k]) for k in (1, 2, 3)])
+        acc_on_gyr = interpolate_columns(take[:, 0], acc[:, 0], acc[:, 1:4])
         self._acc = acc[keep_from:]
         if self._t0 is None:
             self._t0 = float(take[0, 0])
