@@ -265,7 +265,7 @@ class BleRecorder:
             if time.monotonic() - gap_started > self.max_reconnect_s:
                 raise BleError(f"{self.target} stayed away for {self.max_reconnect_s:g} s; recording kept")
             with contextlib.suppress(BleError):
-                found, _ = await self._find_with_adv()
+                found, _ = await self._find()
                 return found
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(stop.wait(), timeout=delay)
