@@ -892,28 +892,23 @@ class _Voice:
 
 
 def _record_phyphox(args: argparse.Namespace) -> int:
-    import time
-
-    from imutrack.sources.phyphox_live import PhyphoxStream
-
     out = args.out or _new_recording_path("phone")
-    stream = PhyphoxStream(args.phyphox)
-    stream.start()
-    meta = stream.recording_meta(assisted=args.assisted or "unknown", notes=args.notes)
+    meta, batches = _phyphox_batches(args)
+    meta.assisted, meta.notes = args.assisted or "unknown", args.notes
     writer = None
     written = 0
     try:
         with console.status("waiting for phyphox…") as line:
-            while args.duration is None or writer is None or writer.last_t_s < args.duration:
-                batch = stream.poll()
-                if batch is not None and len(batch):
+            for batch, _ in batches:
+                if batch is not None:
                     if writer is None:
                         meta.sample_rate_hz = round(batch.rate_hz, 3) if len(batch) > 1 else float("nan")
                         writer = RecordingWriter(out, meta)
                     writer.append(batch)
                     written += len(batch)
                     line.update(f"recording: {written:,} samples, {writer.last_t_s:.0f} s")
-                time.sleep(args.poll)
+                    if args.duration is not None and writer.last_t_s >= args.duration:
+                        break
     except KeyboardInterrupt:
         pass
     finally:
