@@ -14,7 +14,7 @@ from pathlib import Path
 from imutrack import __version__
 from imutrack.errors import ImutrackError, ImutrackWarning
 
-PROFILE_NAMES = ("diy", "witmotion", "thingy52", "movesense", "polar-h10")
+PROFILE_NAMES = ("diy", "witmotion", "thingy52", "movesense", "polar-sense", "polar-h10")
 
 
 def _positive_float(text: str) -> float:
@@ -192,16 +192,18 @@ def build_parser() -> argparse.ArgumentParser:
 
     sim_sensor = commands.add_parser(
         "sim-sensor",
-        help="serve simulated data as a BLE sensor (DIY profile) through a bumble transport",
+        help="serve simulated data as a BLE sensor (DIY or a vendor profile) through a bumble transport",
         description="A virtual chest sensor for people without hardware and for firmware developers: streams a "
-        "simulated session over the DIY GATT profile through a bumble HCI transport, e.g. 'usb:0' (a USB Bluetooth "
-        "dongle becomes the sensor), 'vhci' (Linux: a virtual controller the system's Bluetooth sees), "
+        "simulated session over the DIY GATT profile (or WitMotion's, Thingy:52's or Polar Verity Sense's) through "
+        "a bumble HCI transport, e.g. 'usb:0' (a USB Bluetooth dongle becomes the sensor), 'vhci' (Linux: a virtual "
+        "controller the system's Bluetooth sees), "
         "'serial:/dev/ttyACM0', 'tcp-client:127.0.0.1:9000' or 'tcp-server:127.0.0.1:9000' (HCI over TCP, e.g. "
         "for an emulator). Needs the 'bumble' package (pip install 'imutrack[sim]').",
     )
     sim_sensor.add_argument("transport", help="bumble transport spec")
-    sim_sensor.add_argument("--profile", choices=["diy", "witmotion", "thingy52"], default="diy")
-    sim_sensor.add_argument("--rate", type=_positive_float, default=100.0, help="sample rate, Hz (default 100)")
+    sim_sensor.add_argument("--profile", choices=["diy", "witmotion", "thingy52", "polar-sense"], default="diy")
+    sim_sensor.add_argument("--rate", type=_positive_float, default=None,
+                            help="sample rate, Hz (default: 52 for polar-sense, else 100)")
     sim_sensor.add_argument("--seed", type=int, default=0)
     sim_sensor.add_argument("--listen-anywhere", action="store_true",
                             help="allow a tcp-server/ws-server transport on a non-loopback address")

@@ -453,7 +453,8 @@ def sim_sensor_command(args: argparse.Namespace) -> int:
         host = spec.split(":")[1] if spec.count(":") >= 2 else ""
         if host not in ("127.0.0.1", "localhost", "::1"):
             raise ImutrackError(f"{spec} would listen beyond this computer; use 127.0.0.1 or pass --listen-anywhere")
-    session = simulate(SimulatorConfig(sample_rate_hz=args.rate, seed=args.seed, start_time=local_now_iso()))
+    rate_hz = args.rate or (52.0 if args.profile == "polar-sense" else 100.0)
+    session = simulate(SimulatorConfig(sample_rate_hz=rate_hz, seed=args.seed, start_time=local_now_iso()))
 
     async def serve() -> None:
         async with await open_transport(spec) as (source, sink):

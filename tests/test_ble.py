@@ -11,18 +11,30 @@ import pytest
 from imutrack.errors import ImutrackWarning
 from imutrack.recording import read_recording
 from imutrack.sources import ble
-from imutrack.sources.profiles import PROFILES, diy, thingy52, witmotion
+from imutrack.sources.profiles import PROFILES, diy, polar, thingy52, witmotion
 from imutrack.sources.simulator import SimulatorConfig, simulate
+from imutrack.sources.virtual_sensor import POLAR_GYRO_FACTOR_DPS, SERVED_PROFILES
 from tests.virtual_ble import virtual_world
 
-DECODERS = {"diy": diy.decode, "witmotion": witmotion.decode, "thingy52": thingy52.decode}
+POLAR_SETTINGS = {"gyr_factor": float(np.float32(POLAR_GYRO_FACTOR_DPS))}  # the factor as its answer carries it
+DECODERS = {"diy": diy.decode, "witmotion": witmotion.decode, "thingy52": thingy52.decode,
+            "polar-sense": lambda payload: polar.decode_sense(payload, POLAR_SETTINGS)}
+
+
+def simulated(rate_hz: float, n: int):
+    cfg = SimulatorConfig(reps_per_side=1, hold_s=10.0, neutral_s=3.0, rest_s=3.0, sample_rate_hz=rate_hz, seed=2,
+                          with_mag=True)
+    return simulate(cfg).samples.slice(0, n)
 
 
 @pytest.fixture(scope="module")
 def samples():
-    cfg = SimulatorConfig(reps_per_side=1, hold_s=10.0, neutral_s=3.0, rest_s=3.0, sample_rate_hz=100.0, seed=2,
-                          with_mag=True)
-    return simulate(cfg).samples.slice(0, 1500)
+    return simulated(100.0, 1500)
+
+
+@pytest.fixture(scope="module")
+def samples_52_hz():
+    return simulated(52.0, 780)
 
 
 def run(scenario):
@@ -43,9 +55,9 @@ def run(scenario):
 
 def expected_from(sensor, profile):
     """What the sensor sent, decoded with the documented scaling: the recording must hold exactly this."""
-    packets = [DECODERS[profile](sensor.packet(a, b)) for a, b in sensor.sent]
-    gyr = np.concatenate([p.gyr_rad_s for p in packets])
-    acc = np.concatenate([p.acc_m_s2 for p in packets])
+    packets = [DECODERS[profile](payload) for a, b in sensor.sent for payload in sensor.packets(a, b)]
+    gyr = np.concatenate([p.gyr_rad_s for p in packets if p.gyr_rad_s is not None])
+    acc = np.concatenate([p.acc_m_s2 for p in packets if p.acc_m_s2 is not None])
     return gyr, acc
 
 
@@ -70,7 +82,7 @@ async def record(sensor, central, out, stop_when_done=True, **kwargs):
 def test_scan_finds_and_identifies_the_virtual_sensors(samples):
     async def scenario():
         found = {}
-        for profile in ("diy", "witmotion", "thingy52"):
+        for profile in SERVED_PROFILES:
             async with virtual_world(samples, profile) as (sensor, central):
                 devices = await ble.scan(0.5, scanner_backend=central.scanner_backend)
                 found[profile] = devices
@@ -83,9 +95,10 @@ def test_scan_finds_and_identifies_the_virtual_sensors(samples):
         assert devices[0].rssi is not None
 
 
-@pytest.mark.parametrize("profile", ["diy", "witmotion", "thingy52"])
-def test_recording_equals_what_the_sensor_sent(samples, profile, tmp_path):
+@pytest.mark.parametrize("profile", SERVED_PROFILES)
+def test_recording_equals_what_the_sensor_sent(samples, samples_52_hz, profile, tmp_path):
     out = tmp_path / f"{profile}.csv"
+    samples = samples_52_hz if profile == "polar-sense" else samples
 
     async def scenario():
         async with virtual_world(samples, profile) as (sensor, central):
@@ -105,11 +118,14 @@ def test_recording_equals_what_the_sensor_sent(samples, profile, tmp_path):
     assert recording.host_t_s is not None and np.all(np.diff(recording.host_t_s) >= 0)
 
 
-def test_a_dropped_link_reconnects_continues_the_recording_and_marks_the_gap(samples, tmp_path):
+@pytest.mark.parametrize("profile", ["diy", "polar-sense"])
+def test_a_dropped_link_reconnects_continues_the_recording_and_marks_the_gap(samples, samples_52_hz, profile,
+                                                                             tmp_path):
     out = tmp_path / "gap.csv"
+    samples = samples_52_hz if profile == "polar-sense" else samples
 
     async def scenario():
-        async with virtual_world(samples, "diy", speed=20.0) as (sensor, central):
+        async with virtual_world(samples, profile, speed=20.0) as (sensor, central):
             async def cut_midway():
                 while sensor.index < len(samples) // 2:
                     await asyncio.sleep(0.01)
@@ -122,14 +138,28 @@ def test_a_dropped_link_reconnects_continues_the_recording_and_marks_the_gap(sam
 
     sensor, status = run(scenario)
     recording = read_recording(out)
-    gyr, _ = expected_from(sensor, "diy")
+    gyr, _ = expected_from(sensor, profile)
     assert status.reconnects == 1
     assert recording.lost_samples == 37 == status.lost_samples
     assert [e.kind for e in recording.events] == ["gap"]
     jump = int(np.flatnonzero(np.diff(recording.seq) > 1)[0])
     assert recording.events[0].t_s == pytest.approx(recording.samples.t_s[jump], abs=1e-6)
-    assert recording.samples.t_s[jump + 1] - recording.samples.t_s[jump] == pytest.approx(0.38, abs=1e-6)
+    step_s = recording.samples.t_s[jump + 1] - recording.samples.t_s[jump]
+    assert step_s == pytest.approx(38 / samples.rate_hz, abs=1e-6)  # the sensor's own times say what was missed
     np.testing.assert_allclose(recording.samples.gyr_rad_s, gyr, rtol=1e-8, atol=1e-12)  # nothing received is lost
+
+
+def test_a_polar_sensor_that_refuses_to_start_is_a_one_line_error(samples_52_hz, tmp_path):
+    async def scenario():
+        async with virtual_world(samples_52_hz, "polar-sense", pmd_status=13) as (sensor, central):
+            with pytest.raises(ble.BleError) as info:
+                await record(sensor, central, tmp_path / "x.csv")
+            return str(info.value)
+
+    message = run(scenario)
+    assert message == "Polar Sense 0A1B2C3D: the Polar sensor refused to start its accelerometer: the sensor is in " \
+        "its charger"
+    assert not (tmp_path / "x.csv").exists()
 
 
 def test_device_not_found_and_wrong_profile_are_one_line_errors(samples, tmp_path):

@@ -19,6 +19,13 @@ def test_version_and_help(capsys):
     assert "demo" in capsys.readouterr().out
 
 
+def test_the_command_line_offers_every_device_profile():
+    from imutrack.cli import PROFILE_NAMES
+    from imutrack.sources.profiles import PROFILES
+
+    assert sorted(PROFILE_NAMES) == sorted(PROFILES)
+
+
 def test_the_installed_command_runs_without_a_terminal():
     done = subprocess.run([sys.executable, "-m", "imutrack", "--help"], capture_output=True, text=True,
                           stdin=subprocess.DEVNULL, timeout=60)

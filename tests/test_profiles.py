@@ -7,6 +7,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from imutrack.errors import ImutrackError
+from imutrack.samples import ImuSamples
 from imutrack.sources.profiles import PROFILES, PacketStream, identify
 from imutrack.sources.profiles import diy, movesense, polar, thingy52, witmotion
 
@@ -101,6 +103,108 @@ def test_polar_delta_compressed_frame_by_hand():
     assert polar.decode(struct.pack("<BQB", 2, 0, 0x81) + body[:-1]) is None  # a block cut short
 
 
+def test_polar_start_commands_and_answers_by_hand():
+    # start GYRO (5): sample rate (0) 52 Hz, resolution (1) 16 bit, range (2) 2000 °/s, channels (4) 3
+    assert polar.START_VERITY_GYRO == bytes.fromhex("0205" "00013400" "01011000" "0201d007" "040103")
+    assert polar.START_VERITY_ACC == bytes.fromhex("0202" "00013400" "01011000" "02010800" "040103")
+    assert polar.START_H10_ACC_200_HZ == bytes.fromhex("02020001c80001011000020108 00".replace(" ", ""))
+    # answer: response code F0, op 02 (start), GYRO, status 0, no more; factor (5), one float32
+    answer = bytes.fromhex("f002050000" "0501") + struct.pack("<f", 0.07)
+    assert polar.configure(answer) == {"gyr_factor": pytest.approx(0.07, rel=1e-7)}
+    assert polar.configure(bytes.fromhex("f0020200000001340001011000")) == {}  # ACC: settings but no factor
+    assert polar.configure(bytes.fromhex("f002050600")) == {}  # already started (a reconnection): fine
+    assert polar.configure(bytes.fromhex("0105")) == {}  # "measurement stopped" from the device: not an answer
+    with pytest.raises(ImutrackError, match="refused to start its gyroscope: invalid range"):
+        polar.configure(bytes.fromhex("f002050900"))
+    with pytest.raises(ImutrackError, match="accelerometer: the sensor is in its charger"):
+        polar.configure(bytes.fromhex("f002020d00"))
+    assert polar.parse_response(bytes.fromhex("f00205000005")) is None  # a setting cut short
+
+
+def test_polar_verity_gyro_and_acc_frames_by_hand():
+    factor = struct.unpack("<f", struct.pack("<f", 0.07))[0]  # as the sensor sends it: float32
+    settings = {"gyr_factor": factor}
+    # GYRO compressed type 0 (0x80): reference (100, -200, 300) int16, then 3-bit deltas for 1 sample: (+1, -1, +3)
+    # -> fields 001, 111, 011 packed LSB first: bits 1,0,0, 1,1,1, 1,1,0 -> byte 0b11111001 = 0xF9, then 0b0 = 0x00
+    body = struct.pack("<3h", 100, -200, 300) + bytes([3, 1, 0xF9, 0x00])
+    frame = struct.pack("<BQB", 5, 1_000_000_000, 0x80) + body
+    packet = polar.decode_sense(frame, settings)
+    assert packet.channel == "gyr" and packet.acc_m_s2 is None and packet.sensor_time_end_s == 1.0
+    np.testing.assert_allclose(np.degrees(packet.gyr_rad_s), np.array([[100, -200, 300], [101, -201, 303]]) * factor)
+    assert polar.decode(frame, settings) is None  # an H10 has no gyroscope
+    # GYRO compressed type 1 (0x81): float32 bit patterns; reference (1.5, -2.0, 0.25), one 2-bit block of zeros
+    body = struct.pack("<3f", 1.5, -2.0, 0.25) + bytes([2, 1, 0x00])
+    packet = polar.decode_sense(struct.pack("<BQB", 5, 0, 0x81) + body, settings)
+    np.testing.assert_allclose(np.degrees(packet.gyr_rad_s), [[1.5 * factor, -2 * factor, 0.25 * factor]] * 2)
+    # ACC compressed type 0 (0x80): 16-bit values in g times the factor (here 1/4096 g per count)
+    body = struct.pack("<3h", 4096, 0, -2048)
+    packet = polar.decode_sense(struct.pack("<BQB", 2, 0, 0x80) + body, {"acc_factor": 1 / 4096})
+    assert packet.channel == "acc"
+    np.testing.assert_allclose(packet.acc_m_s2, [[G, 0, -G / 2]])
+    # ACC raw type 2: int24 mG
+    body = (1000).to_bytes(3, "little", signed=True) + (-1).to_bytes(3, "little", signed=True) + bytes(3)
+    packet = polar.decode_sense(struct.pack("<BQB", 2, 0, 2) + body)
+    np.testing.assert_allclose(packet.acc_m_s2, [[G, -G * 1e-3, 0]])
+    assert polar.decode_sense(struct.pack("<BQB", 5, 0, 1) + bytes(12)) is None  # raw gyro frames do not exist
+    assert polar.decode_sense(struct.pack("<BQB", 1, 0, 0) + bytes(12)) is None  # PPG: not ours
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(*[st.integers(-32768, 32767)] * 3), min_size=1, max_size=40))
+def test_polar_delta_frames_round_trip(rows):
+    samples = np.array(rows)
+    np.testing.assert_array_equal(polar.delta_frames(polar.encode_delta_frames(samples)), samples)
+
+
+def sense_frames(t_end_s, acc_mg, gyr_counts, offset_s=0.0):
+    """An ACC and a GYRO frame of the Verity Sense; ACC stamped ``offset_s`` after the GYRO."""
+    acc = polar.encode_frame(polar.ACC, int(round((t_end_s + offset_s) * 1e9)), 0x81,
+                             polar.encode_delta_frames(acc_mg))
+    gyr = polar.encode_frame(polar.GYRO, int(round(t_end_s * 1e9)), 0x80, polar.encode_delta_frames(gyr_counts))
+    return acc, gyr
+
+
+def test_polar_verity_streams_are_merged_on_the_gyro_clock():
+    # the device really runs at 52.4 Hz (not the nominal 52); ACC is stamped half a sample after GYRO and ramps
+    # linearly, so interpolating it onto the gyro's times has an exact answer
+    rate, n = 52.4, 8
+    stream = PacketStream(polar.POLAR_VERITY_SENSE)
+    stream.control(bytes.fromhex("f002050000" "0501") + struct.pack("<f", 0.5))
+    t0 = 800_000.0
+    times = t0 + np.arange(6 * n) / rate
+    counts = np.arange(6 * n)[:, None] * np.array([1, -2, 3])
+    taken = []
+    for k in range(6):
+        chunk = slice(k * n, (k + 1) * n)
+        ramp_mg = 1000.0 + 10.0 * (np.arange(k * n, (k + 1) * n) + 0.5)[:, None] * np.array([1.0, 0.0, -1.0])
+        acc, gyr = sense_frames(times[chunk][-1], ramp_mg, counts[chunk], offset_s=0.5 / rate)
+        if k == 4:
+            continue  # a frame pair lost on the link
+        stream.feed(gyr, 0.1 * k)  # gyro first: its samples wait for the accelerometer
+        if k == 0:
+            assert stream.take() is None
+        stream.feed(acc, 0.1 * k + 0.01)
+        taken.append(stream.take())
+    samples = ImuSamples.concatenate([t[0] for t in taken])
+    seq, host = np.concatenate([t[1] for t in taken]), np.concatenate([t[2] for t in taken])
+    # the first gyro sample precedes the first accelerometer one: not used; the lost frame is counted, not bridged,
+    # and so is the gyro sample after it, which has no accelerometer sample before it
+    expected = np.r_[1:4 * n, 5 * n + 1:6 * n]
+    first = expected < n  # timed at the nominal 52 Hz until a second frame shows the true rate: off by < 2 ms
+    t_expected = times[expected] - times[1]
+    np.testing.assert_allclose(samples.t_s[first], t_expected[first], atol=2e-3)
+    later = samples.t_s[~first] - samples.t_s[~first][0]
+    np.testing.assert_allclose(later, t_expected[~first] - t_expected[~first][0], atol=1e-6)
+    np.testing.assert_allclose(np.degrees(samples.gyr_rad_s), counts[expected] * 0.5)
+    acc_mg = samples.acc_m_s2[~first] / (G * 1e-3)
+    np.testing.assert_allclose(acc_mg, 1000.0 + 10.0 * expected[~first, None] * np.array([1.0, 0.0, -1.0]), atol=1e-3)
+    np.testing.assert_array_equal(seq, expected)
+    assert stream.lost_samples == n + 1 and stream.dropped_packets == 0
+    assert np.all(np.diff(host) >= 0)
+    stream.feed(sense_frames(times[-1], np.zeros((n, 3)), np.zeros((n, 3)))[1], 1.0)  # a repeat: dropped
+    assert stream.dropped_packets == 1
+
+
 def test_movesense_imu6_by_hand():
     # type 2 (data), reference 99, t = 123456 ms, then 2 samples: acc (m/s²) array, then gyro (°/s) array
     payload = struct.pack("<BBI", 2, 99, 123456) + struct.pack("<6f", 0.0, 0.0, 9.75, 0.5, -0.25, 9.5) + \
@@ -135,6 +239,8 @@ def test_identify_by_service_or_name():
     assert identify("anything", [diy.SERVICE_UUID.upper()]) is diy.DIY
     assert identify("WT901BLE68", []) is witmotion.WITMOTION
     assert identify("Polar H10 1234ABCD", ["0000180d-0000-1000-8000-00805f9a34fb"]) is polar.POLAR_H10
+    assert identify("Polar Sense 0A1B2C3D", ["0000180d-0000-1000-8000-00805f9a34fb"]) is polar.POLAR_VERITY_SENSE
+    assert identify("Polar Sense 0A1B2C3D", []) is polar.POLAR_VERITY_SENSE
     assert identify("headphones", []) is None
 
 
@@ -146,6 +252,9 @@ def test_garbage_is_counted_never_raised(profile_name, payload):
     packet = stream.feed(payload, 1.0)
     if packet is None:
         assert stream.dropped_packets == 1 or stream.awaiting_continuation
+    elif packet.channel != "imu":  # one of two separate streams: kept until the other covers it
+        assert np.isfinite(packet.acc_m_s2 if packet.channel == "acc" else packet.gyr_rad_s).all()
+        assert stream.take() is None
     else:
         assert np.isfinite(packet.acc_m_s2).all()
         taken = stream.take()

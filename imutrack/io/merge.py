@@ -27,7 +27,7 @@ def interpolate_columns(t_target: np.ndarray, t_s: np.ndarray, values: np.ndarra
     return np.column_stack([np.interp(t_target, t_s, values[:, k]) for k in range(values.shape[1])])
 
 
-def _interpolate(t_target: np.ndarray, t_s: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def interpolate_onto(t_target: np.ndarray, t_s: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Values at ``t_target`` and a mask of where that is an interpolation (inside the stream, not across a gap)."""
     if len(t_s) < 2:
         return np.zeros((len(t_target), values.shape[1])), np.zeros(len(t_target), dtype=bool)
@@ -54,11 +54,11 @@ def merge_streams(
     accelerometer (or magnetometer) data around them."""
     t, g, _ = clean_times(*gyr)
     ta, a, _ = clean_times(*acc)
-    acc_on_t, ok = _interpolate(t, ta, a)
+    acc_on_t, ok = interpolate_onto(t, ta, a)
     mag_on_t = None
     if mag is not None:
         tm, m, _ = clean_times(*mag)
-        mag_on_t, ok_mag = _interpolate(t, tm, m)
+        mag_on_t, ok_mag = interpolate_onto(t, tm, m)
         ok &= ok_mag
     samples = ImuSamples(t[ok], g[ok], acc_on_t[ok], None if mag_on_t is None else mag_on_t[ok])
     kept = np.flatnonzero(ok)

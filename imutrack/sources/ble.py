@@ -127,7 +127,7 @@ class BleRecorder:
         try:
             while not stop.is_set():
                 lost = asyncio.Event()
-                client = await self._connect(device, profile, queue, lost)
+                client = await self._connect(device, profile, queue, lost, stream)
                 try:
                     self.status.state = "recording"
                     writer = await self._pump(profile, stream, queue, writer, lost, stop)
@@ -177,12 +177,18 @@ class BleRecorder:
             )
         return device, profile
 
-    async def _connect(self, device, profile: DeviceProfile, queue: asyncio.Queue, lost: asyncio.Event):
+    async def _connect(self, device, profile: DeviceProfile, queue: asyncio.Queue, lost: asyncio.Event,
+                       stream: PacketStream):
+        answers: asyncio.Queue = asyncio.Queue()
+
         def on_disconnect(_client) -> None:
             lost.set()
 
         def on_data(_characteristic, data: bytearray) -> None:
             queue.put_nowait((time.monotonic(), bytes(data)))
+
+        def on_answer(_characteristic, data: bytearray) -> None:
+            answers.put_nowait(bytes(data))
 
         client = BleakClient(device, disconnected_callback=on_disconnect, timeout=self.connect_timeout_s,
                              backend=self.client_backend)
@@ -196,10 +202,25 @@ class BleRecorder:
             if profile.battery_uuid and client.services.get_characteristic(profile.battery_uuid) is not None:
                 with contextlib.suppress(BleakError):
                     self.status.battery_pct = int((await client.read_gatt_char(profile.battery_uuid))[0])
+            if profile.control_uuid:
+                await client.start_notify(profile.control_uuid, on_answer)
             await client.start_notify(profile.data_uuid, on_data)
             for uuid, command in profile.start_writes:
                 await client.write_gatt_char(uuid, command, response=True)
+                if profile.control_uuid:
+                    await self._take_answer(client, answers, stream)
         return client
+
+    async def _take_answer(self, client, answers: asyncio.Queue, stream: PacketStream) -> None:
+        """The device's answer to a start command: its settings go to the decoder; a refusal is reported."""
+        try:
+            answer = await asyncio.wait_for(answers.get(), self.connect_timeout_s)
+            stream.control(answer)
+        except (asyncio.TimeoutError, ImutrackError) as exc:
+            with contextlib.suppress(BleakError, OSError, asyncio.TimeoutError):
+                await client.disconnect()
+            reason = "it did not answer the start command" if isinstance(exc, asyncio.TimeoutError) else str(exc)
+            raise BleError(f"{self.target}: {reason}") from None
 
     async def _pump(self, profile, stream: PacketStream, queue: asyncio.Queue, writer, lost: asyncio.Event,
                     stop: asyncio.Event):

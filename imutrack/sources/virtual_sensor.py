@@ -1,8 +1,14 @@
 """A virtual chest sensor: a bumble peripheral that streams samples (e.g. from the simulator) over a device profile.
 
-Serves the DIY profile (``firmware_notes/``), WitMotion and Thingy:52 the way those devices do, so the whole BLE path
-— scan, connect, discover, subscribe, notifications, link loss, reconnection — can run without hardware, in tests
-(on bumble's in-memory link) and from ``imutrack sim-sensor`` (on any bumble transport). Requires ``bumble``.
+Serves the DIY profile (``firmware_notes/``), WitMotion, Thingy:52 and Polar Verity Sense the way those devices do,
+so the whole BLE path — scan, connect, discover, subscribe, start commands and their answers, notifications, link
+loss, reconnection — can run without hardware, in tests (on bumble's in-memory link) and from ``imutrack sim-sensor``
+(on any bumble transport). Requires ``bumble``.
+
+The Verity Sense is served as its PMD service works: a start command on the control point is answered by an
+indication (with the gyroscope's scale factor, here 0.07 °/s per count — the ±2000 °/s sensitivity of ST's LSM6
+family); then every ``samples_per_packet`` samples (fewer if the link's MTU is small) it notifies one
+delta-compressed ACC frame (mG) and one GYRO frame, each stamped in ns at its last sample.
 """
 
 from __future__ import annotations
@@ -17,12 +23,16 @@ from bumble.device import Device
 from bumble.gatt import Characteristic, CharacteristicValue, Service
 
 from imutrack.errors import ImutrackError
+from imutrack.frames import GRAVITY_M_S2
 from imutrack.samples import ImuSamples
-from imutrack.sources.profiles import diy, thingy52, witmotion
+from imutrack.sources.profiles import diy, polar, thingy52, witmotion
 
 BATTERY_SERVICE = "0000180f-0000-1000-8000-00805f9a34fb"
 BATTERY_LEVEL = "00002a19-0000-1000-8000-00805f9a34fb"
-SERVED_PROFILES = ("diy", "witmotion", "thingy52")
+SERVED_PROFILES = ("diy", "witmotion", "thingy52", "polar-sense")
+NAMES = {"diy": "imutrack", "witmotion": "WT901BLE", "thingy52": "Thingy", "polar-sense": "Polar Sense 0A1B2C3D"}
+POLAR_GYRO_FACTOR_DPS = 0.07
+POLAR_EPOCH_NS = 8 * 10**17  # a device clock some 25 years after Polar's 2000-01-01 epoch
 
 
 def _uuid(text: str) -> BumbleUUID:
@@ -34,21 +44,26 @@ class VirtualSensor:
 
     Attributes:
         speed: playback speed (1 = real time; ``float("inf")``: as fast as the link takes them).
-        samples_per_packet: most DIY samples per notification (1..20, and as many as the link's MTU allows; the
-            other profiles send one sample per notification).
+        samples_per_packet: most DIY or Polar samples per notification (DIY: 1..20; both: as many as the link's MTU
+            allows); WitMotion and Thingy send one sample per notification.
         sent: indices ``[start, end)`` of the samples sent in each notification, in order.
         battery_pct: what the battery characteristic reads.
+        pmd_status: the status a Polar sensor answers start commands with (0: success; others to try a client's
+            handling of a refusal, e.g. 13: in its charger).
     """
 
     def __init__(self, device: Device, samples: ImuSamples, profile: str = "diy", name: str | None = None,
-                 speed: float = 1.0, samples_per_packet: int = 10, battery_pct: int = 87):
+                 speed: float = 1.0, samples_per_packet: int = 10, battery_pct: int = 87, pmd_status: int = 0):
         if profile not in SERVED_PROFILES:
             raise ImutrackError(f"the virtual sensor serves {', '.join(SERVED_PROFILES)}, not {profile!r}")
         self.device, self.samples, self.profile = device, samples, profile
         self.speed = speed
-        self.samples_per_packet = samples_per_packet if profile == "diy" else 1
+        self.samples_per_packet = samples_per_packet if profile in ("diy", "polar-sense") else 1
         self.battery_pct = battery_pct
-        self.name = name or {"diy": "imutrack", "witmotion": "WT901BLE", "thingy52": "Thingy"}[profile]
+        self.name = name or NAMES[profile]
+        self.pmd_status = pmd_status
+        self.polar_started: set[int] = set()
+        self._answers: set[asyncio.Task] = set()
         self.index = 0
         self.sent: list[tuple[int, int]] = []
         self.finished = asyncio.Event()
@@ -69,6 +84,12 @@ class VirtualSensor:
             control = Characteristic(_uuid(diy.CONTROL_UUID), write, Characteristic.WRITEABLE,
                                      CharacteristicValue(write=start))
             service = Service(_uuid(diy.SERVICE_UUID), [data, control])
+        elif self.profile == "polar-sense":
+            data = Characteristic(_uuid(polar.DATA_UUID), notify, Characteristic.READABLE, b"")
+            control = Characteristic(_uuid(polar.CONTROL_UUID), write | Characteristic.Properties.INDICATE,
+                                     Characteristic.WRITEABLE, CharacteristicValue(write=self._polar_command))
+            self._control = control
+            service = Service(_uuid(polar.SERVICE_UUID), [control, data])
         elif self.profile == "witmotion":
             data = Characteristic(_uuid(witmotion.NOTIFY_UUID), notify, Characteristic.READABLE, b"")
             control = Characteristic(_uuid(witmotion.WRITE_UUID), write, Characteristic.WRITEABLE,
@@ -87,9 +108,33 @@ class VirtualSensor:
         self.device.add_services([service, battery])
         return data
 
+    def _polar_command(self, _connection, value: bytes) -> None:
+        """A PMD control-point write: start the measurement and answer (by indication, once the write is done)."""
+        value = bytes(value)
+        if len(value) < 2 or value[0] != polar.START:
+            return
+        measurement = value[1]
+        status = self.pmd_status if measurement in (polar.ACC, polar.GYRO) else 2  # 2: invalid measurement type
+        answer = bytes([polar.RESPONSE, polar.START, measurement, status, 0])
+        if status == 0:
+            self.polar_started.add(measurement)
+            if measurement == polar.GYRO:
+                answer += bytes([polar.FACTOR, 1]) + np.float32(POLAR_GYRO_FACTOR_DPS).tobytes()
+
+        async def indicate() -> None:
+            await asyncio.sleep(0)
+            await self.device.indicate_subscribers(self._control, answer)
+            if {polar.ACC, polar.GYRO} <= self.polar_started:
+                self._streaming.set()
+
+        task = asyncio.get_running_loop().create_task(indicate())
+        self._answers.add(task)
+        task.add_done_callback(self._answers.discard)
+
     def advertising_data(self) -> bytes:
         service = {"diy": diy.SERVICE_UUID, "witmotion": witmotion.SERVICE_UUID,
-                   "thingy52": "ef680100-9b35-4933-9b10-52ffa9740042"}[self.profile]
+                   "thingy52": "ef680100-9b35-4933-9b10-52ffa9740042",
+                   "polar-sense": polar.HEART_RATE_SERVICE_UUID}[self.profile]
         uuid = _uuid(service)
         kind = (AdvertisingData.COMPLETE_LIST_OF_16_BIT_SERVICE_CLASS_UUIDS if service.endswith(
             "-0000-1000-8000-00805f9a34fb") else AdvertisingData.COMPLETE_LIST_OF_128_BIT_SERVICE_CLASS_UUIDS)
@@ -109,6 +154,9 @@ class VirtualSensor:
         self._task = asyncio.create_task(self._stream())
 
     async def stop(self) -> None:
+        for task in list(self._answers):
+            task.cancel()
+        await asyncio.gather(*self._answers, return_exceptions=True)
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -122,11 +170,23 @@ class VirtualSensor:
         ``skip_samples`` pass unsent meanwhile (the sensor's counter and clock run on)."""
         async with self._sending:
             self._streaming.clear()
+            self.polar_started.clear()  # a Polar sensor stops its streams when the link goes
             for connection in list(self.device.connections.values()):
                 with contextlib.suppress(Exception):
                     await connection.disconnect()
             self.index = min(len(self.samples), self.index + skip_samples)
             self._resync = True
+
+    def packets(self, start: int, end: int) -> list[bytes]:
+        """The notifications that carry samples ``[start, end)``."""
+        if self.profile != "polar-sense":
+            return [self.packet(start, end)]
+        s = self.samples
+        stamp_ns = POLAR_EPOCH_NS + int(round(s.t_s[end - 1] * 1e9))
+        acc_mg = np.round(s.acc_m_s2[start:end] / GRAVITY_M_S2 * 1e3)
+        gyr_counts = np.round(np.degrees(s.gyr_rad_s[start:end]) / POLAR_GYRO_FACTOR_DPS)
+        return [polar.encode_frame(polar.ACC, stamp_ns, 0x81, polar.encode_delta_frames(acc_mg)),
+                polar.encode_frame(polar.GYRO, stamp_ns, 0x80, polar.encode_delta_frames(gyr_counts))]
 
     def packet(self, start: int, end: int) -> bytes:
         s = self.samples
@@ -137,6 +197,15 @@ class VirtualSensor:
             return witmotion.encode(s.gyr_rad_s[start:end], s.acc_m_s2[start:end])
         mag = s.mag_uT[start] if s.mag_uT is not None else np.zeros(3)
         return thingy52.encode(s.gyr_rad_s[start], s.acc_m_s2[start], mag)
+
+    def _per_packet(self, mtu: int) -> int:
+        """Samples in the next notification: as many as asked for and the MTU lets through."""
+        if self.profile == "diy":
+            return max(1, min(self.samples_per_packet, (mtu - 3 - diy.HEADER.size) // 12))
+        if self.profile == "polar-sense":
+            # 10 B header, 6 B reference, 2 B block header, then 3 deltas of at most 17 bits per further sample
+            return max(1, min(self.samples_per_packet, (mtu - 3 - 18) * 8 // 51 + 1))
+        return 1
 
     async def _stream(self) -> None:
         try:
@@ -164,9 +233,9 @@ class VirtualSensor:
                 if not self._streaming.is_set() or not self.device.connections:
                     continue
                 mtu = min(c.att_mtu for c in self.device.connections.values())
-                per_packet = max(1, min(self.samples_per_packet, (mtu - 3 - diy.HEADER.size) // 12))
-                start, end = self.index, min(n, self.index + (per_packet if self.profile == "diy" else 1))
-                await self.device.notify_subscribers(self._data, self.packet(start, end))
+                start, end = self.index, min(n, self.index + self._per_packet(mtu))
+                for payload in self.packets(start, end):
+                    await self.device.notify_subscribers(self._data, payload)
                 self.sent.append((start, end))
                 self.index = end
             await asyncio.sleep(0)

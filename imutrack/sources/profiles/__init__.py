@@ -9,23 +9,23 @@ from __future__ import annotations
 from imutrack.sources.profiles.base import DecodedPacket, DeviceProfile, PacketStream
 from imutrack.sources.profiles.diy import DIY
 from imutrack.sources.profiles.movesense import MOVESENSE
-from imutrack.sources.profiles.polar import POLAR_H10
+from imutrack.sources.profiles.polar import POLAR_H10, POLAR_VERITY_SENSE
 from imutrack.sources.profiles.thingy52 import THINGY52
 from imutrack.sources.profiles.witmotion import WITMOTION
 
-PROFILES: dict[str, DeviceProfile] = {p.name: p for p in (DIY, WITMOTION, THINGY52, MOVESENSE, POLAR_H10)}
+PROFILES: dict[str, DeviceProfile] = {
+    p.name: p for p in (DIY, WITMOTION, THINGY52, MOVESENSE, POLAR_VERITY_SENSE, POLAR_H10)
+}
 
 
 def identify(name: str | None, service_uuids: list[str]) -> DeviceProfile | None:
-    """The profile a device matches by advertised service UUID or, failing that, by name prefix."""
+    """The profile a device matches by advertised service UUID or, failing that, by name prefix; when several
+    profiles share a UUID (Polar's sensors all advertise heart rate), the name decides."""
     uuids = {u.lower() for u in service_uuids}
-    for profile in PROFILES.values():
-        if profile.service_uuid in uuids or profile.advertised_uuid in uuids:
-            return profile
-    for profile in PROFILES.values():
-        if name and any(name.startswith(prefix) for prefix in profile.name_prefixes):
-            return profile
-    return None
+    by_uuid = [p for p in PROFILES.values() if p.service_uuid in uuids or p.advertised_uuid in uuids]
+    by_name = [p for p in PROFILES.values() if name and any(name.startswith(x) for x in p.name_prefixes)]
+    both = [p for p in by_uuid if p in by_name]
+    return (both or by_uuid or by_name or [None])[0]
 
 
 __all__ = ["PROFILES", "DecodedPacket", "DeviceProfile", "PacketStream", "identify"]

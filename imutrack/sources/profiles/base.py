@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
 
+from imutrack.io.merge import interpolate_onto
 from imutrack.samples import ImuSamples
 
 
@@ -15,23 +16,28 @@ class DecodedPacket:
     """One notification, decoded. Arrays in SI units in the profile's sensor frame, shape (n, 3).
 
     Attributes:
-        gyr_rad_s: angular rate, rad/s; None for a device without a gyroscope.
-        acc_m_s2: specific force, m/s².
+        gyr_rad_s: angular rate, rad/s; None for a device without a gyroscope (or in an "acc" packet).
+        acc_m_s2: specific force, m/s²; None only in a "gyr" packet.
         mag_uT: magnetic field, µT, or None.
         first_seq: the device's sample counter for the first sample (wraps at the profile's ``seq_modulo``), or None.
         sensor_time_s: the device clock at the first sample, s (wraps at ``time_modulo_s``), or None.
         rate_hz: the sample rate the packet declares, or None to use the profile's.
+        channel: "imu" when the packet holds whole samples; "acc" or "gyr" for a device that sends its accelerometer
+            and gyroscope as separate streams, each stamped by the device clock (``sensor_time_end_s``).
+        sensor_time_end_s: the device clock at the *last* sample, s (never wraps), for "acc"/"gyr" packets.
     """
 
     gyr_rad_s: np.ndarray | None
-    acc_m_s2: np.ndarray
+    acc_m_s2: np.ndarray | None
     mag_uT: np.ndarray | None = None
     first_seq: int | None = None
     sensor_time_s: float | None = None
     rate_hz: float | None = None
+    channel: str = "imu"
+    sensor_time_end_s: float | None = None
 
     def __len__(self) -> int:
-        return len(self.acc_m_s2)
+        return len(self.acc_m_s2 if self.acc_m_s2 is not None else self.gyr_rad_s)
 
 
 @dataclass(frozen=True)
@@ -50,12 +56,17 @@ class DeviceProfile:
         sensor_frame: how the axes sit when worn as documented.
         rate_hz: the sample rate it streams at after ``start_writes``.
         start_writes: (characteristic UUID, bytes) written, in order, to start streaming.
-        decode: ``decode(payload) -> DecodedPacket | None`` — pure; None for anything malformed.
+        decode: ``decode(payload, settings) -> DecodedPacket | None`` — pure; None for anything malformed.
+            ``settings`` holds what the device said on its control characteristic (see ``configure``).
         seq_modulo: where the device's sample counter wraps; None without a counter.
         time_modulo_s: where the device clock wraps, s; None without a clock.
         battery_uuid: the standard Battery Level characteristic when the device has it.
         reassemble: for devices that split one message over two notifications: ``reassemble(pending, payload)``
             returns (the whole message or None, what to keep pending).
+        control_uuid: a characteristic whose notifications/indications answer the ``start_writes`` (subscribed
+            before they are written; each answer is awaited).
+        configure: ``configure(answer) -> dict`` — pure; the settings an answer carries (e.g. a scale factor), for
+            ``decode``; raises :class:`~imutrack.errors.ImutrackError` when the device refused to start.
     """
 
     name: str
@@ -68,12 +79,14 @@ class DeviceProfile:
     chest_normal_axis: str
     sensor_frame: str
     rate_hz: float
-    decode: Callable[[bytes], DecodedPacket | None]
+    decode: Callable[[bytes, Mapping[str, float] | None], DecodedPacket | None]
     start_writes: tuple[tuple[str, bytes], ...] = ()
     seq_modulo: int | None = None
     time_modulo_s: float | None = None
     battery_uuid: str | None = "00002a19-0000-1000-8000-00805f9a34fb"
     reassemble: Callable[[bytes | None, bytes], tuple[bytes | None, bytes | None]] | None = None
+    control_uuid: str | None = None
+    configure: Callable[[bytes], dict[str, float]] | None = None
 
 
 def _unwrap(value: float, previous: float | None, modulo: float) -> float:
@@ -97,7 +110,15 @@ class PacketStream:
     counting samples at that rate, with the count moved on across a reconnection by the host time that passed.
     ``t_s`` starts at 0 at the first sample. Host receive times are kept in ``host_t_s``.
 
-    Counters: ``packets``, ``dropped_packets`` (could not be decoded), ``lost_samples`` (gaps in the counter).
+    A device that sends accelerometer and gyroscope as separate streams (packets of channel "acc"/"gyr", each
+    stamped at its last sample): each stream is timed by its stamps (sample spacing from consecutive stamps, so the
+    device's true rate is used), and the accelerometer is interpolated linearly onto the gyroscope's times — never
+    extrapolated, never across a gap (:func:`imutrack.io.merge.interpolate_onto`). Gyroscope samples wait until the
+    accelerometer has caught up with them; those before the first accelerometer sample are not used, those with no
+    accelerometer sample on one side within the gap limit (after a link gap) are counted as lost.
+
+    Counters: ``packets``, ``dropped_packets`` (could not be decoded), ``lost_samples`` (gaps in the counter or clock).
+    ``settings``: what the device said on its control characteristic (:meth:`control`), passed to the decoder.
     """
 
     profile: DeviceProfile
@@ -111,6 +132,16 @@ class PacketStream:
     _last_host: float | None = None
     _pending: list = field(default_factory=list)
     _part: bytes | None = None
+    settings: dict[str, float] = field(default_factory=dict)
+    _ends: dict[str, float] = field(default_factory=dict)
+    _steps: dict[str, float] = field(default_factory=dict)
+    _split: dict[str, list] = field(default_factory=lambda: {"acc": [], "gyr": []})
+
+    def control(self, payload: bytes) -> None:
+        """A message from the device's control characteristic: keep the settings it carries. Raises
+        :class:`~imutrack.errors.ImutrackError` when it says the device refused to start."""
+        if self.profile.configure is not None:
+            self.settings.update(self.profile.configure(bytes(payload)))
 
     def feed(self, payload: bytes, host_time_s: float) -> DecodedPacket | None:
         """Decode one notification received at ``host_time_s`` (host monotonic clock, s)."""
@@ -120,15 +151,17 @@ class PacketStream:
             payload, self._part = self.profile.reassemble(self._part, payload)
             if payload is None:
                 return None
-        packet = self.profile.decode(payload)
+        packet = self.profile.decode(payload, self.settings)
         if packet is None or len(packet) == 0:
             self.dropped_packets += 1
             return None
+        if self._host0 is None:
+            self._host0 = host_time_s
+        if packet.channel != "imu":
+            return self._feed_split(packet, host_time_s)
         p = self.profile
         n = len(packet)
         rate_hz = packet.rate_hz or p.rate_hz
-        if self._host0 is None:
-            self._host0 = host_time_s
         if packet.first_seq is not None and p.seq_modulo:
             seq0 = _unwrap(packet.first_seq, self._next_seq, p.seq_modulo) if self._next_seq is not None else float(
                 packet.first_seq)
@@ -153,6 +186,65 @@ class PacketStream:
         self._pending.append((t_s, seq, np.full(n, host_time_s - self._host0), packet))
         return packet
 
+    def _feed_split(self, packet: DecodedPacket, host_time_s: float) -> DecodedPacket | None:
+        """One "acc" or "gyr" packet: its samples' device times from its end stamp (and the previous one's)."""
+        n, end = len(packet), packet.sensor_time_end_s
+        previous = self._ends.get(packet.channel)
+        if end is None or not np.isfinite(end) or (previous is not None and end <= previous):
+            self.dropped_packets += 1  # unstamped, a repeat or an old packet
+            return None
+        # sample spacing: measured between consecutive stamps (the device's true rate), else the last one measured,
+        # else the nominal rate
+        step = self._steps.get(packet.channel, 1.0 / (packet.rate_hz or self.profile.rate_hz))
+        periods = (end - previous) / step if previous is not None else None
+        if periods is not None and abs(periods - n) <= 0.5:
+            step = self._steps[packet.channel] = (end - previous) / n
+        t_abs = end - step * np.arange(n - 1, -1, -1)
+        self._ends[packet.channel] = end
+        if packet.channel == "acc":
+            self._split["acc"].append((t_abs, packet.acc_m_s2))
+            return packet
+        missing = int(round(periods)) - n if periods is not None else 0
+        if missing > 0:
+            self.lost_samples += missing
+        seq0 = (self._next_seq or 0.0) + max(missing, 0)
+        self._next_seq = seq0 + n
+        self._split["gyr"].append((t_abs, seq0 + np.arange(n), np.full(n, host_time_s - self._host0),
+                                   packet.gyr_rad_s))
+        return packet
+
+    def _take_split(self) -> tuple[ImuSamples, np.ndarray, np.ndarray] | None:
+        """Gyroscope samples the accelerometer covers, with it interpolated onto their times."""
+        acc, gyr = self._split["acc"], self._split["gyr"]
+        if not acc or not gyr:
+            return None
+        ta = np.concatenate([a[0] for a in acc])
+        va = np.concatenate([a[1] for a in acc])
+        tg = np.concatenate([g[0] for g in gyr])
+        seq = np.concatenate([g[1] for g in gyr])
+        host = np.concatenate([g[2] for g in gyr])
+        vg = np.concatenate([g[3] for g in gyr])
+        ready = tg <= ta[-1]
+        later = ~ready
+        self._split["gyr"] = [(tg[later], seq[later], host[later], vg[later])] if later.any() else []
+        if not ready.any():
+            return None
+        tg, seq, host, vg = tg[ready], seq[ready], host[ready], vg[ready]
+        acc_on_gyr, ok = interpolate_onto(tg, ta, va)
+        keep_from = max(0, int(np.searchsorted(ta, tg[-1], side="right")) - 1)
+        self._split["acc"] = [(ta[keep_from:], va[keep_from:])]
+        started = self._time0 is not None
+        if not started:
+            ok &= np.cumsum(ok) > 0  # before the first paired sample: the streams simply start at different times
+        else:
+            self.lost_samples += int((~ok).sum())
+        if not ok.any():
+            return None
+        if self._time0 is None:
+            self._time0 = float(tg[ok][0])
+        samples = ImuSamples(tg[ok] - self._time0, vg[ok], acc_on_gyr[ok])
+        return samples, seq[ok].astype(np.int64), host[ok]
+
     @property
     def awaiting_continuation(self) -> bool:
         """A message's first part arrived and its continuation has not (yet)."""
@@ -160,7 +252,8 @@ class PacketStream:
 
     def reconnected(self, host_time_s: float) -> None:
         """The link came back: for a device without counter or clock, skip the samples the gap must have held."""
-        if self.profile.seq_modulo is None and self._last_host is not None and self._next_seq is not None:
+        counted = self.profile.seq_modulo is None and not self._ends  # neither a counter nor stamps to go by
+        if counted and self._last_host is not None and self._next_seq is not None:
             missing = int(round((host_time_s - self._last_host) * self.profile.rate_hz))
             self._next_seq += missing
             self.lost_samples += missing
@@ -168,6 +261,8 @@ class PacketStream:
     def take(self) -> tuple[ImuSamples, np.ndarray, np.ndarray] | None:
         """Everything decoded since the last call: (samples, seq, host_t_s), or None. Samples whose time does not
         move forward are dropped (counted in ``dropped_packets`` by packet)."""
+        if self._ends:
+            return self._take_split()
         if not self._pending:
             return None
         pending, self._pending = self._pending, []

@@ -20,6 +20,7 @@ outward (+z forward), +x up.
 from __future__ import annotations
 
 import struct
+from collections.abc import Mapping
 
 import numpy as np
 
@@ -48,7 +49,7 @@ def acc_scale_m_s2(code: int) -> float:
     return ACC_RANGES_G[code] * GRAVITY_M_S2 / 32768.0
 
 
-def decode(payload: bytes) -> DecodedPacket | None:
+def decode(payload: bytes, settings: Mapping[str, float] | None = None) -> DecodedPacket | None:
     if len(payload) < HEADER.size:
         return None
     version, flags, n, ranges, first_seq, t_us = HEADER.unpack_from(payload)

@@ -15,6 +15,7 @@ Sensor frame: as printed on the sensor; worn on a chest strap with its face outw
 from __future__ import annotations
 
 import struct
+from collections.abc import Mapping
 
 import numpy as np
 
@@ -29,7 +30,7 @@ SUBSCRIBE_IMU6 = bytes([0x01, REFERENCE]) + f"/Meas/IMU6/{RATE_HZ}".encode()
 DATA = 2
 
 
-def decode(payload: bytes) -> DecodedPacket | None:
+def decode(payload: bytes, settings: Mapping[str, float] | None = None) -> DecodedPacket | None:
     if len(payload) < 6 + 24:
         return None
     kind, reference, timestamp_ms = struct.unpack_from("<BBI", payload)

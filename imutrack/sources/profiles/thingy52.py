@@ -13,6 +13,7 @@ Sensor frame: the board's axes as printed; worn with the top face outward on the
 from __future__ import annotations
 
 import struct
+from collections.abc import Mapping
 
 import numpy as np
 
@@ -25,7 +26,7 @@ RAW_UUID = "ef680406-9b35-4933-9b10-52ffa9740042"
 CONFIG_100_HZ = struct.pack("<HHHHB", 100, 1000, 100, 100, 0)
 
 
-def decode(payload: bytes) -> DecodedPacket | None:
+def decode(payload: bytes, settings: Mapping[str, float] | None = None) -> DecodedPacket | None:
     if len(payload) != 18:
         return None
     raw = np.frombuffer(payload, dtype="<i2").astype(np.float64)

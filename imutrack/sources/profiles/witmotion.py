@@ -14,6 +14,8 @@ Sensor frame: as printed on the case; worn flat on the sternum with the label ou
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import numpy as np
 
 from imutrack.frames import GRAVITY_M_S2
@@ -26,7 +28,7 @@ FRAME = 20
 SET_100_HZ = bytes([0xFF, 0xAA, 0x03, 0x09, 0x00])
 
 
-def decode(payload: bytes) -> DecodedPacket | None:
+def decode(payload: bytes, settings: Mapping[str, float] | None = None) -> DecodedPacket | None:
     if len(payload) == 0 or len(payload) % FRAME:
         return None
     frames = np.frombuffer(payload, dtype=np.uint8).reshape(-1, FRAME)
