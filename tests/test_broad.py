@@ -40,8 +40,9 @@ def test_no_trial_worse_than_the_baseline_9d(results):
 
 
 def test_6d_trials_are_at_most_a_tenth_of_a_degree_worse_than_the_baseline(results):
-    # Known gap (docs/accuracy.md): in the tumbling trials the gyro's scale/cross-axis errors dominate; two trials
-    # (24, 30) stay 0.1° above the baseline's whole-trial figure, the others are better.
+    # Known gap (docs/accuracy.md): two trials (24, 30) stay 0.1° above the baseline's whole-trial figure, the
+    # others are better; a gyro bias off by 0.005 °/s (the drift between a trial's rests) moves these figures by
+    # ±0.2°, so the gap is within what no bias estimate can settle in 6D.
     measured, published = results
     worse = {trial: measured[trial]["ours6"][0] - row[0] for trial, row in published.items()}
     assert max(worse.values()) <= 0.15, worse
