@@ -770,7 +770,7 @@ def live_command(args: argparse.Namespace, backends=None) -> int:
             say(event)
     holds = guide.state.holds
     console.print(f"{len(holds)} holds: " + ", ".join(
-        f"{h['side']} {h['best_twist_deg']:.0f}° for {h['counted_s']:.0f} s" for h in holds))
+        f"{h['side']} reached {h['best_twist_deg']:.0f}°, {h['counted_s']:.0f} s counted" for h in holds))
     console.print(f"recording: {out}")
     if not args.no_store and out.exists():
         _store_and_compare(out, args.db)
@@ -858,7 +858,7 @@ def _store_and_compare(out: Path, db: Path | None) -> None:
     for side, summary in (("left", m.left), ("right", m.right)):
         before = max([getattr(s, f"best_rom_{side}_deg") or 0.0 for s in previous], default=0.0)
         compare = f" (best before: {before:.1f}°)" if before else ""
-        console.print(f"{side}: best {_num(summary.best_rom_deg, '.1f')}°{compare}")
+        console.print(f"{side}: range of motion {_num(summary.best_rom_deg, '.1f')}° (best hold's mean){compare}")
 
 
 class _Voice:

@@ -313,8 +313,8 @@ class Guide:
         self._reps_done[s.side] += 1
         s.phase, self._phase_started = Phase.RETURN, now
         s.cues = []
-        s.prompt = (f"Hold ended early after {s.hold_counted_s:.0f} s; slowly return to face forward" if early
-                    else "Done: slowly return to face forward")
+        s.prompt = (f"Hold ended early, {s.hold_counted_s:.0f} of {self.config.hold_s:.0f} s counted; slowly return "
+                    "to face forward" if early else "Done: slowly return to face forward")
         self._say(now, "hold end", s.prompt)
 
     def _finish(self, now: float, text: str) -> None:
