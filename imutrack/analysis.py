@@ -141,7 +141,10 @@ def analyze(
         neutral_interval = p.neutral_s
     else:
         if not still:
+            short = samples.duration_s < p.orientation.still_min_s + 2 * p.orientation.still_margin_s
             raise ImutrackError(
+                f"{name}: only {samples.duration_s:.1f} s of data; a session starts with a few seconds sitting "
+                "upright and still" if short else
                 f"{name}: found no still period for the neutral posture; start sitting upright and still for a few "
                 "seconds, or give the neutral interval explicitly"
             )

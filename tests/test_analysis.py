@@ -128,6 +128,8 @@ def test_restless_data_without_a_still_start_is_refused_clearly():
     samples = ImuSamples(np.arange(n) / 100, rng.normal(0, 0.5, (n, 3)), rng.normal(0, 2, (n, 3)) + [0, 0, 9.81])
     with pytest.raises(ImutrackError, match="no still period"):
         analyze(samples)
+    with pytest.raises(ImutrackError, match=r"only 2\.0 s of data"):
+        analyze(samples.slice(0, 201))
 
 
 def test_explicit_neutral_and_chest_axis(tmp_path):
