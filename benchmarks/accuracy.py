@@ -64,6 +64,7 @@ def session_config(k: int) -> SimulatorConfig:
         mount_spin_deg=float(rng.uniform(0.0, 360.0)),
         chest_normal_axis=str(rng.choice(AXES)),
         heading_deg=float(rng.uniform(0.0, 360.0)),
+        seat_shift_deg=float(rng.uniform(0.0, 8.0)),
         imu=imu,
     )
 
@@ -287,7 +288,9 @@ imutrack {__version__}. The default test run checks a fast subset of the same cl
 Each session draws its sensor noise (gyro 0.003–0.015 °/s/√Hz, acc 70–300 µg/√Hz), a gyro turn-on bias of up to
 0.5 °/s per axis with a slow bias random walk, ±0.5 % gyro scale and cross-axis errors, a sternum mounting tilted by
 0–30° and spun by any angle with any chest axis, 2–3 reps per side of 30–70°, creep of 1–8°, sway, slouching,
-forced (bouncing) holds and deep breathing at 5–10 /min (`benchmarks/accuracy.py: session_config`).
+forced (bouncing) holds, deep breathing at 5–10 /min, and a shift on the seat in every rest (the whole body turning
+by up to ±0–8°, drawn per session; each rep must still be measured from facing forward)
+(`benchmarks/accuracy.py: session_config`).
 
 {chr(10).join(sim_lines)}
 

@@ -8,19 +8,19 @@ from __future__ import annotations
 
 import math
 import os
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 
 from imutrack.errors import ImutrackError
-from imutrack.holds import HoldParams, Rep, find_reps
+from imutrack.holds import HoldParams, Rep, find_reps, twist_rate_deg_s
 from imutrack.metrics import HoldMetrics, MetricParams, SessionMetrics, hold_metrics, session_metrics
 from imutrack.orientation import OrientationParams, OrientationResult, estimate_orientation, still_stretches
 from imutrack.io import load
 from imutrack.recording import Recording, RecordingMeta
 from imutrack.samples import ImuSamples
-from imutrack.trunk import Neutral, neutral_from, trunk_angles_deg, twist_deg
+from imutrack.trunk import Neutral, from_latest_rest, neutral_from, trunk_angles_deg, twist_deg
 
 
 @dataclass
@@ -157,9 +157,12 @@ def analyze(
     orientation = estimate_orientation(samples, p.orientation, first_pass_twist, still)
     neutral = neutral_from(t_s, orientation.quat_wxyz, neutral_interval, axis)
     twist, flexion, lean = trunk_angles_deg(orientation.quat_wxyz, neutral.quat_wxyz, neutral.forward_earth)
-    reps = find_reps(t_s, twist, p.holds)
+    rate = twist_rate_deg_s(t_s, twist, p.holds.smooth_s)  # of the continuous twist: the real movements
+    twist, facing = from_latest_rest(twist, orientation.rests, int(np.searchsorted(t_s, neutral.end_s)))
+    reps = find_reps(t_s, twist, p.holds, rate)
     holds = [
-        hold_metrics(k, rep, t_s, twist, flexion, lean, samples.gyr_rad_s, p.metrics, samples.rate_hz)
+        replace(hold_metrics(k, rep, t_s, twist, flexion, lean, samples.gyr_rad_s, p.metrics, samples.rate_hz),
+                neutral_shift_deg=float(facing[np.searchsorted(t_s, rep.turn_start_s)]))
         for k, rep in enumerate(reps, start=1)
         if rep.has_hold
     ]

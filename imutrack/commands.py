@@ -196,6 +196,9 @@ _HOLD_CAPTION = (
 )
 
 
+SEAT_SHIFT_NOTE_DEG = 3.0  # a rest facing this far from the start's neutral is pointed out
+
+
 def print_analysis(result: SessionAnalysis, truth: SimulatedSession | None = None) -> None:
     """The session's holds as a table (with the simulator's truth next to the measured twist when given)."""
     m = result.session
@@ -223,6 +226,14 @@ def print_analysis(result: SessionAnalysis, truth: SimulatedSession | None = Non
         table.add_row(*row)
     console.print(table)
     console.print(_HOLD_CAPTION, style="dim")
+    shifted = [h for h in result.holds if abs(h.neutral_shift_deg) >= SEAT_SHIFT_NOTE_DEG]
+    if shifted:
+        where = ", ".join(
+            f"rep {h.rep}: {abs(h.neutral_shift_deg):.0f}° {'left' if h.neutral_shift_deg > 0 else 'right'}"
+            for h in shifted
+        )
+        console.print(f"facing forward had moved from the start ({where}): a shift on the seat? Each rep is measured "
+                      "from the rest before it.")
     console.print(
         f"{m.time_slot} session, {m.duration_s / 60:.1f} min, {m.assisted}: "
         f"left best {_num(m.left.best_rom_deg, '.1f')}° ({m.left.holds} holds), "

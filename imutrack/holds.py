@@ -95,12 +95,15 @@ def _movement(t_s, speed, lo: int, hi: int, peak_hint: int, reach: int) -> tuple
     return _crossing(t_s, speed, level, onset_i), _crossing(t_s, speed, level, offset_i), peak
 
 
-def find_reps(t_s: np.ndarray, twist_deg: np.ndarray, params: HoldParams | None = None) -> list[Rep]:
-    """Reps in a twist time series (``t_s`` in s, ``twist_deg`` in degrees, + = left)."""
+def find_reps(t_s: np.ndarray, twist_deg: np.ndarray, params: HoldParams | None = None,
+              rate_deg_s: np.ndarray | None = None) -> list[Rep]:
+    """Reps in a twist time series (``t_s`` in s, ``twist_deg`` in degrees, + = left). ``rate_deg_s``: the
+    smoothed twist rate (°/s) when it must not be derived from ``twist_deg`` — a twist re-referenced at rests has
+    steps there that are not movements."""
     p = params or HoldParams()
     if len(t_s) < 5:
         return []
-    rate = twist_rate_deg_s(t_s, twist_deg, p.smooth_s)
+    rate = twist_rate_deg_s(t_s, twist_deg, p.smooth_s) if rate_deg_s is None else rate_deg_s
     dt = float(np.median(np.diff(t_s)))
     search = int(round(p.search_s / dt))
     reps = []

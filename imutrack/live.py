@@ -4,6 +4,9 @@ Phases follow the exercise: **calibrate** (sit upright, facing forward, still) �
 comfortable → **hold** (a countdown that starts when the end of range is reached and, by default, counts only while
 the form is right: upright, not bouncing) → **return** to face forward → **rest** → the other side … → **done**.
 
+At the end of each rest the posture held still is taken as the new "facing forward" (as the analysis does), so a
+shift on the seat between sides is not counted as twist.
+
 Cues (slouching, leaning, bouncing, shallow or held breath) need their condition to last ``cue_grace_s`` before they
 are given, so normal small shifts of position are not nagged about; encouragement is given when the angle creeps up
 in a relaxed hold. Nothing here draws or plays anything: views (``imutrack live``) render :class:`GuideState`.
@@ -45,6 +48,8 @@ class GuideConfig:
     excursion_deg: float = 15.0
     settle_rate_deg_s: float = 4.0
     facing_forward_deg: float = 10.0
+    rest_still_range_deg: float = 1.0
+    rest_still_s: float = 1.0
     slouch_deg: float = 10.0
     lean_deg: float = 10.0
     bounce_rate_deg_s: float = 12.0
@@ -97,6 +102,7 @@ class Guide:
         self._q0: np.ndarray | None = None
         self._forward: np.ndarray | None = None
         self._recent = np.zeros((0, 4))  # (t_s, twist, flexion, lean) of the last 20 s
+        self._facing_deg = 0.0  # twist (from the calibration) of the latest rest: the current "facing forward"
         self._last_t = None
         self._last_data_t = None
         self._phase_started = 0.0
@@ -216,6 +222,7 @@ class Guide:
     def _track(self, samples: ImuSamples) -> None:
         quats = self._estimator.update(samples).quat_wxyz_
         twist, flexion, lean = trunk_angles_deg(quats, self._q0, self._forward)
+        twist = twist - self._facing_deg
         recent = np.vstack([self._recent, np.column_stack([samples.t_s, twist, flexion, lean])])
         self._recent = recent[np.searchsorted(recent[:, 0], samples.t_s[-1] - 20.0):]
         s = self.state
@@ -299,12 +306,30 @@ class Guide:
         elif s.phase is Phase.REST:
             s.rest_remaining_s = max(0.0, c.rest_s - (now - self._phase_started))
             if s.rest_remaining_s <= 0.0:
+                self._recheck_forward()
                 if all(n >= c.reps_per_side for n in self._reps_done.values()):
                     self._finish(now, "Well done: session complete")
                 else:
                     other = "right" if s.side == "left" else "left"
                     s.side = other if self._reps_done[other] < c.reps_per_side else s.side
                     self._start_turn(now)
+
+    def _recheck_forward(self) -> None:
+        """At the end of a rest, the posture held still over its last second or more is the new facing forward: a
+        shift on the seat (the whole body turning) is not a twist, and heading drift is reset."""
+        c = self.config
+        w = self._window(c.rest_s)
+        if len(w) < 5:
+            return
+        settled = float(np.median(w[w[:, 0] >= w[-1, 0] - 0.5, 1]))
+        away = np.flatnonzero(np.abs(w[:, 1] - settled) > c.rest_still_range_deg)
+        tail = w[away[-1] + 1:] if len(away) else w
+        if len(tail) < 3 or tail[-1, 0] - tail[0, 0] < c.rest_still_s or abs(settled) > c.facing_forward_deg:
+            return  # still moving, or not facing forward: keep the previous reference
+        offset = float(np.median(tail[:, 1]))
+        self._facing_deg += offset
+        self._recent[:, 1] -= offset
+        self.state.twist_deg -= offset
 
     def _end_hold(self, now: float, early: bool) -> None:
         s = self.state

@@ -8,7 +8,7 @@ from functools import lru_cache
 
 import numpy as np
 from scipy.ndimage import maximum_filter1d, uniform_filter1d
-from scipy.signal import butter, lombscargle, savgol_filter, sosfiltfilt
+from scipy.signal import butter, savgol_filter, sosfiltfilt
 
 from imutrack.holds import Rep
 from imutrack.intervals import runs
@@ -36,7 +36,8 @@ class HoldMetrics:
     """What one hold looked like. Angles in degrees (twist + = left), times in s, rates in °/s.
 
     ``mean_twist_deg`` and ``peak_twist_deg`` keep the side's sign; ``rom_deg`` is the unsigned mean twist,
-    the range of motion this hold reached and held.
+    the range of motion this hold reached and held. Twists are measured from the rest before the rep;
+    ``neutral_shift_deg`` is how far that rest faced from the session's starting neutral (+ = left).
     """
 
     rep: int
@@ -61,6 +62,7 @@ class HoldMetrics:
     max_abs_lean_deg: float
     breath_rate_bpm: float
     breath_depth_deg: float
+    neutral_shift_deg: float = 0.0
 
 
 @lru_cache(maxsize=64)
@@ -81,9 +83,9 @@ def breathing(t_s: np.ndarray, flexion_deg: np.ndarray, params: MetricParams) ->
 
     Each breath pitches the sternum by a fraction of a degree to a degree or two, slowly (well under
     ``breath_max_rate_deg_s``). Posture changes (slouching, shifting) are faster and larger: samples within
-    ``breath_guard_s`` of any such movement are left out, each remaining stretch has its own mean removed, and
-    a Lomb–Scargle periodogram over the gapped series (a 0.01 Hz grid in ``breath_band_hz``, refined to 0.0005 Hz
-    around its peak) gives the rate.
+    ``breath_guard_s`` of any such movement are left out, and a Lomb–Scargle periodogram over the remaining
+    stretches, each with its own floating offset (a 0.01 Hz grid in ``breath_band_hz``, refined to 0.0005 Hz around
+    its peak), gives the rate.
     Depth is 2√2 × the SD of the cleaned series (exact for a sinusoid).
     """
     n = len(t_s)
@@ -96,32 +98,51 @@ def breathing(t_s: np.ndarray, flexion_deg: np.ndarray, params: MetricParams) ->
         t_s, fs, n = t_s[::step], fs / step, len(t_s[::step])
     window = max(5, int(round(0.5 * fs)) | 1)
     rate = savgol_filter(flexion_deg, window, 2, deriv=1, delta=1.0 / fs) if window < n else np.gradient(flexion_deg, t_s)
-    # A breath's pitch rate is sinusoidal: its robust SD (1.4826 × MAD) is about its amplitude, so 3 robust SDs are
-    # never reached by breathing but are by a posture shift on top of it.
+    # A breath's pitch rate is sinusoidal: its robust SD (1.4826 × MAD) is about its amplitude (1.05×), so 2.5 robust
+    # SDs — 2.6× a breath's own peak rate — are never reached by breathing but are by a posture shift on top of it.
     robust_sd = 1.4826 * float(np.median(np.abs(rate - np.median(rate))))
-    moving = np.abs(rate) > min(params.breath_max_rate_deg_s, max(3.0 * robust_sd, 0.3))
+    moving = np.abs(rate) > min(params.breath_max_rate_deg_s, max(2.5 * robust_sd, 0.3))
     guard = int(round(params.breath_guard_s * fs))
     if moving.any():
         moving = maximum_filter1d(moving.astype(np.uint8), size=2 * guard + 1).astype(bool)
+    thin = 2 if fs > 4.0 else 1  # every other sample is plenty for rates below 0.8 Hz, and halves the cost
     pieces_t, pieces_y = [], []
     for a, b in runs(~moving):
         if t_s[b - 1] - t_s[a] < 4.0:
             continue
-        t, y = t_s[a:b], flexion_deg[a:b]
+        t, y = t_s[a:b:thin], flexion_deg[a:b:thin]
         pieces_t.append(t)
         pieces_y.append(y - y.mean())
     if not pieces_t or sum(t[-1] - t[0] for t in pieces_t) < 15.0:
         return float("nan"), float("nan")
-    t, y = np.concatenate(pieces_t), np.concatenate(pieces_y)
+    y = np.concatenate(pieces_y)
     depth = 2.0 * np.sqrt(2.0) * float(np.std(y))
-    if fs > 4.0:  # every other sample is plenty for rates below 0.8 Hz, and halves the periodogram's cost
-        t, y = t[::2], y[::2]
     # Coarse grid first, then a fine one around its peak (same answer as a fine grid throughout, 10× cheaper).
     coarse = np.arange(params.breath_band_hz[0], params.breath_band_hz[1], 0.01)
-    peak = coarse[np.argmax(lombscargle(t, y, 2 * np.pi * coarse))]
+    peak = coarse[np.argmax(_periodogram(pieces_t, y, coarse))]
     fine = np.arange(max(peak - 0.01, params.breath_band_hz[0]), min(peak + 0.01, params.breath_band_hz[1]), 0.0005)
-    rate_hz = float(fine[np.argmax(lombscargle(t, y, 2 * np.pi * fine))])
+    rate_hz = float(fine[np.argmax(_periodogram(pieces_t, y, fine))])
     return 60.0 * rate_hz, depth
+
+
+def _periodogram(pieces_t: list[np.ndarray], y: np.ndarray, freqs_hz: np.ndarray) -> np.ndarray:
+    """Power of a sinusoid at each frequency fitted to stretches with a free offset each (a Lomb–Scargle
+    periodogram with a floating mean per stretch): the share of ``y``'s variance it explains. ``y`` is the
+    stretches' samples concatenated, each with its mean removed. A stretch cut short by a posture change may hold
+    less than one slow breath, and removing its mean first would distort that breath; fitting the offset together
+    with the sinusoid does not."""
+    t = np.concatenate(pieces_t)
+    starts = np.cumsum([0] + [len(p) for p in pieces_t[:-1]])
+    lengths = np.array([len(p) for p in pieces_t])
+    phase = 2.0 * np.pi * freqs_hz[:, None] * t[None, :]
+    c, s = np.cos(phase), np.sin(phase)
+    c -= np.repeat(np.add.reduceat(c, starts, axis=1) / lengths, lengths, axis=1)  # the offsets, projected out
+    s -= np.repeat(np.add.reduceat(s, starts, axis=1) / lengths, lengths, axis=1)
+    cc, ss, cs = (c * c).sum(axis=1), (s * s).sum(axis=1), (c * s).sum(axis=1)
+    yc, ys = c @ y, s @ y
+    det = np.maximum(cc * ss - cs * cs, 1e-12)
+    explained = (ss * yc * yc - 2.0 * cs * yc * ys + cc * ys * ys) / det
+    return explained / max(float(y @ y), 1e-300)
 
 
 def hold_metrics(

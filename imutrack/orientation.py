@@ -7,9 +7,10 @@ bias ourselves from *true* stillness:
 
 1. find still stretches (low gyro and accelerometer variability) — the neutral start, rests between sides, the end;
 2. take the first still stretch as the first bias estimate and compute a first orientation;
-3. keep only still stretches where the trunk faces forward (|twist| small: rests, not holds), take the mean gyro of
-   each as a bias sample at its centre time, and interpolate the bias linearly in time between them (it drifts
-   slowly with temperature);
+3. keep only still stretches where the trunk faces forward (twist within ``rest_max_twist_deg`` of the previous rest:
+   rests, not holds, and a person who shifted on the seat between reps still counts as facing forward), take the
+   mean gyro of each as a bias sample at its centre time, and interpolate the bias linearly in time between them (it
+   drifts slowly with temperature);
 4. run vqf again on the corrected gyro.
 
 Breathing rocks the sternum during "stillness", but about a horizontal axis; its effect on the vertical bias
@@ -47,7 +48,8 @@ class OrientationParams:
         still_margin_s: left out at both ends of a still stretch, s (a slow movement's start or end is often
             below the stillness thresholds and would be taken for bias).
         rest_max_twist_deg: a still stretch counts as a rest for bias only where the first-pass twist is within
-            this of neutral; None accepts every still stretch (for data that is not a seated twist).
+            this of the previous rest's (the first: of neutral); None accepts every still stretch (for data that is
+            not a seated twist).
     """
 
     use_mag: bool = False
@@ -147,9 +149,26 @@ def still_stretches(samples: ImuSamples, params: OrientationParams | None = None
 
 
 def _bias_from(samples: ImuSamples, stretches: list[tuple[int, int]]) -> BiasModel:
+    """A bias sample per still stretch: the mean gyro over it, leaving out the seconds whose mean lies more than
+    3 robust SDs from the others' median — a slow movement the stillness test let through (a small shift on the seat)
+    — so it does not spoil the estimate; with nothing to leave out this is the plain mean."""
     centres = np.array([0.5 * (samples.t_s[a] + samples.t_s[b - 1]) for a, b in stretches])
-    means = np.array([samples.gyr_rad_s[a:b].mean(axis=0) for a, b in stretches])
-    return BiasModel(centres, means)
+    block = max(1, int(round(samples.rate_hz)))
+    estimates = []
+    for a, b in stretches:
+        gyr = samples.gyr_rad_s[a:b]
+        blocks = (b - a) // block
+        if blocks >= 5:
+            means = gyr[: blocks * block].reshape(blocks, block, 3).mean(axis=1)
+            median = np.median(means, axis=0)
+            spread = 1.4826 * np.median(np.abs(means - median), axis=0)
+            typical = (np.abs(means - median) <= 3.0 * spread + 1e-12).all(axis=1)
+            keep = np.repeat(typical, block)
+            keep = np.concatenate([keep, np.full(len(gyr) - len(keep), typical[-1])])
+            estimates.append(gyr[keep].mean(axis=0))
+        else:
+            estimates.append(gyr.mean(axis=0))
+    return BiasModel(centres, np.array(estimates))
 
 
 @dataclass
@@ -212,13 +231,15 @@ def estimate_orientation(
         # The first pass only tells rests (facing forward) from holds, so a 25 Hz version of the data serves.
         coarse = _block_mean(samples, 25.0)
         first = OrientationEstimator(coarse.rate_hz, p, _bias_from(samples, still[:1])).update(coarse).quat_wxyz_
-        twist = np.abs(twist_of(coarse.t_s, first))
+        twist = twist_of(coarse.t_s, first)
         t = samples.t_s
         rests = []
+        facing = 0.0  # the twist of the last rest: a person may shift on the seat between reps
         for a, b in still:
             i0, i1 = np.searchsorted(coarse.t_s, [t[a], t[b - 1]])
-            if i1 > i0 and np.median(twist[i0:i1]) <= p.rest_max_twist_deg:
+            if i1 > i0 and abs(np.median(twist[i0:i1]) - facing) <= p.rest_max_twist_deg:
                 rests.append((a, b))
+                facing = float(np.median(twist[i0:i1]))
         rests = rests or still[:1]
     bias = _bias_from(samples, rests)
     final = OrientationEstimator(samples.rate_hz, p, bias).update(samples).quat_wxyz_

@@ -27,6 +27,14 @@ BUSY_TIMEOUT_MS = 30_000
 
 _HOLD_COLUMNS = [f.name for f in fields(HoldMetrics)]
 _HOLD_TYPES = {bool: "INTEGER", int: "INTEGER", float: "REAL", str: "TEXT"}
+# The holds table as schema 1 created it. Frozen: a migration never changes once released; new hold fields come in
+# new migrations (a database made by an older imutrack is brought up to date when opened).
+_HOLD_COLUMNS_V1 = [
+    "rep", "side", "turn_start_s", "hold_start_s", "hold_end_s", "duration_s", "time_to_end_s", "mean_twist_deg",
+    "peak_twist_deg", "rom_deg", "creep_deg", "twist_sd_deg", "twist_rate_rms_deg_s", "tremor_rms_deg_s",
+    "bounce_deg", "forced", "slouch_fraction", "max_flexion_deg", "mean_lean_deg", "max_abs_lean_deg",
+    "breath_rate_bpm", "breath_depth_deg",
+]
 
 MIGRATIONS: list[str] = [
     # 1: sessions and holds
@@ -57,10 +65,14 @@ MIGRATIONS: list[str] = [
         id INTEGER PRIMARY KEY,
         session_id INTEGER NOT NULL REFERENCES sessions (id) ON DELETE CASCADE,
         """
-    + ",\n        ".join(f"{name} {'TEXT' if name == 'side' else 'REAL'}" for name in _HOLD_COLUMNS)
+    + ",\n        ".join(f"{name} {'TEXT' if name == 'side' else 'REAL'}" for name in _HOLD_COLUMNS_V1)
     + """
     );
     CREATE INDEX holds_by_session ON holds (session_id);
+    """,
+    # 2: each rep is measured from the rest before it; how far that rest faced from the session's neutral
+    """
+    ALTER TABLE holds ADD COLUMN neutral_shift_deg REAL NOT NULL DEFAULT 0
     """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -101,6 +101,28 @@ def neutral_from(
     return Neutral(float(t_s[i0]), float(t_s[i1 - 1]), mean, forward_at_neutral(mean, chest_normal_axis))
 
 
+def from_latest_rest(
+    twist_deg: np.ndarray, rests: list[tuple[int, int]], after: int = 0
+) -> tuple[np.ndarray, np.ndarray]:
+    """The twist re-referenced at every rest: from the start of each rest (index interval, still and facing
+    forward) on, the twist is measured from that rest's median twist, until the next rest. Rests starting before
+    index ``after`` (the end of the neutral) are left out. A person who shifts on the seat between reps turns the
+    whole body; measured from the rest before it, each rep's twist is still the trunk's rotation from facing forward.
+
+    The twist decomposition takes the rotation about vertical out first, so flexion and lean are unaffected by
+    such a shift and need no re-referencing.
+
+    Returns:
+        (twist_deg, reference_deg): the re-referenced twist and, per sample, the twist of the rest it is measured
+        from (relative to the session's neutral), degrees (N,) each.
+    """
+    reference = np.zeros_like(twist_deg)
+    for a, b in rests:
+        if a >= after and b > a:
+            reference[a:] = float(np.median(twist_deg[a:b]))
+    return twist_deg - reference, reference
+
+
 def twist_deg(quat_wxyz: np.ndarray, neutral: Neutral) -> np.ndarray:
     """Twist relative to ``neutral``, degrees (N,), + = left."""
     return twist_only_deg(quat_wxyz, neutral.quat_wxyz)

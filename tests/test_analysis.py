@@ -24,6 +24,7 @@ CASES = [
     dict(seed=103, sample_rate_hz=100.0, mount_tilt_deg=20.0, chest_normal_axis="+x", forced_probability=0.5),
     dict(seed=104, sample_rate_hz=200.0, mount_tilt_deg=15.0, mount_spin_deg=90.0, first_side="right"),
     dict(seed=105, sample_rate_hz=400.0, mount_tilt_deg=25.0, chest_normal_axis="-z", creep_deg=8.0),
+    dict(seed=106, sample_rate_hz=100.0, mount_tilt_deg=10.0, chest_normal_axis="+z", seat_shift_deg=9.0),
 ]
 
 
@@ -52,6 +53,18 @@ def test_mean_twist_of_every_hold_is_within_one_degree(analysed):
     session, result = analysed
     errors = [h.mean_twist_deg - r.mean_twist_deg for h, r in zip(result.holds, session.truth.reps)]
     assert np.max(np.abs(errors)) < 1.0, errors
+
+
+def test_each_rep_is_measured_from_the_rest_before_it(analysed):
+    # A shift on the seat turns the whole body; the rest after it is the new "facing forward" (seed 106 shifts by
+    # up to 9° in every rest; the others never shift, and their rests must read as the neutral).
+    session, result = analysed
+    truth = session.truth
+    for h in result.holds:
+        seat = truth.seat_deg[np.searchsorted(truth.t_s, h.turn_start_s)]
+        assert h.neutral_shift_deg == pytest.approx(seat, abs=1.0)  # plus the heading drift the rest removes
+    if session.config.seat_shift_deg:
+        assert max(abs(h.neutral_shift_deg) for h in result.holds) > 3.0  # the case really shifts
 
 
 def test_hold_timing_is_within_0_2_s(analysed):

@@ -48,6 +48,23 @@ def test_a_normal_session_walks_through_every_phase(session):
     assert "cue" not in k  # upright, steady, breathing deeply: nothing to nag about
 
 
+def test_a_shift_on_the_seat_during_a_rest_is_not_counted_as_twist():
+    # the whole body turns by up to 9° early in every rest; the guide takes the still end of each rest as the new
+    # facing forward, so each hold's furthest twist is the trunk's, as the truth has it
+    shifty = simulate(SimulatorConfig(seed=33, reps_per_side=2, hold_s=60.0, sample_rate_hz=50.0, seat_shift_deg=9.0,
+                                      slouch_probability=0.0, forced_probability=0.0, rest_s=12.0))
+    seat_at_turns = [shifty.truth.seat_deg[np.searchsorted(shifty.truth.t_s, r.turn_start_s)]
+                     for r in shifty.truth.reps]
+    assert max(np.abs(seat_at_turns)) > 4.0  # the shifts are real
+    guide = feed(Guide(GuideConfig(reps_per_side=2, hold_s=50.0, rest_s=5.0)), shifty.samples)
+    holds = guide.state.holds
+    assert [h["side"] for h in holds] == [r.side for r in shifty.truth.reps]
+    best = {"left": 0.0, "right": 0.0}  # the guide reports the side's best so far
+    for hold, rep in zip(holds, shifty.truth.reps):
+        best[rep.side] = max(best[rep.side], abs(rep.peak_twist_deg))
+        assert hold["best_twist_deg"] == pytest.approx(best[rep.side], abs=1.5)
+
+
 def test_the_hold_timer_waits_while_slouching_and_the_cue_comes_after_the_grace(session):
     cfg = SimulatorConfig(seed=32, reps_per_side=1, hold_s=60.0, sample_rate_hz=50.0, slouch_probability=1.0,
                           forced_probability=0.0)

@@ -5,12 +5,12 @@ import json
 import multiprocessing
 import shutil
 import sqlite3
-from dataclasses import replace
+from dataclasses import asdict, replace
 from datetime import date, timedelta
 
 import pytest
 
-from imutrack.analysis import analyze
+from imutrack.analysis import analyze, json_safe
 from imutrack.cli import main
 from imutrack.progress import MDC_DEG, summarize
 from imutrack.recording import RecordingMeta, write_recording
@@ -93,6 +93,33 @@ def test_a_damaged_or_foreign_file_is_refused_and_left_untouched(tmp_path):
         with pytest.raises(StoreError, match=message):
             Store(path)
         assert _digest(path) == before
+
+
+def test_a_database_from_the_first_schema_is_migrated_keeping_its_data(tmp_path, recording):
+    from imutrack.store import APPLICATION_ID, MIGRATIONS, _HOLD_COLUMNS_V1
+
+    path, result = recording
+    db = tmp_path / "old.sqlite3"
+    with sqlite3.connect(db) as raw:  # what imutrack with schema 1 left behind: one session, one hold
+        raw.executescript(MIGRATIONS[0])
+        raw.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+        raw.execute("PRAGMA user_version = 1")
+        raw.execute("INSERT INTO sessions VALUES (1, 'old', '2026-11-01T08:00:00+01:00', '2026-11-01T07:00:00+00:00', "
+                    "'2026-11-01', 'morning', 'sim', 'sim', 'assisted', '', 'old.csv', 300, 1, 0, 41.5, NULL, NULL, "
+                    "'0.1.0', '2026-11-01T07:10:00+00:00')")
+        old_hold = {name: getattr(result.holds[0], name) for name in _HOLD_COLUMNS_V1}
+        marks = ", ".join("?" * len(old_hold))
+        raw.execute(f"INSERT INTO holds (session_id, {', '.join(old_hold)}) VALUES (1, {marks})", list(old_hold.values()))
+    with Store(db) as store:
+        store.add(replace(result, holds=[replace(h, neutral_shift_deg=3.5) for h in result.holds]), path)
+        holds = list(store.holds())
+        sessions = store.sessions()
+    with sqlite3.connect(db) as raw:
+        assert raw.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 2
+    assert [s.best_rom_left_deg for s in sessions][0] == 41.5
+    old_back = json_safe(asdict(holds[0][1]))  # NaN (no breathing found in a short hold) as None, to compare
+    assert holds[0][0] == 1 and old_back == json_safe(asdict(replace(result.holds[0], neutral_shift_deg=0.0)))
+    assert [h.neutral_shift_deg for _, h in holds[1:]] == [3.5] * len(result.holds)
 
 
 def test_a_newer_schema_is_refused(tmp_path):

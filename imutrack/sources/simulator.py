@@ -136,6 +136,11 @@ class SimulatorConfig:
     The session: ``neutral_s`` sitting still and upright, then ``reps_per_side`` repetitions alternating sides, each
     a turn (``turn_s``), a hold (``hold_s`` ± ``hold_jitter_s``, at most ±10 %) that creeps, sways and trembles, a return
     (``return_s``) and a rest facing forward (``rest_s``); ``end_rest_s`` still at the end.
+
+    ``seat_shift_deg``: early in each rest the person may shift on the seat, turning the whole body (pelvis and
+    trunk together) about vertical by up to this much (uniform, either way); the twist is the trunk's rotation
+    relative to the pelvis, so the truth twist is unaffected while the sensor's heading moves. 0 (the default) draws
+    nothing, so sessions without shifts are unchanged.
     """
 
     sample_rate_hz: float = 100.0
@@ -161,6 +166,7 @@ class SimulatorConfig:
     slouch_probability: float = 0.35
     slouch_deg: float = 18.0
     posture_shift_deg: float = 3.0
+    seat_shift_deg: float = 0.0
     lean_deg: float = 2.5
     breath_rest_bpm: float = 14.0
     breath_hold_bpm: float = 7.0
@@ -243,6 +249,7 @@ class SimulationTruth:
         neutral_end_s: the still, upright neutral period is ``[0, neutral_end_s)``.
         reps: each repetition with its hold interval and per-hold truth.
         slouches: slouch episodes.
+        seat_deg: heading of the whole body (pelvis) relative to the start, degrees (N,): moved by seat shifts.
         gyr_bias_rad_s: turn-on gyro bias, sensor frame (3,).
         mount_wxyz: sensor → trunk rotation of the mounting.
     """
@@ -259,6 +266,7 @@ class SimulationTruth:
     slouches: list[TruthSlouch]
     gyr_bias_rad_s: np.ndarray
     mount_wxyz: np.ndarray
+    seat_deg: np.ndarray | None = None
 
 
 @dataclass
@@ -277,6 +285,7 @@ class _Script:
     twist: Profile
     flexion: Profile
     lean: Profile
+    seat: Profile  # heading of the whole body (pelvis) relative to the start, degrees
     breath_rate_hz: Profile
     breath_depth: Profile  # 0 = resting breaths, 1 = deep breaths
     reps: list[dict]
@@ -286,7 +295,7 @@ class _Script:
 
 
 def _script(cfg: SimulatorConfig, rng: np.random.Generator) -> _Script:
-    twist, flexion, lean = Profile(), Profile(), Profile()
+    twist, flexion, lean, seat = Profile(), Profile(), Profile(), Profile()
     rest_hz = cfg.breath_rest_bpm / 60.0
     breath_rate, breath_depth = Profile(base=rest_hz), Profile()
     reps: list[dict] = []
@@ -356,9 +365,12 @@ def _script(cfg: SimulatorConfig, rng: np.random.Generator) -> _Script:
                 flexion.steps += [Step(shift_at, 1.5, shift), Step(shift_at + 4.0, 1.5, -shift)]
 
             reps.append(dict(side=side, **truth_times, forced=forced, creep_deg=creep, breath_rate_bpm=hold_hz * 60.0))
-            t = return_end + cfg.rest_s * rng.uniform(0.8, 1.25)
+            rest_s = cfg.rest_s * rng.uniform(0.8, 1.25)
+            if cfg.seat_shift_deg > 0:
+                seat.steps.append(Step(return_end + 1.0, 1.5, rng.uniform(-1.0, 1.0) * cfg.seat_shift_deg))
+            t = return_end + rest_s
     duration = t + cfg.end_rest_s if reps else cfg.neutral_s + cfg.end_rest_s
-    return _Script(twist, flexion, lean, breath_rate, breath_depth, reps, slouches, cfg.neutral_s, duration)
+    return _Script(twist, flexion, lean, seat, breath_rate, breath_depth, reps, slouches, cfg.neutral_s, duration)
 
 
 def _axis_rotation(axis: int, angle_rad: np.ndarray) -> np.ndarray:
@@ -400,7 +412,7 @@ class _Kinematics:
     def trunk(self, t_s: np.ndarray) -> np.ndarray:
         """Trunk orientation, wxyz (N, 4)."""
         twist, flexion, lean = self.angles_rad(t_s)
-        heading = np.radians(self.cfg.heading_deg)
+        heading = np.radians(self.cfg.heading_deg + self.script.seat(t_s))
         # Swing about the neutral trunk axes: flexion about left (+y), lean + to the left = about −forward (−x).
         swing = quaternion.from_rotation_vector(np.column_stack([-lean, flexion, np.zeros_like(lean)]))
         return quaternion.multiply(_axis_rotation(2, heading + twist), swing)
@@ -510,6 +522,7 @@ def _truth(cfg, script: _Script, kin: _Kinematics, t_s, orientation: np.ndarray,
         slouches=script.slouches,
         gyr_bias_rad_s=gyr_bias,
         mount_wxyz=kin.mount,
+        seat_deg=script.seat(t_s),
     )
 
 
