@@ -152,8 +152,11 @@ def _history_session(past) -> tuple[SessionAnalysis, str]:
 def session_figure(path: Path, result: SessionAnalysis, session: SimulatedSession | None = None) -> Path:
     from imutrack.report.plots import Span, plot_session
 
-    holds = [Span(h.hold_start_s, h.hold_end_s, f"{h.side[0].upper()}{h.rep} {h.rom_deg:.0f}°", h.side)
-             for h in result.holds]
+    def label(h) -> str:
+        moved = f"\nforward moved {h.neutral_shift_deg:+.0f}°" if abs(h.neutral_shift_deg) >= SEAT_SHIFT_NOTE_DEG else ""
+        return f"{h.side[0].upper()}{h.rep} {h.rom_deg:.0f}°{moved}"
+
+    holds = [Span(h.hold_start_s, h.hold_end_s, label(h), h.side) for h in result.holds]
     return plot_session(
         path,
         result.t_s,
