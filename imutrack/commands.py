@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import math
 import os
@@ -434,7 +435,10 @@ def record_command(args: argparse.Namespace) -> int:
             f"packets, {status.lost_samples} lost samples, {status.reconnects} reconnects{battery}"
         )
 
-    recorder = BleRecorder(target=args.device, out=out, profile=PROFILES.get(args.profile) if args.profile else None,
+    profile = PROFILES.get(args.profile) if args.profile else None
+    if profile is not None and not profile.has_gyro:
+        BleRecorder(target=args.device, out=out, profile=profile, require_gyro=True).check_gyro(profile)
+    recorder = BleRecorder(target=args.device, out=out, profile=profile,
                            duration_s=args.duration, assisted=args.assisted or "unknown", notes=args.notes,
                            on_status=show)
 
@@ -656,13 +660,22 @@ def _ble_batches(args: argparse.Namespace, out: Path, backends=None):
     batches_in: queue.Queue = queue.Queue()
     failure: list[BaseException] = []
     control: dict = {}
-    recorder = BleRecorder(target=args.device, out=out, profile=PROFILES.get(args.profile) if args.profile else None,
-                           assisted="unassisted" if args.unassisted else "assisted", on_batch=batches_in.put)
+    profile = PROFILES.get(args.profile) if args.profile else None
+    if profile is not None and not profile.has_gyro:
+        BleRecorder(target=args.device, out=out, profile=profile, require_gyro=True).check_gyro(profile)
+    recorder = BleRecorder(target=args.device, out=out, profile=profile,
+                           assisted="unassisted" if args.unassisted else "assisted", on_batch=batches_in.put,
+                           require_gyro=True)
 
     async def main() -> None:
         stop = asyncio.Event()
-        control["stop"] = lambda: control["loop"].call_soon_threadsafe(stop.set)
-        control["loop"] = asyncio.get_running_loop()
+        loop = asyncio.get_running_loop()
+
+        def request_stop() -> None:
+            with contextlib.suppress(RuntimeError):  # the loop has already ended (the recorder stopped by itself)
+                loop.call_soon_threadsafe(stop.set)
+
+        control["stop"] = request_stop
         if backends is None:
             await recorder.run(stop)
             return

@@ -149,6 +149,17 @@ def test_a_dropped_link_reconnects_continues_the_recording_and_marks_the_gap(sam
     np.testing.assert_allclose(recording.samples.gyr_rad_s, gyr, rtol=1e-8, atol=1e-12)  # nothing received is lost
 
 
+def test_a_guided_session_refuses_an_accelerometer_only_sensor_saying_what_it_can_do(tmp_path, capsys):
+    from imutrack.cli import main
+
+    assert main(["live", "--device", "Polar H10 1234ABCD", "--profile", "polar-h10", "--plain", "--quiet",
+                 "--out", str(tmp_path / "x.csv"), "--no-store"]) == 1
+    message = capsys.readouterr().err.strip()
+    assert "without a gyroscope the twist cannot be measured" in message and "posture" in message
+    assert "breathing" in message and "\n" not in message
+    assert not (tmp_path / "x.csv").exists()
+
+
 def test_a_polar_sensor_that_refuses_to_start_is_a_one_line_error(samples_52_hz, tmp_path):
     async def scenario():
         async with virtual_world(samples_52_hz, "polar-sense", pmd_status=13) as (sensor, central):
@@ -235,6 +246,27 @@ def test_a_guided_session_with_a_ble_sensor(tmp_path, capsys):
     recording = read_recording(out)
     assert recording.meta.profile == "diy" and recording.lost_samples == 0
     assert len(recording.samples) > 100 * 40
+
+
+def test_a_guided_session_with_a_missing_sensor_ends_with_one_line(tmp_path, samples, monkeypatch):
+    import argparse
+    import contextlib
+    import functools
+
+    from imutrack import commands
+
+    @contextlib.asynccontextmanager
+    async def backends():
+        async with virtual_world(samples, "diy") as (sensor, central):
+            yield central.client_backend, central.scanner_backend
+
+    args = argparse.Namespace(device="nobody", profile=None, simulate=False, phyphox=None, reps=1, hold=15.0,
+                              rest=3.0, lenient=False, unassisted=False, plain=True, quiet=True, speed=1.0,
+                              out=tmp_path / "x.csv", db=tmp_path / "p.sqlite3", no_store=False, poll=0.1)
+    monkeypatch.setattr(ble, "BleRecorder", functools.partial(ble.BleRecorder, connect_timeout_s=0.5))
+    with pytest.raises(ble.BleError, match="device nobody not found"):  # one line from the CLI, no traceback
+        commands.live_command(args, backends=backends)
+    assert not (tmp_path / "x.csv").exists()
 
 
 def _listening(port):

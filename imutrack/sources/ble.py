@@ -100,6 +100,7 @@ class BleRecorder:
         on_status: called about once a second with a :class:`RecorderStatus`.
         on_batch: called with every batch of samples as it is written (for a live view).
         max_reconnect_s: give up when the device stays away this long.
+        require_gyro: refuse a sensor without a gyroscope (the guided session measures the twist).
     """
 
     target: str
@@ -114,13 +115,17 @@ class BleRecorder:
     connect_timeout_s: float = 10.0
     max_reconnect_s: float = 60.0
     on_batch: Callable[[ImuSamples], None] | None = None
+    require_gyro: bool = False
     status: RecorderStatus = field(default_factory=RecorderStatus)
 
     async def run(self, stop: asyncio.Event | None = None) -> RecorderStatus:
         """Record until ``duration_s`` of data, ``stop`` is set, or the device stays away too long.
         Everything received is in the file when this returns or raises."""
         stop = stop or asyncio.Event()
+        if self.profile is not None:
+            self.check_gyro(self.profile)
         device, profile = await self._find()
+        self.check_gyro(profile)
         queue: asyncio.Queue = asyncio.Queue()
         stream = PacketStream(profile)
         writer: RecordingWriter | None = None
@@ -152,6 +157,14 @@ class BleRecorder:
             self.status.state = "stopped"
             self._report()
         return self.status
+
+    def check_gyro(self, profile: DeviceProfile) -> None:
+        """Refuse an accelerometer-only sensor when the twist is needed, saying what it can still do."""
+        if self.require_gyro and not profile.has_gyro:
+            raise BleError(
+                f"{self.target} is a {profile.title}: without a gyroscope the twist cannot be measured; it can still "
+                "record posture (slouch, lean) and breathing with 'imutrack record'"
+            )
 
     async def _find(self):
         with bluetooth_errors(f"looking for {self.target}"):
