@@ -127,6 +127,13 @@ def test_cli_import_then_analyze(tmp_path, capsys):
     assert "no such file" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("start", [1e300, float("nan"), -1e20])
+def test_a_start_time_no_clock_can_show_is_left_out(still, start):
+    samples, meta, _ = read_phyphox(phyphox_tables(still.slice(0, 200), start_unix_s=start), "odd.zip")
+    usual, usual_meta, _ = read_phyphox(phyphox_tables(still.slice(0, 200)), "usual.zip")
+    assert meta.start_time == "" and usual_meta.start_time != "" and len(samples) == len(usual)
+
+
 @settings(max_examples=150, deadline=None)
 @given(st.data(), st.sampled_from(["cut", "junk"]), st.text(alphabet='0123456789.,;-E"\n xyz()/', max_size=10))
 def test_fuzzed_phyphox_tables_raise_only_the_format_error(still, data, how, junk):

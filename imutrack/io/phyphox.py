@@ -125,7 +125,7 @@ def _start_time(text: str) -> str:
             value = row[header.index("system time")].strip()
             try:
                 seconds = float(value.replace(",", ".") if decimal_comma else value)
-            except ValueError:
+                return datetime.fromtimestamp(seconds).astimezone().isoformat(timespec="seconds")
+            except (ValueError, OverflowError, OSError):  # not a number, or no date a clock can show
                 return ""
-            return datetime.fromtimestamp(seconds).astimezone().isoformat(timespec="seconds")
     return ""
