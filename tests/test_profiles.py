@@ -94,6 +94,23 @@ def test_polar_h10_accelerometer_only():
     assert polar.decode(struct.pack("<BQB", 5, 0, 1) + b"\x00" * 12) is None  # a gyro frame: not on an H10
 
 
+def test_polar_h10_samples_take_the_sensor_clock_and_gaps_are_counted():
+    stream = PacketStream(polar.POLAR_H10)
+    rate, n = 200.8, 10  # the sensor's real rate, a little off the nominal 200 Hz
+    ends = [1000.0 + (k + 1) * n / rate for k in range(5)]
+    for k, end in enumerate(ends):
+        if k == 3:
+            continue  # a frame lost
+        body = struct.pack(f"<{3 * n}h", *([0, 0, 1000] * n))
+        stream.feed(struct.pack("<BQB", 2, int(round(end * 1e9)), 1) + body, 0.05 * k)
+    samples, seq, _ = stream.take()
+    assert len(samples) == 4 * n and stream.lost_samples == n
+    np.testing.assert_array_equal(seq, np.r_[0:3 * n, 4 * n:5 * n])
+    assert samples.t_s[-1] == pytest.approx(ends[-1] - ends[0] + (n - 1) / rate, abs=1e-3)
+    np.testing.assert_allclose(np.diff(samples.t_s[n:3 * n]), 1 / rate, rtol=1e-6)  # spacing from the stamps
+    assert not samples.gyr_rad_s.any()
+
+
 def test_polar_delta_compressed_frame_by_hand():
     # reference (1000, -20, 3) as int16; then one block: 4-bit deltas, 2 samples: (+1, -1, +7) and (-8, 0, +2),
     # packed LSB first: nibbles 1, F, 7, 8, 0, 2 -> bytes 0xF1, 0x87, 0x20
@@ -252,7 +269,7 @@ def test_garbage_is_counted_never_raised(profile_name, payload):
     packet = stream.feed(payload, 1.0)
     if packet is None:
         assert stream.dropped_packets == 1 or stream.awaiting_continuation
-    elif packet.channel != "imu":  # one of two separate streams: kept until the other covers it
+    elif packet.channel != "imu" and profile.has_gyro:  # one of two separate streams: kept until the other covers it
         assert np.isfinite(packet.acc_m_s2 if packet.channel == "acc" else packet.gyr_rad_s).all()
         assert stream.take() is None
     else:

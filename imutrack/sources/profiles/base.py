@@ -111,7 +111,8 @@ class PacketStream:
     ``t_s`` starts at 0 at the first sample. Host receive times are kept in ``host_t_s``.
 
     A device that sends accelerometer and gyroscope as separate streams (packets of channel "acc"/"gyr", each
-    stamped at its last sample): each stream is timed by its stamps (sample spacing from consecutive stamps, so the
+    stamped at its last sample; an accelerometer-only device sends "acc" packets alone): each stream is timed by its
+    stamps (sample spacing from consecutive stamps, so the
     device's true rate is used), and the accelerometer is interpolated linearly onto the gyroscope's times — never
     extrapolated, never across a gap (:func:`imutrack.io.merge.interpolate_onto`). Gyroscope samples wait until the
     accelerometer has caught up with them; those before the first accelerometer sample are not used, those with no
@@ -201,21 +202,34 @@ class PacketStream:
             step = self._steps[packet.channel] = (end - previous) / n
         t_abs = end - step * np.arange(n - 1, -1, -1)
         self._ends[packet.channel] = end
-        if packet.channel == "acc":
-            self._split["acc"].append((t_abs, packet.acc_m_s2))
+        values = packet.acc_m_s2 if packet.channel == "acc" else packet.gyr_rad_s
+        if packet.channel != self._clock:
+            self._split[packet.channel].append((t_abs, values))
             return packet
         missing = int(round(periods)) - n if periods is not None else 0
         if missing > 0:
             self.lost_samples += missing
         seq0 = (self._next_seq or 0.0) + max(missing, 0)
         self._next_seq = seq0 + n
-        self._split["gyr"].append((t_abs, seq0 + np.arange(n), np.full(n, host_time_s - self._host0),
-                                   packet.gyr_rad_s))
+        self._split[packet.channel].append((t_abs, seq0 + np.arange(n), np.full(n, host_time_s - self._host0), values))
         return packet
+
+    @property
+    def _clock(self) -> str:
+        """The stream whose times the samples take: the gyroscope's, or the accelerometer's on a device without."""
+        return "gyr" if self.profile.has_gyro else "acc"
 
     def _take_split(self) -> tuple[ImuSamples, np.ndarray, np.ndarray] | None:
         """Gyroscope samples the accelerometer covers, with it interpolated onto their times."""
         acc, gyr = self._split["acc"], self._split["gyr"]
+        if not self.profile.has_gyro:  # accelerometer only: its own times, no merging
+            if not acc:
+                return None
+            self._split["acc"] = []
+            t_abs, seq, host, values = (np.concatenate([a[k] for a in acc]) for k in range(4))
+            if self._time0 is None:
+                self._time0 = float(t_abs[0])
+            return ImuSamples(t_abs - self._time0, np.zeros_like(values), values), seq.astype(np.int64), host
         if not acc or not gyr:
             return None
         ta = np.concatenate([a[0] for a in acc])

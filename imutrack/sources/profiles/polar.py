@@ -218,11 +218,12 @@ def _frame(payload: bytes, settings: Mapping[str, float] | None) -> tuple[int, f
 
 
 def decode(payload: bytes, settings: Mapping[str, float] | None = None) -> DecodedPacket | None:
-    """An H10 frame: accelerometer only (a gyroscope frame cannot come from an H10 and is refused)."""
+    """An H10 frame: accelerometer only, stamped at its last sample (a gyroscope frame cannot come from an H10 and is
+    refused)."""
     frame = _frame(payload, settings)
     if frame is None or frame[0] != ACC:
         return None
-    return DecodedPacket(gyr_rad_s=None, acc_m_s2=frame[2])
+    return DecodedPacket(gyr_rad_s=None, acc_m_s2=frame[2], channel="acc", sensor_time_end_s=frame[1])
 
 
 def decode_sense(payload: bytes, settings: Mapping[str, float] | None = None) -> DecodedPacket | None:
