@@ -56,6 +56,7 @@ class SessionAnalysis:
     holds: list[HoldMetrics]
     session: SessionMetrics
     params: AnalysisParams
+    facing_deg: np.ndarray | None = None  # per sample: twist of the rest it is measured from, from the neutral, °
 
     def rep_labels(self) -> tuple[np.ndarray, np.ndarray]:
         """Per sample: the rep number (1-based, 0 outside reps) and the phase ("rest", "turn", "hold", "return")."""
@@ -70,14 +71,16 @@ class SessionAnalysis:
         return rep_no, phase
 
     def write_angles_csv(self, path: str | os.PathLike) -> Path:
-        """Per-sample time series for researchers: t_s, twist_deg, flexion_deg, lean_deg, rep, phase."""
+        """Per-sample time series for researchers: t_s, twist_deg, flexion_deg, lean_deg, rep, phase, facing_deg
+        (twist_deg + facing_deg is the twist from the session's starting neutral)."""
         rep_no, phase = self.rep_labels()
+        facing = self.facing_deg if self.facing_deg is not None else np.zeros_like(self.t_s)
         path = Path(path)
         with open(path, "w", encoding="utf-8", newline="\n") as f:
-            f.write("t_s,twist_deg,flexion_deg,lean_deg,rep,phase\n")
+            f.write("t_s,twist_deg,flexion_deg,lean_deg,rep,phase,facing_deg\n")
             rows = zip(self.t_s.tolist(), self.twist_deg.tolist(), self.flexion_deg.tolist(), self.lean_deg.tolist(),
-                       rep_no.tolist(), phase.tolist())
-            f.write("".join(f"{t:.6f},{a:.4f},{b:.4f},{c:.4f},{r},{ph}\n" for t, a, b, c, r, ph in rows))
+                       rep_no.tolist(), phase.tolist(), facing.tolist())
+            f.write("".join(f"{t:.6f},{a:.4f},{b:.4f},{c:.4f},{r},{ph},{d:.4f}\n" for t, a, b, c, r, ph, d in rows))
         return path
 
     def to_dict(self) -> dict:
@@ -167,4 +170,5 @@ def analyze(
         if rep.has_hold
     ]
     session = session_metrics(reps, holds, meta.start_time, meta.assisted, samples.duration_s, p.metrics)
-    return SessionAnalysis(name, meta, t_s, twist, flexion, lean, neutral, orientation, reps, holds, session, p)
+    return SessionAnalysis(name, meta, t_s, twist, flexion, lean, neutral, orientation, reps, holds, session, p,
+                           facing)

@@ -166,15 +166,19 @@ def test_explicit_neutral_and_chest_axis(tmp_path):
 
 
 def test_angles_csv_labels_every_sample(tmp_path):
-    session, result = run_case(dict(seed=106, sample_rate_hz=50.0))
+    session, result = run_case(dict(seed=106, sample_rate_hz=50.0, seat_shift_deg=9.0))
     path = result.write_angles_csv(tmp_path / "angles.csv")
     table = np.genfromtxt(path, delimiter=",", names=True, dtype=None, encoding="utf-8")
-    assert table.dtype.names == ("t_s", "twist_deg", "flexion_deg", "lean_deg", "rep", "phase")
+    assert table.dtype.names == ("t_s", "twist_deg", "flexion_deg", "lean_deg", "rep", "phase", "facing_deg")
     assert len(table) == len(session.samples)
     first = session.truth.reps[0]
     in_hold = (table["t_s"] > first.hold_start_s + 0.3) & (table["t_s"] < first.hold_end_s - 0.3)
     assert set(table["phase"][in_hold]) == {"hold"} and set(table["rep"][in_hold]) == {1}
     np.testing.assert_allclose(table["twist_deg"], result.twist_deg, atol=1e-4)
+    # seed 106 shifts on the seat: the facing column holds the shift, so the twist from the start is recoverable
+    from_start = table["twist_deg"] + table["facing_deg"]
+    np.testing.assert_allclose(from_start, result.twist_deg + result.facing_deg, atol=2e-4)
+    assert np.abs(table["facing_deg"]).max() > 3.0
 
 
 def test_cli_analyze_json_plot_angles(tmp_path, capsys):
