@@ -436,8 +436,6 @@ def record_command(args: argparse.Namespace) -> int:
         )
 
     profile = PROFILES.get(args.profile) if args.profile else None
-    if profile is not None and not profile.has_gyro:
-        BleRecorder(target=args.device, out=out, profile=profile, require_gyro=True).check_gyro(profile)
     recorder = BleRecorder(target=args.device, out=out, profile=profile,
                            duration_s=args.duration, assisted=args.assisted or "unknown", notes=args.notes,
                            on_status=show)
@@ -654,15 +652,15 @@ def _ble_batches(args: argparse.Namespace, out: Path, backends=None):
     import threading
     import time
 
-    from imutrack.sources.ble import BleRecorder
+    from imutrack.sources.ble import BleRecorder, require_gyroscope
     from imutrack.sources.profiles import PROFILES
 
     batches_in: queue.Queue = queue.Queue()
     failure: list[BaseException] = []
     control: dict = {}
     profile = PROFILES.get(args.profile) if args.profile else None
-    if profile is not None and not profile.has_gyro:
-        BleRecorder(target=args.device, out=out, profile=profile, require_gyro=True).check_gyro(profile)
+    if profile is not None:
+        require_gyroscope(args.device, profile)
     recorder = BleRecorder(target=args.device, out=out, profile=profile,
                            assisted="unassisted" if args.unassisted else "assisted", on_batch=batches_in.put,
                            require_gyro=True)

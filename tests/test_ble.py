@@ -160,6 +160,20 @@ def test_a_guided_session_refuses_an_accelerometer_only_sensor_saying_what_it_ca
     assert not (tmp_path / "x.csv").exists()
 
 
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="BlueZ is the Linux backend")
+def test_recording_an_accelerometer_only_sensor_is_allowed(tmp_path, capsys, monkeypatch):
+    # `record` keeps what an H10 can give (posture, breathing); here it gets as far as looking for Bluetooth
+    from imutrack.cli import main
+
+    monkeypatch.setenv("DBUS_SYSTEM_BUS_ADDRESS", "unix:path=/nonexistent/imutrack-test-bus")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ImutrackWarning)
+        code = main(["record", "--device", "Polar H10 1234ABCD", "--profile", "polar-h10",
+                     "--out", str(tmp_path / "h10.csv")])
+    message = capsys.readouterr().err
+    assert code == 1 and "no Bluetooth adapter or BlueZ found" in message and "gyroscope" not in message
+
+
 def test_a_polar_sensor_that_refuses_to_start_is_a_one_line_error(samples_52_hz, tmp_path):
     async def scenario():
         async with virtual_world(samples_52_hz, "polar-sense", pmd_status=13) as (sensor, central):

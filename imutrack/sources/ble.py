@@ -41,6 +41,15 @@ class FoundDevice:
     profile: DeviceProfile | None
 
 
+def require_gyroscope(target: str, profile: DeviceProfile) -> None:
+    """Refuse an accelerometer-only sensor where the twist is needed, saying what it can still do."""
+    if not profile.has_gyro:
+        raise BleError(
+            f"{target} is a {profile.title}: without a gyroscope the twist cannot be measured; it can still record "
+            "posture (slouch, lean) and breathing with 'imutrack record'"
+        )
+
+
 @contextlib.contextmanager
 def bluetooth_errors(what: str):
     """Turn the platform's Bluetooth failures into one actionable line."""
@@ -122,10 +131,11 @@ class BleRecorder:
         """Record until ``duration_s`` of data, ``stop`` is set, or the device stays away too long.
         Everything received is in the file when this returns or raises."""
         stop = stop or asyncio.Event()
-        if self.profile is not None:
-            self.check_gyro(self.profile)
+        if self.require_gyro and self.profile is not None:
+            require_gyroscope(self.target, self.profile)
         device, profile = await self._find()
-        self.check_gyro(profile)
+        if self.require_gyro:
+            require_gyroscope(self.target, profile)
         queue: asyncio.Queue = asyncio.Queue()
         stream = PacketStream(profile)
         writer: RecordingWriter | None = None
@@ -157,14 +167,6 @@ class BleRecorder:
             self.status.state = "stopped"
             self._report()
         return self.status
-
-    def check_gyro(self, profile: DeviceProfile) -> None:
-        """Refuse an accelerometer-only sensor when the twist is needed, saying what it can still do."""
-        if self.require_gyro and not profile.has_gyro:
-            raise BleError(
-                f"{self.target} is a {profile.title}: without a gyroscope the twist cannot be measured; it can still "
-                "record posture (slouch, lean) and breathing with 'imutrack record'"
-            )
 
     async def _find(self):
         with bluetooth_errors(f"looking for {self.target}"):

@@ -112,11 +112,11 @@ class PacketStream:
 
     A device that sends accelerometer and gyroscope as separate streams (packets of channel "acc"/"gyr", each
     stamped at its last sample; an accelerometer-only device sends "acc" packets alone): each stream is timed by its
-    stamps (sample spacing from consecutive stamps, so the
-    device's true rate is used), and the accelerometer is interpolated linearly onto the gyroscope's times — never
-    extrapolated, never across a gap (:func:`imutrack.io.merge.interpolate_onto`). Gyroscope samples wait until the
-    accelerometer has caught up with them; those before the first accelerometer sample are not used, those with no
-    accelerometer sample on one side within the gap limit (after a link gap) are counted as lost.
+    stamps (sample spacing from consecutive stamps, so the device's true rate is used), and the accelerometer is
+    interpolated linearly onto the gyroscope's times — never extrapolated, never across a gap
+    (:func:`imutrack.io.merge.interpolate_onto`). Gyroscope samples wait until the accelerometer has caught up with
+    them; those before the first accelerometer sample are not used, those with no accelerometer sample on one side
+    within the gap limit (after a link gap) are counted as lost.
 
     Counters: ``packets``, ``dropped_packets`` (could not be decoded), ``lost_samples`` (gaps in the counter or clock).
     ``settings``: what the device said on its control characteristic (:meth:`control`), passed to the decoder.
@@ -232,12 +232,8 @@ class PacketStream:
             return ImuSamples(t_abs - self._time0, np.zeros_like(values), values), seq.astype(np.int64), host
         if not acc or not gyr:
             return None
-        ta = np.concatenate([a[0] for a in acc])
-        va = np.concatenate([a[1] for a in acc])
-        tg = np.concatenate([g[0] for g in gyr])
-        seq = np.concatenate([g[1] for g in gyr])
-        host = np.concatenate([g[2] for g in gyr])
-        vg = np.concatenate([g[3] for g in gyr])
+        ta, va = (np.concatenate([a[k] for a in acc]) for k in range(2))
+        tg, seq, host, vg = (np.concatenate([g[k] for g in gyr]) for k in range(4))
         ready = tg <= ta[-1]
         later = ~ready
         self._split["gyr"] = [(tg[later], seq[later], host[later], vg[later])] if later.any() else []
