@@ -222,6 +222,30 @@ def test_polar_verity_streams_are_merged_on_the_gyro_clock():
     assert stream.dropped_packets == 1
 
 
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(["acc", "gyr"]), st.integers(1, 12), st.floats(0.0001, 3.0)),
+                min_size=1, max_size=30))
+def test_polar_streams_with_any_stamps_give_increasing_times(frames):
+    # frames in any order of channel, any size, stamps that advance by anything from 0.1 ms to 3 s: times must still
+    # increase (the recording needs it), and no sample may be invented
+    stream = PacketStream(polar.POLAR_VERITY_SENSE)
+    ends = {"acc": 100.0, "gyr": 100.0}
+    sent_gyr = 0
+    for channel, n, advance in frames:
+        ends[channel] += advance
+        values = np.zeros((n, 3))
+        kind = polar.ACC if channel == "acc" else polar.GYRO
+        frame_type = 0x81 if channel == "acc" else 0x80
+        stream.feed(polar.encode_frame(kind, int(round(ends[channel] * 1e9)), frame_type,
+                                       polar.encode_delta_frames(values)), 0.0)
+        sent_gyr += n if channel == "gyr" else 0
+    taken = stream.take()
+    if taken is not None:
+        samples, seq, _ = taken
+        assert np.all(np.diff(samples.t_s) > 0) and np.all(np.diff(seq) > 0)
+        assert len(samples) <= sent_gyr
+
+
 def test_movesense_imu6_by_hand():
     # type 2 (data), reference 99, t = 123456 ms, then 2 samples: acc (m/s²) array, then gyro (°/s) array
     payload = struct.pack("<BBI", 2, 99, 123456) + struct.pack("<6f", 0.0, 0.0, 9.75, 0.5, -0.25, 9.5) + \

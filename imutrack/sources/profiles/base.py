@@ -198,8 +198,11 @@ class PacketStream:
         # else the nominal rate
         step = self._steps.get(packet.channel, 1.0 / (packet.rate_hz or self.profile.rate_hz))
         periods = (end - previous) / step if previous is not None else None
-        if periods is not None and abs(periods - n) <= 0.5:
-            step = self._steps[packet.channel] = (end - previous) / n
+        if periods is not None and periods <= n + 0.5:  # nothing missing: the samples lie between the two stamps
+            fitted = (end - previous) / n
+            if periods >= n - 0.5:
+                self._steps[packet.channel] = fitted
+            step = fitted  # (stamps closer than expected too: the times must still increase)
         t_abs = end - step * np.arange(n - 1, -1, -1)
         self._ends[packet.channel] = end
         values = packet.acc_m_s2 if packet.channel == "acc" else packet.gyr_rad_s
