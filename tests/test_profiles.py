@@ -246,6 +246,35 @@ def test_polar_streams_with_any_stamps_give_increasing_times(frames):
         assert len(samples) <= sent_gyr
 
 
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(st.integers(1, 8), st.integers(0, 65535), st.integers(0, 2**32 - 1)), min_size=1,
+                max_size=25))
+def test_diy_packets_with_any_counter_and_clock_give_increasing_times(packets):
+    # a glitching or restarting sensor must never stop the recording: times keep increasing whatever it sends
+    stream = PacketStream(diy.DIY)
+    for k, (n, seq, t_us) in enumerate(packets):
+        stream.feed(diy.encode(np.zeros((n, 3)), np.tile([0.0, 0.0, G], (n, 1)), seq, t_us), 0.01 * k)
+    taken = stream.take()
+    if taken is not None:
+        samples, seq, _ = taken
+        assert np.all(np.diff(samples.t_s) > 0) and np.all(np.diff(seq) > 0)
+
+
+def test_a_sensor_that_restarts_its_counter_and_clock_goes_on_after_the_gap():
+    stream = PacketStream(diy.DIY)
+    rate, n = 100, 10
+    for k in range(50):  # 5 s of data
+        stream.feed(diy.encode(np.zeros((n, 3)), np.tile([0.0, 0.0, G], (n, 1)), k * n, k * n * 10_000, rate), 0.1 * k)
+    for k in range(20):  # it browned out and came back 3 s later, counting and timing from 0 again
+        stream.feed(diy.encode(np.zeros((n, 3)), np.tile([0.0, 0.0, G], (n, 1)), k * n, k * n * 10_000, rate),
+                    7.9 + 0.1 * k)
+    samples, seq, _ = stream.take()
+    assert len(samples) == 700 and stream.dropped_packets == 0  # nothing received is lost
+    np.testing.assert_array_equal(seq, np.arange(700))
+    gap = np.diff(samples.t_s)
+    assert gap[499] == pytest.approx(3.0, abs=0.02) and np.allclose(np.delete(gap, 499), 0.01)
+
+
 def test_movesense_imu6_by_hand():
     # type 2 (data), reference 99, t = 123456 ms, then 2 samples: acc (m/s²) array, then gyro (°/s) array
     payload = struct.pack("<BBI", 2, 99, 123456) + struct.pack("<6f", 0.0, 0.0, 9.75, 0.5, -0.25, 9.5) + \

@@ -108,7 +108,9 @@ class PacketStream:
 
     Times: from the device clock when it has one; else from its sample counter at the profile's rate; else by
     counting samples at that rate, with the count moved on across a reconnection by the host time that passed.
-    ``t_s`` starts at 0 at the first sample. Host receive times are kept in ``host_t_s``.
+    ``t_s`` starts at 0 at the first sample and always increases: if the device's clock or counter goes back (it
+    restarted), its samples carry on after the last one, as far on as the host clock says. A packet up to a second
+    behind the counter is a repeat and is dropped. Host receive times are kept in ``host_t_s``.
 
     A device that sends accelerometer and gyroscope as separate streams (packets of channel "acc"/"gyr", each
     stamped at its last sample; an accelerometer-only device sends "acc" packets alone): each stream is timed by its
@@ -127,6 +129,9 @@ class PacketStream:
     dropped_packets: int = 0
     lost_samples: int = 0
     _next_seq: float | None = None
+    _raw_next: float | None = None  # the device's own counter, unwrapped, expected next
+    _seq_offset: float = 0.0  # added to it for the recording (moves on when the device restarts its counter)
+    _last_t: float | None = None  # time of the last sample handed out, s
     _time0: float | None = None
     _last_time: float | None = None
     _host0: float | None = None
@@ -164,13 +169,19 @@ class PacketStream:
         n = len(packet)
         rate_hz = packet.rate_hz or p.rate_hz
         if packet.first_seq is not None and p.seq_modulo:
-            seq0 = _unwrap(packet.first_seq, self._next_seq, p.seq_modulo) if self._next_seq is not None else float(
+            raw0 = _unwrap(packet.first_seq, self._raw_next, p.seq_modulo) if self._raw_next is not None else float(
                 packet.first_seq)
-            if self._next_seq is not None:
-                if seq0 < self._next_seq:  # a repeat or an old packet: nothing new in it
+            if self._raw_next is not None:
+                behind = self._raw_next - raw0
+                if 0 < behind <= max(64.0, rate_hz):  # a repeat or an old packet (within a second): nothing new
                     self.dropped_packets += 1
                     return None
-                self.lost_samples += int(seq0 - self._next_seq)
+                if behind > 0:  # far behind: the sensor started counting again (it restarted); number on
+                    self._seq_offset += behind
+                else:
+                    self.lost_samples += int(-behind)
+            self._raw_next = raw0 + n
+            seq0 = raw0 + self._seq_offset
         else:
             seq0 = self._next_seq if self._next_seq is not None else 0.0
         seq = seq0 + np.arange(n)
@@ -182,6 +193,14 @@ class PacketStream:
             t_s = t_first - self._time0 + np.arange(n) / rate_hz
         else:
             t_s = seq / rate_hz
+        if self._last_t is not None and t_s[0] <= self._last_t:
+            # The device clock (or counter) went back — it restarted, or sent nonsense: carry on from the last sample,
+            # as far on as the host clock says, and measure later packets from there.
+            resumed = self._last_t + max(1.0 / rate_hz, host_time_s - self._last_host)
+            if packet.sensor_time_s is not None and p.time_modulo_s:
+                self._time0 += t_s[0] - resumed
+            t_s = t_s - t_s[0] + resumed
+        self._last_t = float(t_s[-1])
         self._next_seq = seq[-1] + 1
         self._last_host = host_time_s
         self._pending.append((t_s, seq, np.full(n, host_time_s - self._host0), packet))
@@ -272,8 +291,8 @@ class PacketStream:
             self.lost_samples += missing
 
     def take(self) -> tuple[ImuSamples, np.ndarray, np.ndarray] | None:
-        """Everything decoded since the last call: (samples, seq, host_t_s), or None. Samples whose time does not
-        move forward are dropped (counted in ``dropped_packets`` by packet)."""
+        """Everything decoded since the last call: (samples, seq, host_t_s), or None. Times always increase: a
+        device clock that goes back is re-anchored after the last sample (:meth:`feed`)."""
         if self._ends:
             return self._take_split()
         if not self._pending:
