@@ -235,7 +235,9 @@ def test_platform_failures_become_one_actionable_line(raised, message):
     assert message in str(info.value) and "\n" not in str(info.value)
 
 
-def test_a_guided_session_with_a_ble_sensor(tmp_path, capsys):
+@pytest.mark.parametrize(("profile", "name", "rate_hz"), [("diy", "imutrack", 100.0),
+                                                          ("polar-sense", "Polar Sense 0A1B2C3D", 52.0)])
+def test_a_guided_session_with_a_ble_sensor(tmp_path, capsys, profile, name, rate_hz):
     """imutrack live --device through the real bleak path (bumble virtual sensor streaming a simulated person)."""
     import argparse
     import contextlib
@@ -243,23 +245,23 @@ def test_a_guided_session_with_a_ble_sensor(tmp_path, capsys):
     from imutrack import commands
     from imutrack.recording import read_recording
 
-    session = simulate(SimulatorConfig(seed=61, reps_per_side=1, hold_s=25.0, rest_s=6.0, sample_rate_hz=100.0))
+    session = simulate(SimulatorConfig(seed=61, reps_per_side=1, hold_s=25.0, rest_s=6.0, sample_rate_hz=rate_hz))
 
     @contextlib.asynccontextmanager
     async def backends():
-        async with virtual_world(session.samples, "diy", speed=40.0) as (sensor, central):
+        async with virtual_world(session.samples, profile, speed=40.0) as (sensor, central):
             yield central.client_backend, central.scanner_backend
 
     out = tmp_path / "live-ble.csv"
-    args = argparse.Namespace(device="imutrack", profile=None, simulate=False, phyphox=None, reps=1, hold=15.0,
+    args = argparse.Namespace(device=name, profile=None, simulate=False, phyphox=None, reps=1, hold=15.0,
                               rest=3.0, lenient=False, unassisted=False, plain=True, quiet=True, speed=1.0, out=out,
                               db=tmp_path / "p.sqlite3", no_store=False, poll=0.1)
     assert commands.live_command(args, backends=backends) == 0
     text = capsys.readouterr().out
     assert "Calibrated" in text and "Hold, breathe deeply" in text and "session complete" in text
     recording = read_recording(out)
-    assert recording.meta.profile == "diy" and recording.lost_samples == 0
-    assert len(recording.samples) > 100 * 40
+    assert recording.meta.profile == profile and recording.lost_samples == 0
+    assert len(recording.samples) > rate_hz * 40
 
 
 def test_a_guided_session_with_a_missing_sensor_ends_with_one_line(tmp_path, samples, monkeypatch):
