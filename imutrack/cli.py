@@ -150,7 +150,9 @@ def build_parser() -> argparse.ArgumentParser:
     live_source = live.add_mutually_exclusive_group()
     live_source.add_argument("--simulate", action="store_true", help="use the built-in simulated person (no sensor)")
     live_source.add_argument("--phyphox", metavar="URL", help="a phone running phyphox with remote access")
-    live_source.add_argument("--device", metavar="NAME_OR_ADDRESS", help="a BLE chest sensor (see 'imutrack scan')")
+    live_source.add_argument("--device", metavar="NAME_OR_ADDRESS",
+                             help="a BLE chest sensor: its address, name or the start of its name "
+                                  "(see 'imutrack scan')")
     live.add_argument("--profile", choices=sorted(PROFILE_NAMES), help="device profile (default: recognised)")
     live.add_argument("--poll", type=_positive_float, default=0.1, help="phyphox polling interval, s (default 0.1)")
     live.add_argument("--reps", type=int, default=2, help="repetitions per side (default 2)")
@@ -176,7 +178,8 @@ def build_parser() -> argparse.ArgumentParser:
         "or --duration.",
     )
     source = record.add_mutually_exclusive_group(required=True)
-    source.add_argument("--device", metavar="NAME_OR_ADDRESS", help="a BLE sensor (see 'imutrack scan')")
+    source.add_argument("--device", metavar="NAME_OR_ADDRESS",
+                        help="a BLE sensor: its address, name or the start of its name (see 'imutrack scan')")
     source.add_argument("--phyphox", metavar="URL", help="a phone running phyphox with remote access, e.g. "
                         "http://192.168.1.20:8080 (experiment with gyroscope and accelerometer with g)")
     record.add_argument("--poll", type=_positive_float, default=0.1, help="phyphox polling interval, s (default 0.1)")

@@ -100,7 +100,8 @@ class BleRecorder:
     """Record one sensor into an imutrack recording.
 
     Attributes:
-        target: device name or address.
+        target: device address, name, or the start of its name (any case; at least 3 characters). Once found, the
+            recorder sticks to that device's address (a reconnection never picks another one).
         out: recording path (created; never overwritten).
         profile: device profile; None to recognise it from the scan.
         duration_s: stop after this much data; None to run until stopped.
@@ -126,6 +127,7 @@ class BleRecorder:
     on_batch: Callable[[ImuSamples], None] | None = None
     require_gyro: bool = False
     status: RecorderStatus = field(default_factory=RecorderStatus)
+    _address: str | None = None
 
     async def run(self, stop: asyncio.Event | None = None) -> RecorderStatus:
         """Record until ``duration_s`` of data, ``stop`` is set, or the device stays away too long.
@@ -168,6 +170,15 @@ class BleRecorder:
             self._report()
         return self.status
 
+    def _is_target(self, address: str, names: tuple[str | None, ...]) -> bool:
+        if self._address is not None:
+            return address == self._address
+        target = self.target.casefold()
+        names = tuple(n.casefold() for n in names if n)
+        if target == address.casefold() or target in names:
+            return True
+        return len(target) >= 3 and any(n.startswith(target) for n in names)
+
     async def _find(self):
         with bluetooth_errors(f"looking for {self.target}"):
             return await self._find_with_adv()
@@ -177,7 +188,7 @@ class BleRecorder:
         seen: asyncio.Future = asyncio.get_running_loop().create_future()
 
         def on_advertisement(device, adv) -> None:
-            if not seen.done() and self.target in (device.address, device.name, adv.local_name):
+            if not seen.done() and self._is_target(device.address, (device.name, adv.local_name)):
                 seen.set_result((device, adv))
 
         async with BleakScanner(on_advertisement, backend=self.scanner_backend):
@@ -185,6 +196,7 @@ class BleRecorder:
                 device, adv = await asyncio.wait_for(seen, self.connect_timeout_s)
             except asyncio.TimeoutError:
                 raise BleError(f"device {self.target} not found; is it on, charged and in range?") from None
+        self._address = device.address
         profile = self.profile or identify(adv.local_name or device.name, adv.service_uuids)
         if profile is None:
             raise BleError(
