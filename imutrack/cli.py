@@ -78,6 +78,9 @@ def build_parser() -> argparse.ArgumentParser:
     simulate.add_argument("--reps", type=int, default=3, help="repetitions per side (default 3)")
     simulate.add_argument("--hold", type=_positive_float, default=60.0, help="hold length, s (default 60)")
     simulate.add_argument("--mag", action="store_true", help="include a magnetometer")
+    simulate.add_argument("--seat-shift", type=float, default=0.0, metavar="DEG",
+                          help="in every rest, turn the whole body on the seat by up to this much (default 0; the "
+                               "analysis follows shifts of up to 12° from one rest to the next)")
 
     analyze = commands.add_parser(
         "analyze",

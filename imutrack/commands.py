@@ -254,12 +254,15 @@ def _num(value: float, spec: str) -> str:
 def simulate_command(args: argparse.Namespace) -> int:
     if args.reps < 0:
         raise ImutrackError(f"--reps must be ≥ 0, got {args.reps}")
+    if not 0.0 <= args.seat_shift <= 20.0:
+        raise ImutrackError(f"--seat-shift must be between 0 and 20°, got {args.seat_shift:g}")
     cfg = SimulatorConfig(
         sample_rate_hz=args.rate,
         seed=args.seed,
         reps_per_side=args.reps,
         hold_s=args.hold,
         with_mag=args.mag,
+        seat_shift_deg=args.seat_shift,
         start_time=local_now_iso(),
     )
     session = simulate(cfg)
@@ -271,13 +274,16 @@ def simulate_command(args: argparse.Namespace) -> int:
 
 
 def truth_summary(session: SimulatedSession) -> dict:
-    """The ground truth's events as plain data (JSON-ready): config, neutral, reps, slouches, gyro bias."""
+    """The ground truth's events as plain data (JSON-ready): config, neutral, reps, slouches, the body's heading on
+    the seat at each rep's start (degrees from the start), gyro bias."""
     truth = session.truth
     return {
         "config": session.config.to_dict(),
         "neutral_end_s": truth.neutral_end_s,
         "reps": [asdict(rep) | {"hold_duration_s": rep.hold_duration_s} for rep in truth.reps],
         "slouches": [asdict(s) for s in truth.slouches],
+        "seat_deg_at_turns": [float(truth.seat_deg[np.searchsorted(truth.t_s, rep.turn_start_s)])
+                              for rep in truth.reps] if truth.seat_deg is not None else [],
         "gyr_bias_rad_s": truth.gyr_bias_rad_s.tolist(),
         "mount_wxyz": truth.mount_wxyz.tolist(),
     }

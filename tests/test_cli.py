@@ -52,6 +52,21 @@ def test_demo_uses_the_user_data_folder_by_default(tmp_path, capsys):
     assert "imutrack/demo" in capsys.readouterr().out.replace("\\", "/").replace("\n", "")
 
 
+def test_simulate_can_shift_on_the_seat_and_analyze_measures_each_rep_from_facing_forward(tmp_path, capsys):
+    out = tmp_path / "shifty.csv"
+    assert main(["simulate", str(out), "--reps", "2", "--hold", "20", "--seed", "8", "--seat-shift", "9"]) == 0
+    truth = json.loads((tmp_path / "shifty.truth.json").read_text())
+    assert max(abs(x) for x in truth["seat_deg_at_turns"]) > 3.0
+    capsys.readouterr()
+    assert main(["analyze", str(out), "--json"]) == 0
+    holds = json.loads(capsys.readouterr().out)["holds"]
+    for hold, seat, rep in zip(holds, truth["seat_deg_at_turns"], truth["reps"]):
+        assert hold["neutral_shift_deg"] == pytest.approx(seat, abs=1.0)
+        assert hold["mean_twist_deg"] == pytest.approx(rep["mean_twist_deg"], abs=1.0)
+    assert main(["simulate", str(tmp_path / "x.csv"), "--seat-shift", "45"]) == 1
+    assert "--seat-shift must be between 0 and 20" in capsys.readouterr().err
+
+
 def test_simulate_writes_the_truth_next_to_the_recording(tmp_path, capsys):
     out = tmp_path / "sim.csv"
     assert main(["simulate", str(out), "--reps", "1", "--hold", "15", "--seed", "3", "--mag"]) == 0
