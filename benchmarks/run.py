@@ -163,7 +163,7 @@ def live_case() -> Result:
     both as a share of one core over the stream's duration."""
     from rich.console import Console
 
-    from imutrack.commands import _live_panel
+    from imutrack.live_cli import live_panel
     from imutrack.live import Guide, GuideConfig
 
     samples = simulate(SimulatorConfig(sample_rate_hz=1000.0, reps_per_side=1, hold_s=30.0, seed=3)).samples
@@ -179,7 +179,7 @@ def live_case() -> Result:
         state = guide.update(samples.slice(int(a), int(b)))
         guide.take_events()
         middle = time.perf_counter()
-        console.print(_live_panel(state, {"left": 50.0, "right": 45.0}))
+        console.print(live_panel(state, {"left": 50.0, "right": 45.0}))
         end = time.perf_counter()
         processing += middle - start
         drawing += end - middle

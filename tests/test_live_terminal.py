@@ -80,13 +80,13 @@ def test_q_quits_and_keeps_the_recording(tmp_path):
 def test_the_gauge_marks_today_and_the_best_before():
     from rich.console import Console
 
-    from imutrack.commands import _live_panel
+    from imutrack.live_cli import live_panel
     from imutrack.live import GuideState, Phase
 
     state = GuideState(phase=Phase.HOLD, side="left", twist_deg=40.0, hold_remaining_s=30.0,
                        best_twist_deg={"left": 44.0, "right": 0.0})
     console = Console(width=120, record=True, force_terminal=False)
-    console.print(_live_panel(state, {"left": 60.0}))
+    console.print(live_panel(state, {"left": 60.0}))
     text = console.export_text()
     gauge = re.search(r"twist\s+\+40\.0°\s+(\S+)", text).group(1)
     assert gauge.index("▲") == int(44 * 45 / 90) and gauge.index("|") == int(60 * 45 / 90)
