@@ -217,3 +217,20 @@ def test_an_accelerometer_only_recording_is_refused_for_twist_with_what_it_can_d
     err = capsys.readouterr().err
     assert err.count("\n") == 1
     assert "twist cannot be measured without a gyroscope" in err and "posture" in err and "breathing" in err
+
+
+def test_from_latest_rest_by_hand():
+    from imutrack.trunk import from_latest_rest
+
+    # neutral [0, 10), a rep, a rest at +8° [40, 50) after a shift on the seat, another rep, a rest at +2° [80, 90)
+    twist = np.zeros(100)
+    twist[15:35] = 50.0
+    twist[38:60] = 8.0
+    twist[60:75] = -40.0
+    twist[78:] = 2.0
+    out, facing = from_latest_rest(twist, [(0, 10), (40, 50), (80, 90)], after=10)
+    np.testing.assert_array_equal(facing[:40], 0.0)  # the neutral (before `after`) is the reference up to 40
+    np.testing.assert_array_equal(facing[40:80], 8.0)
+    np.testing.assert_array_equal(facing[80:], 2.0)
+    np.testing.assert_array_equal(out + facing, twist)  # nothing but the reference changes
+    assert out[60] == -48.0  # the right turn is measured from the shifted rest
