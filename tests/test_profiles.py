@@ -311,6 +311,7 @@ def test_identify_by_service_or_name():
     assert identify("Polar H10 1234ABCD", ["0000180d-0000-1000-8000-00805f9a34fb"]) is polar.POLAR_H10
     assert identify("Polar Sense 0A1B2C3D", ["0000180d-0000-1000-8000-00805f9a34fb"]) is polar.POLAR_VERITY_SENSE
     assert identify("Polar Sense 0A1B2C3D", []) is polar.POLAR_VERITY_SENSE
+    assert identify("HRM-Pro:123456", ["0000180d-0000-1000-8000-00805f9a34fb"]) is None  # any heart-rate strap
     assert identify("headphones", []) is None
 
 

@@ -18,14 +18,19 @@ PROFILES: dict[str, DeviceProfile] = {
 }
 
 
+# Services every heart-rate strap advertises: on their own they say nothing about which sensor it is.
+GENERIC_SERVICE_UUIDS = frozenset({"0000180d-0000-1000-8000-00805f9a34fb"})
+
+
 def identify(name: str | None, service_uuids: list[str]) -> DeviceProfile | None:
-    """The profile a device matches by advertised service UUID or, failing that, by name prefix; when several
-    profiles share a UUID (Polar's sensors all advertise heart rate), the name decides."""
+    """The profile a device matches by an advertised service UUID of its own, or by name prefix. The heart-rate
+    service that Polar's sensors advertise is shared by every heart-rate strap, so there the name decides."""
     uuids = {u.lower() for u in service_uuids}
-    by_uuid = [p for p in PROFILES.values() if p.service_uuid in uuids or p.advertised_uuid in uuids]
     by_name = [p for p in PROFILES.values() if name and any(name.startswith(x) for x in p.name_prefixes)]
-    both = [p for p in by_uuid if p in by_name]
-    return (both or by_uuid or by_name or [None])[0]
+    by_uuid = [p for p in PROFILES.values()
+               if p.service_uuid in uuids or (p.advertised_uuid in uuids and p.advertised_uuid not in
+                                              GENERIC_SERVICE_UUIDS)]
+    return (by_uuid or by_name or [None])[0]
 
 
 __all__ = ["PROFILES", "DecodedPacket", "DeviceProfile", "PacketStream", "identify"]
