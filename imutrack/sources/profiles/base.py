@@ -242,7 +242,8 @@ class PacketStream:
         return "gyr" if self.profile.has_gyro else "acc"
 
     def _take_split(self) -> tuple[ImuSamples, np.ndarray, np.ndarray] | None:
-        """Gyroscope samples the accelerometer covers, with it interpolated onto their times."""
+        """Gyroscope samples the accelerometer covers, with it interpolated onto their times (on a device without a
+        gyroscope: the accelerometer's samples on their own times)."""
         acc, gyr = self._split["acc"], self._split["gyr"]
         if not self.profile.has_gyro:  # accelerometer only: its own times, no merging
             if not acc:
