@@ -21,3 +21,9 @@ def _isolated_user_dirs(tmp_path_factory, monkeypatch):
     monkeypatch.setenv("XDG_DATA_HOME", str(home / "data"))
     monkeypatch.setenv("XDG_CONFIG_HOME", str(home / "config"))
     monkeypatch.setenv("XDG_CACHE_HOME", str(home / "cache"))
+
+
+def flat(text: str) -> str:
+    """Terminal output with its line wrapping undone (the console wraps long paths at its width, wherever that
+    falls), so a phrase can be looked for whatever the temporary folder's name."""
+    return " ".join(text.split())

@@ -16,7 +16,7 @@ from imutrack.io import detect, load
 from imutrack.io.phyphox import read_phyphox
 from imutrack.recording import read_recording
 from imutrack.sources.simulator import SimulatorConfig, simulate
-from tests.conftest import REPO
+from tests.conftest import REPO, flat
 from tests.phone_files import phyphox_tables, write_zip
 
 DATA = REPO / "tests" / "data"
@@ -117,7 +117,7 @@ def test_cli_import_then_analyze(tmp_path, capsys):
     session = simulate(SimulatorConfig(seed=23, reps_per_side=1, hold_s=20.0, sample_rate_hz=50.0))
     zip_path = write_zip(tmp_path / "phone.zip", phyphox_tables(session.samples))
     assert main(["import", str(zip_path), "--out", str(tmp_path / "rec")]) == 0
-    assert "5,250 samples" in capsys.readouterr().out.replace("\n", " ")
+    assert "5,250 samples" in flat(capsys.readouterr().out)
     converted = tmp_path / "rec" / "phone.csv"
     assert read_recording(converted).meta.profile == "phyphox"
     assert main(["analyze", str(zip_path), "--json"]) == 0

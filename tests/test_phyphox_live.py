@@ -7,6 +7,7 @@ from imutrack.errors import ImutrackError
 from imutrack.samples import ImuSamples
 from imutrack.sources.phyphox_live import BufferNames, PhyphoxStream
 from imutrack.sources.simulator import SimulatorConfig, simulate
+from tests.conftest import flat
 from tests.fake_phyphox import FakePhyphox
 
 
@@ -114,4 +115,4 @@ def test_ctrl_c_while_recording_closes_the_file_cleanly(samples, tmp_path):
     assert process.returncode == 0, stderr
     assert out.read_bytes().endswith(b"\n")  # no torn line: closed cleanly
     recording = read_recording(out)
-    assert len(recording.samples) > 100 and f"recorded {len(recording.samples):,} samples" in stdout.replace("\n", " ")
+    assert len(recording.samples) > 100 and f"recorded {len(recording.samples):,} samples" in flat(stdout)

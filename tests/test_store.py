@@ -16,6 +16,7 @@ from imutrack.progress import MDC_DEG, summarize
 from imutrack.recording import RecordingMeta, write_recording
 from imutrack.sources.simulator import SimulatorConfig, simulate
 from imutrack.store import SCHEMA_VERSION, Store, StoredSession, StoreError
+from tests.conftest import flat
 
 
 @pytest.fixture(scope="module")
@@ -166,7 +167,7 @@ def test_cli_analyze_store_then_progress(tmp_path, recording, capsys):
     db = tmp_path / "p.sqlite3"
     assert main(["analyze", str(path), "--store", "--db", str(db)]) == 0
     assert main(["analyze", str(path), "--store", "--db", str(db)]) == 0
-    assert "0 new session(s)" in capsys.readouterr().out.replace("\n", " ")
+    assert "0 new session(s)" in flat(capsys.readouterr().out)
     assert main(["progress", "--db", str(db), "--json"]) == 0
     summary = json.loads(capsys.readouterr().out)
     assert summary["sessions"] == 1 and summary["holds"] == 2
