@@ -151,3 +151,16 @@ def test_bad_configuration_is_refused_clearly():
 def test_short_holds_are_refused():
     with pytest.raises(ImutrackError, match="at least 10 s"):
         SimulatorConfig(hold_s=5.0)
+
+
+def test_a_warming_sensor_adds_only_its_exponential_bias_and_leaves_every_other_draw_alone():
+    cold = simulate(SimulatorConfig(seed=5, sample_rate_hz=50.0, **SHORT))
+    warm_imu = ImuErrorModel(gyr_warmup_max_deg_s=0.2, gyr_warmup_tau_s=120.0)
+    warm = simulate(SimulatorConfig(seed=5, sample_rate_hz=50.0, imu=warm_imu, **SHORT))
+    t = warm.samples.t_s
+    extra_deg_s = np.degrees(warm.samples.gyr_rad_s - cold.samples.gyr_rad_s)
+    final_deg_s = extra_deg_s[-1] / -np.expm1(-t[-1] / 120.0)  # the full warm-up change per axis
+    np.testing.assert_allclose(extra_deg_s, -np.expm1(-t / 120.0)[:, None] * final_deg_s, atol=1e-12)
+    assert 0.0 < np.abs(final_deg_s).max() <= 0.2
+    np.testing.assert_array_equal(warm.samples.acc_m_s2, cold.samples.acc_m_s2)
+    np.testing.assert_array_equal(warm.truth.gyr_bias_rad_s, cold.truth.gyr_bias_rad_s)

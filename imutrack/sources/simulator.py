@@ -109,11 +109,18 @@ class ImuErrorModel:
     0.008 °/s/√Hz, acc noise 160 µg/√Hz; turn-on gyro offsets of tenths of a °/s).
 
     Biases are drawn per axis, uniformly in ±max, from the simulator's random generator.
+
+    Warm-up: a sensor strapped to the chest warms by several kelvin over its first minutes, and its zero-rate level
+    follows (MEMS datasheets put the change of the order of 0.01 °/s per K). Modelled as a bias that moves by
+    ``gyr_warmup_max_deg_s`` at most per axis (drawn uniformly in ±max) along ``1 − exp(−t / gyr_warmup_tau_s)``.
+    It is drawn from a generator of its own, so turning it on leaves every other draw of a seed unchanged.
     """
 
     gyr_noise_deg_s_rthz: float = 0.007
     gyr_bias_max_deg_s: float = 0.3
     gyr_bias_walk_deg_s_rts: float = 2e-4
+    gyr_warmup_max_deg_s: float = 0.0
+    gyr_warmup_tau_s: float = 300.0
     gyr_scale_max: float = 0.005
     gyr_cross_axis_max: float = 0.005
     acc_noise_ug_rthz: float = 150.0
@@ -465,10 +472,15 @@ def simulate(cfg: SimulatorConfig | None = None) -> SimulatedSession:
     acc_bias = rng.uniform(-1.0, 1.0, 3) * imu.acc_bias_max_m_s2
     noise_scale = np.sqrt(cfg.sample_rate_hz / 2.0)
     bias_walk = np.cumsum(rng.normal(0.0, 1.0, (n, 3)), axis=0) * np.radians(imu.gyr_bias_walk_deg_s_rts) * np.sqrt(dt)
+    warmup = np.zeros(3)
+    if imu.gyr_warmup_max_deg_s > 0.0:
+        warmup = np.radians(np.random.default_rng([cfg.seed, 1]).uniform(-1.0, 1.0, 3) * imu.gyr_warmup_max_deg_s)
+    warming = -np.expm1(-t_s / imu.gyr_warmup_tau_s)[:, None] * warmup if imu.gyr_warmup_tau_s > 0 else 0.0
     gyr = (
         gyr_true @ gyr_matrix.T
         + gyr_bias
         + bias_walk
+        + warming
         + rng.normal(0.0, 1.0, (n, 3)) * np.radians(imu.gyr_noise_deg_s_rthz) * noise_scale
     )
     acc = (
