@@ -5,7 +5,10 @@ comfortable → **hold** (a countdown that starts when the end of range is reach
 the form is right: upright, not bouncing) → **return** to face forward → **rest** → the other side … → **done**.
 
 At the end of each rest the posture held still is taken as the new "facing forward" (as the analysis does), so a
-shift on the seat between sides is not counted as twist.
+shift on the seat between sides is not counted as twist, and the gyro bias is measured again on the rest's still
+seconds: a sensor warming up on the chest moves its bias by hundredths of a °/s over the first minutes, which would
+bend the live twist by degrees within a single hold. Each new measurement is blended with the current bias by its
+uncertainty (a scalar Kalman update per axis), and one far off what a bias can do meanwhile is not taken.
 
 Cues (slouching, leaning, bouncing, shallow or held breath) need their condition to last ``cue_grace_s`` before they
 are given, so normal small shifts of position are not nagged about; encouragement is given when the angle creeps up
@@ -20,7 +23,7 @@ from enum import Enum
 import numpy as np
 
 from imutrack.errors import ImutrackError
-from imutrack.orientation import BiasModel, OrientationEstimator, OrientationParams
+from imutrack.orientation import BiasModel, OrientationEstimator, OrientationParams, still_bias, still_stretches
 from imutrack.samples import ImuSamples
 from imutrack.trunk import forward_at_neutral, trunk_angles_deg
 
@@ -58,6 +61,9 @@ class GuideConfig:
     cue_grace_s: float = 3.0
     dropout_s: float = 2.0
     no_hold_after_s: float = 30.0
+    rest_steady_deg: float = 0.2
+    bias_drift_deg_s_per_s: float = 0.001
+    bias_motion_sd_deg_s: float = 0.02
 
 
 @dataclass
@@ -112,6 +118,9 @@ class Guide:
         self._praised = False
         self._reps_done = {"left": 0, "right": 0}
         self._user_paused = False
+        self._rest_samples: list[ImuSamples] = []  # raw samples of the current rest, for the bias
+        self._bias_var = np.zeros(3)  # variance of the current bias estimate per axis, (rad/s)²
+        self._bias_t = 0.0  # when the bias was last measured, s
         self._say(0.0, "prompt", self.state.prompt)
 
     # --- input -------------------------------------------------------------------------------------------------
@@ -128,6 +137,8 @@ class Guide:
             self._calibrate(samples)
         else:
             self._track(samples)
+            if self.state.phase is Phase.REST:
+                self._rest_samples.append(samples)
         self.tick(now)
         return self.state
 
@@ -200,6 +211,9 @@ class Guide:
             return
         bias = BiasModel(np.array([window.t_s.mean()]), window.gyr_rad_s.mean(axis=0)[None, :])
         self._estimator = OrientationEstimator(window.rate_hz, p, bias)
+        _, standard_error = still_bias(window, (0, len(window)))
+        self._bias_var = standard_error**2 + np.radians(c.bias_motion_sd_deg_s) ** 2
+        self._bias_t = float(window.t_s.mean())
         quats = self._estimator.update(data).quat_wxyz_
         tail = quats[-max(1, len(quats) // 4):]
         q0 = tail.mean(axis=0)
@@ -306,6 +320,7 @@ class Guide:
         elif s.phase is Phase.REST:
             s.rest_remaining_s = max(0.0, c.rest_s - (now - self._phase_started))
             if s.rest_remaining_s <= 0.0:
+                self._refresh_bias()
                 self._recheck_forward()
                 if all(n >= c.reps_per_side for n in self._reps_done.values()):
                     self._finish(now, "Well done: session complete")
@@ -313,6 +328,55 @@ class Guide:
                     other = "right" if s.side == "left" else "left"
                     s.side = other if self._reps_done[other] < c.reps_per_side else s.side
                     self._start_turn(now)
+
+    def _refresh_bias(self) -> None:
+        """Measure the gyro bias again on the last still stretch of the rest and blend it with the current one."""
+        c = self.config
+        rest, self._rest_samples = self._rest_samples, []
+        if not rest or self._estimator is None:
+            return
+        data = ImuSamples.concatenate(rest)
+        if len(data) < 10:
+            return
+        stretches = still_stretches(data, self._orientation_params)
+        if not stretches:
+            return
+        stretch = self._steady_tail(data, stretches[-1])
+        if stretch is None:
+            return
+        measured, standard_error = still_bias(data, stretch)
+        t_measured = float(data.t_s[stretch[0]:stretch[1]].mean())
+        current = self._estimator.bias.at(np.array([t_measured]))[0]
+        # Between measurements the bias may have moved by up to the drift rate × the time since (process noise).
+        prior_var = self._bias_var + (np.radians(c.bias_drift_deg_s_per_s) * (t_measured - self._bias_t)) ** 2
+        measured_var = standard_error**2 + np.radians(c.bias_motion_sd_deg_s) ** 2
+        if (np.abs(measured - current) > 4.0 * np.sqrt(prior_var + measured_var)).any():
+            return  # slow movement, not a bias: keep the current one
+        gain = prior_var / (prior_var + measured_var)
+        self._estimator.bias = BiasModel(np.array([t_measured]), (current + gain * (measured - current))[None, :])
+        self._bias_var = (1.0 - gain) * prior_var
+        self._bias_t = t_measured
+
+    def _steady_tail(self, data: ImuSamples, stretch: tuple[int, int]) -> tuple[int, int] | None:
+        """The end of a still stretch over which the twist follows a straight line (what a bias error does) within
+        ``rest_steady_deg``: a small shift on the seat passes the stillness test, but not this. None if shorter than
+        the orientation's ``still_min_s``."""
+        c, p = self.config, self._orientation_params
+        a, b = stretch
+        t = data.t_s
+        rows = self._recent[np.searchsorted(self._recent[:, 0], t[a]):np.searchsorted(self._recent[:, 0], t[b - 1],
+                                                                                          side="right")]
+        step = max(1, int(round(0.5 * data.rate_hz)))
+        for start in range(a, b, step):
+            if t[b - 1] - t[start] < p.still_min_s:
+                return None
+            tail = rows[rows[:, 0] >= t[start]]
+            if len(tail) < 3:
+                return None
+            line = np.polyval(np.polyfit(tail[:, 0] - tail[0, 0], tail[:, 1], 1), tail[:, 0] - tail[0, 0])
+            if np.abs(tail[:, 1] - line).max() <= c.rest_steady_deg:
+                return start, b
+        return None
 
     def _recheck_forward(self) -> None:
         """At the end of a rest, the posture held still over its last second or more is the new facing forward: a

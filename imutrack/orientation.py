@@ -148,27 +148,35 @@ def still_stretches(samples: ImuSamples, params: OrientationParams | None = None
     return stretches
 
 
-def _bias_from(samples: ImuSamples, stretches: list[tuple[int, int]]) -> BiasModel:
-    """A bias sample per still stretch: the mean gyro over it, leaving out the seconds whose mean lies more than
-    3 robust SDs from the others' median — a slow movement the stillness test let through (a small shift on the seat)
-    — so it does not spoil the estimate; with nothing to leave out this is the plain mean."""
-    centres = np.array([0.5 * (samples.t_s[a] + samples.t_s[b - 1]) for a, b in stretches])
+def still_bias(samples: ImuSamples, stretch: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+    """The gyro bias over one still index interval, and its standard error, both rad/s (3,) in the sensor frame.
+
+    The bias is the mean gyro over the stretch, leaving out the seconds whose mean lies more than 3 robust SDs from
+    the others' median — a slow movement the stillness test let through (a small shift on the seat) — so it does not
+    spoil the estimate; with nothing to leave out this is the plain mean. The standard error comes from the scatter
+    of the kept seconds' means (body sway included, not only sensor noise); with fewer than 5 seconds it is that of
+    the samples' mean.
+    """
+    a, b = stretch
+    gyr = samples.gyr_rad_s[a:b]
     block = max(1, int(round(samples.rate_hz)))
-    estimates = []
-    for a, b in stretches:
-        gyr = samples.gyr_rad_s[a:b]
-        blocks = (b - a) // block
-        if blocks >= 5:
-            means = gyr[: blocks * block].reshape(blocks, block, 3).mean(axis=1)
-            median = np.median(means, axis=0)
-            spread = 1.4826 * np.median(np.abs(means - median), axis=0)
-            typical = (np.abs(means - median) <= 3.0 * spread + 1e-12).all(axis=1)
-            keep = np.repeat(typical, block)
-            keep = np.concatenate([keep, np.full(len(gyr) - len(keep), typical[-1])])
-            estimates.append(gyr[keep].mean(axis=0))
-        else:
-            estimates.append(gyr.mean(axis=0))
-    return BiasModel(centres, np.array(estimates))
+    blocks = (b - a) // block
+    if blocks < 5:
+        return gyr.mean(axis=0), gyr.std(axis=0) / np.sqrt(max(1, len(gyr)))
+    means = gyr[: blocks * block].reshape(blocks, block, 3).mean(axis=1)
+    median = np.median(means, axis=0)
+    spread = 1.4826 * np.median(np.abs(means - median), axis=0)
+    typical = (np.abs(means - median) <= 3.0 * spread + 1e-12).all(axis=1)
+    keep = np.repeat(typical, block)
+    keep = np.concatenate([keep, np.full(len(gyr) - len(keep), typical[-1])])
+    kept = means[typical]
+    return gyr[keep].mean(axis=0), kept.std(axis=0, ddof=1) / np.sqrt(len(kept)) if len(kept) > 1 else spread
+
+
+def _bias_from(samples: ImuSamples, stretches: list[tuple[int, int]]) -> BiasModel:
+    """A bias sample (:func:`still_bias`) at the centre of each still stretch."""
+    centres = np.array([0.5 * (samples.t_s[a] + samples.t_s[b - 1]) for a, b in stretches])
+    return BiasModel(centres, np.array([still_bias(samples, stretch)[0] for stretch in stretches]))
 
 
 @dataclass
