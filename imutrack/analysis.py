@@ -14,13 +14,13 @@ from pathlib import Path
 import numpy as np
 
 from imutrack.errors import ImutrackError
-from imutrack.holds import HoldParams, Rep, find_reps, twist_rate_deg_s
+from imutrack.holds import HoldParams, Rep, find_reps, on_the_body, twist_rate_deg_s
 from imutrack.metrics import HoldMetrics, MetricParams, SessionMetrics, hold_metrics, session_metrics
 from imutrack.orientation import OrientationParams, OrientationResult, estimate_orientation, still_stretches
 from imutrack.io import load
 from imutrack.recording import Recording, RecordingMeta
 from imutrack.samples import ImuSamples
-from imutrack.trunk import Neutral, from_latest_rest, neutral_from, trunk_angles_deg, twist_deg
+from imutrack.trunk import Neutral, from_latest_rest, neutral_from, trunk_angles_deg, twist_deg, worn_upright
 
 
 @dataclass
@@ -151,7 +151,9 @@ def analyze(
                 f"{name}: found no still period for the neutral posture; start sitting upright and still for a few "
                 "seconds, or give the neutral interval explicitly"
             )
-        a, b = still[0]
+        # The first still stretch with the sensor worn upright: a recording may start with it lying on a table.
+        worn = [(a, b) for a, b in still if worn_upright(samples.acc_m_s2[a:b], axis)]
+        a, b = (worn or still)[0]
         neutral_interval = (float(t_s[a]), float(t_s[b - 1]))
 
     def first_pass_twist(times_s: np.ndarray, quat_wxyz: np.ndarray) -> np.ndarray:
@@ -162,7 +164,9 @@ def analyze(
     twist, flexion, lean = trunk_angles_deg(orientation.quat_wxyz, neutral.quat_wxyz, neutral.forward_earth)
     rate = twist_rate_deg_s(t_s, twist, p.holds.smooth_s)  # of the continuous twist: the real movements
     twist, facing = from_latest_rest(twist, orientation.rests, int(np.searchsorted(t_s, neutral.end_s)))
-    reps = find_reps(t_s, twist, p.holds, rate)
+    tilt = np.hypot(flexion, lean)
+    reps = on_the_body(find_reps(t_s, twist, p.holds, rate), t_s, tilt, p.holds,
+                       after_s=neutral.end_s if p.neutral_s is None else -np.inf)
     holds = [
         replace(hold_metrics(k, rep, t_s, twist, flexion, lean, samples.gyr_rad_s, p.metrics, samples.rate_hz),
                 neutral_shift_deg=float(facing[np.searchsorted(t_s, rep.turn_start_s)]))

@@ -27,7 +27,12 @@ from imutrack.intervals import runs
 
 @dataclass
 class HoldParams:
-    """Segmentation settings (degrees, seconds)."""
+    """Segmentation settings (degrees, seconds).
+
+    ``max_tilt_deg``: a rep whose hold is tilted (flexion and lean together) further than this from neutral for most
+    of its time is not a seated twist — the sensor was taken off and put down, or the person bent down — and is
+    dropped (:func:`on_the_body`).
+    """
 
     excursion_deg: float = 15.0
     min_excursion_s: float = 4.0
@@ -35,6 +40,7 @@ class HoldParams:
     search_s: float = 6.0
     min_hold_s: float = 5.0
     near_level: float = 0.9
+    max_tilt_deg: float = 45.0
 
 
 @dataclass(frozen=True)
@@ -122,3 +128,23 @@ def find_reps(t_s: np.ndarray, twist_deg: np.ndarray, params: HoldParams | None 
             has_hold = back_start - turn_end >= p.min_hold_s
             reps.append(Rep(side, turn_start, turn_end, back_start, back_end, has_hold))
     return sorted(reps, key=lambda rep: rep.turn_start_s)
+
+
+def on_the_body(reps: list[Rep], t_s: np.ndarray, tilt_deg: np.ndarray, params: HoldParams | None = None,
+                after_s: float = -np.inf) -> list[Rep]:
+    """The reps that are a seated twist: starting after ``after_s`` (s; the end of the neutral, before which the
+    sensor is being put on), and with a hold tilted no more than ``max_tilt_deg`` from neutral for most of its time
+    (``tilt_deg``: per-sample tilt from neutral, degrees (N,)). A sensor lying still on a table at an angle looks like
+    a hold to the twist alone."""
+    p = params or HoldParams()
+    kept = []
+    for rep in reps:
+        if rep.turn_start_s < after_s:
+            continue
+        a, b = np.searchsorted(t_s, [rep.turn_start_s, rep.return_end_s])
+        if rep.has_hold:
+            a, b = np.searchsorted(t_s, [rep.hold_start_s, rep.hold_end_s])
+        if b > a and np.mean(tilt_deg[a:b] > p.max_tilt_deg) > 0.5:
+            continue
+        kept.append(rep)
+    return kept

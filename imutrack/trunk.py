@@ -25,12 +25,24 @@ from imutrack.errors import ImutrackError
 from imutrack.frames import axis_vector
 
 
+CHEST_AXIS_MIN_HORIZONTAL = 0.3  # a worn sensor's chest axis is more than ~17° from vertical
+
+
+def worn_upright(acc_m_s2: np.ndarray, chest_normal_axis: str = "+z") -> bool:
+    """Whether a still stretch's mean specific force (m/s², sensor frame, (N, 3)) has the chest-normal axis pointing
+    sideways rather than up or down — worn on an upright chest, not lying on a table."""
+    up = np.asarray(acc_m_s2, dtype=np.float64).mean(axis=0)
+    up /= max(float(np.linalg.norm(up)), 1e-12)
+    vertical = float(up @ axis_vector(chest_normal_axis))
+    return np.sqrt(max(0.0, 1.0 - vertical * vertical)) >= CHEST_AXIS_MIN_HORIZONTAL
+
+
 def forward_at_neutral(quat_neutral_wxyz: np.ndarray, chest_normal_axis: str = "+z") -> np.ndarray:
     """Horizontal unit vector (earth frame) the trunk faces at neutral, from the sensor axis out of the chest."""
     normal_earth = Rotation.from_quat(quat_neutral_wxyz, scalar_first=True).apply(axis_vector(chest_normal_axis))
     horizontal = np.array([normal_earth[0], normal_earth[1], 0.0])
     norm = np.linalg.norm(horizontal)
-    if norm < 0.3:  # the chest-normal axis is within ~17° of vertical: the sensor is not worn as declared
+    if norm < CHEST_AXIS_MIN_HORIZONTAL:  # the chest-normal axis is near vertical: not worn as declared
         raise ImutrackError(
             f"the sensor's {chest_normal_axis} axis points nearly {'up' if normal_earth[2] > 0 else 'down'} at "
             "neutral, not forward out of the chest: is it worn on the sternum, with the declared chest axis?"

@@ -5,6 +5,7 @@ import re
 
 import numpy as np
 import pytest
+from scipy.spatial.transform import Rotation
 from vqf import VQF
 
 from imutrack.analysis import AnalysisParams, analyze
@@ -16,6 +17,7 @@ from imutrack.recording import RecordingMeta, write_recording
 from imutrack.samples import ImuSamples
 from imutrack.sources.simulator import ImuErrorModel, SimulatorConfig, simulate
 from imutrack.trunk import trunk_angles_deg
+from tests.handling import lying_flat, path, samples_along, shifted, still_at
 
 HARD_IMU = ImuErrorModel(gyr_bias_max_deg_s=0.5)
 CASES = [
@@ -234,3 +236,50 @@ def test_from_latest_rest_by_hand():
     np.testing.assert_array_equal(facing[80:], 2.0)
     np.testing.assert_array_equal(out + facing, twist)  # nothing but the reference changes
     assert out[60] == -48.0  # the right turn is measured from the shifted rest
+
+
+def put_on_and_taken_off(session, table_before_s=0.0, table_after_s=0.0, heading_deg=40.0, seed=0):
+    """The session with the sensor lying on a table before it (then picked up and put on) and/or after it (taken off
+    and laid down at ``heading_deg`` from where it was): what a recording started or stopped by hand holds."""
+    fs = session.samples.rate_hz
+    bias = session.truth.gyr_bias_rad_s
+    worn_start, worn_end = session.truth.quat_sensor_wxyz[0], session.truth.quat_sensor_wxyz[-1]
+    blocks, t = [], 0.0
+    if table_before_s:
+        table = lying_flat(heading_deg + 90.0)
+        blocks.append(still_at(table, table_before_s, fs, t, bias, seed))
+        t += table_before_s
+        blocks.append(samples_along(path(table, worn_start, 6.0, fs, seed), fs, t, bias))
+        t += 6.0
+    blocks.append(shifted(session.samples, t))
+    t = float(blocks[-1].t_s[-1]) + 1.0 / fs
+    if table_after_s:
+        yaw = Rotation.from_quat(worn_end, scalar_first=True).as_euler("ZYX", degrees=True)[0]
+        table = lying_flat(yaw + heading_deg)
+        blocks.append(samples_along(path(worn_end, table, 6.0, fs, seed), fs, t, bias))
+        t += 6.0
+        blocks.append(still_at(table, table_after_s, fs, t, bias, seed))
+    return ImuSamples.concatenate(blocks), t
+
+
+@pytest.mark.parametrize("heading_deg", [40.0, -60.0, 150.0])
+def test_a_sensor_taken_off_and_laid_on_a_table_adds_no_hold(heading_deg):
+    # Lying still on the table at an angle, the sensor looks like a hold to the twist alone; it is tilted ~90° from
+    # the upright chest, and no seated twist is.
+    session = simulate(SimulatorConfig(seed=61, sample_rate_hz=50.0, reps_per_side=1))
+    samples, _ = put_on_and_taken_off(session, table_after_s=25.0, heading_deg=heading_deg)
+    result = analyze(samples)
+    assert [h.side for h in result.holds] == [r.side for r in session.truth.reps]
+    for hold, rep in zip(result.holds, session.truth.reps):
+        assert hold.mean_twist_deg == pytest.approx(rep.mean_twist_deg, abs=1.0)
+
+
+def test_a_recording_started_with_the_sensor_on_the_table_takes_its_neutral_once_it_is_worn():
+    session = simulate(SimulatorConfig(seed=62, sample_rate_hz=50.0, reps_per_side=1))
+    samples, offset_s = put_on_and_taken_off(session, table_before_s=15.0, table_after_s=15.0)
+    result = analyze(samples)
+    assert result.neutral.start_s > 21.0  # after the table (15 s) and putting it on (6 s)
+    assert [h.side for h in result.holds] == [r.side for r in session.truth.reps]
+    for hold, rep in zip(result.holds, session.truth.reps):
+        assert hold.mean_twist_deg == pytest.approx(rep.mean_twist_deg, abs=1.0)
+        assert hold.hold_start_s == pytest.approx(rep.hold_start_s + 21.0, abs=0.2)
