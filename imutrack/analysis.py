@@ -8,19 +8,31 @@ from __future__ import annotations
 
 import math
 import os
+import warnings
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 
-from imutrack.errors import ImutrackError
+from imutrack.errors import ImutrackError, ImutrackWarning
+from imutrack.gaps import GapParams, fill_short_gaps, long_gaps
+from imutrack.intervals import runs
 from imutrack.holds import HoldParams, Rep, find_reps, on_the_body, twist_rate_deg_s
 from imutrack.metrics import HoldMetrics, MetricParams, SessionMetrics, hold_metrics, session_metrics
 from imutrack.orientation import OrientationParams, OrientationResult, estimate_orientation, still_stretches
 from imutrack.io import load
 from imutrack.recording import Recording, RecordingMeta
 from imutrack.samples import ImuSamples
-from imutrack.trunk import Neutral, from_latest_rest, neutral_from, trunk_angles_deg, twist_deg, worn_upright
+from imutrack.trunk import (
+    FROM_REST_AFTER,
+    NOT_MEASURABLE,
+    Neutral,
+    from_latest_rest,
+    neutral_from,
+    trunk_angles_deg,
+    twist_deg,
+    worn_upright,
+)
 
 
 @dataclass
@@ -35,6 +47,7 @@ class AnalysisParams:
     orientation: OrientationParams = field(default_factory=OrientationParams)
     holds: HoldParams = field(default_factory=HoldParams)
     metrics: MetricParams = field(default_factory=MetricParams)
+    gaps: GapParams = field(default_factory=GapParams)
     neutral_s: tuple[float, float] | None = None
     chest_normal_axis: str | None = None
 
@@ -57,6 +70,7 @@ class SessionAnalysis:
     session: SessionMetrics
     params: AnalysisParams
     facing_deg: np.ndarray | None = None  # per sample: twist of the rest it is measured from, from the neutral, °
+    warnings: list[str] = field(default_factory=list)  # what the user should know about this analysis
 
     def rep_labels(self) -> tuple[np.ndarray, np.ndarray]:
         """Per sample: the rep number (1-based, 0 outside reps) and the phase ("rest", "turn", "hold", "return")."""
@@ -98,6 +112,7 @@ class SessionAnalysis:
                 "bias": np.degrees(self.orientation.bias.bias_rad_s).tolist(),
             },
             "params": asdict(self.params),
+            "warnings": list(self.warnings),
         })
 
 
@@ -137,6 +152,8 @@ def analyze(
     if len(samples) < 10:
         raise ImutrackError(f"{name}: too few samples to analyse ({len(samples)})")
     axis = p.chest_normal_axis or meta.chest_normal_axis
+    recorded = samples
+    samples, original = fill_short_gaps(recorded, p.gaps)  # everything runs on these; per-sample output on `original`
     t_s = samples.t_s
 
     still = still_stretches(samples, p.orientation)
@@ -159,20 +176,71 @@ def analyze(
     def first_pass_twist(times_s: np.ndarray, quat_wxyz: np.ndarray) -> np.ndarray:
         return twist_deg(quat_wxyz, neutral_from(times_s, quat_wxyz, neutral_interval, axis))
 
-    orientation = estimate_orientation(samples, p.orientation, first_pass_twist, still)
+    breaks = long_gaps(t_s, p.gaps)
+    orientation = estimate_orientation(samples, p.orientation, first_pass_twist, still, breaks)
     neutral = neutral_from(t_s, orientation.quat_wxyz, neutral_interval, axis)
     twist, flexion, lean = trunk_angles_deg(orientation.quat_wxyz, neutral.quat_wxyz, neutral.forward_earth)
     rate = twist_rate_deg_s(t_s, twist, p.holds.smooth_s)  # of the continuous twist: the real movements
-    twist, facing = from_latest_rest(twist, orientation.rests, int(np.searchsorted(t_s, neutral.end_s)))
+    twist, facing, how = from_latest_rest(twist, orientation.rests, int(np.searchsorted(t_s, neutral.end_s)), breaks)
+    twist[how == NOT_MEASURABLE] = np.nan  # the rotation lost in a gap before it is unknown
+    after_neutral = [i for i in breaks if t_s[i] > neutral.end_s]
+    if after_neutral:
+        facing[after_neutral[0]:] = np.nan  # how far a rest faces from the start is unknown across a long gap
     tilt = np.hypot(flexion, lean)
     reps = on_the_body(find_reps(t_s, twist, p.holds, rate), t_s, tilt, p.holds,
                        after_s=neutral.end_s if p.neutral_s is None else -np.inf)
+    reps, notes = _measurable(reps, t_s, how, breaks, name)
     holds = [
         replace(hold_metrics(k, rep, t_s, twist, flexion, lean, samples.gyr_rad_s, p.metrics, samples.rate_hz),
-                neutral_shift_deg=float(facing[np.searchsorted(t_s, rep.turn_start_s)]))
+                neutral_shift_deg=float(facing[np.searchsorted(t_s, rep.hold_start_s)]))
         for k, rep in enumerate(reps, start=1)
         if rep.has_hold
     ]
     session = session_metrics(reps, holds, meta.start_time, meta.assisted, samples.duration_s, p.metrics)
-    return SessionAnalysis(name, meta, t_s, twist, flexion, lean, neutral, orientation, reps, holds, session, p,
-                           facing)
+    for note in notes:
+        warnings.warn(note, ImutrackWarning, stacklevel=2)
+    return SessionAnalysis(name, meta, recorded.t_s, twist[original], flexion[original], lean[original], neutral,
+                           _on_samples(orientation, t_s, recorded.t_s, original), reps, holds, session, p,
+                           facing[original], notes)
+
+
+def _measurable(reps: list[Rep], t_s: np.ndarray, how: np.ndarray, breaks: list[int],
+                name: str) -> tuple[list[Rep], list[str]]:
+    """The reps that can be measured across the recording's long gaps, and what the user should know: the stretches
+    after a gap that cannot be measured (no rest facing forward in them), and the reps measured from the rest after
+    them."""
+    notes = []
+    for a, b in runs(how == NOT_MEASURABLE):
+        gap = next((i for i in breaks if i == a), a)
+        notes.append(f"{name}: after the {t_s[gap] - t_s[max(gap - 1, 0)]:.1f} s gap in the recording at "
+                     f"{t_s[max(gap - 1, 0)]:.1f} s there is no rest facing forward to measure the twist from, so "
+                     f"the {t_s[b - 1] - t_s[a]:.0f} s from there on are left out")
+    kept = []
+    for rep in reps:
+        a, b = np.searchsorted(t_s, [rep.hold_start_s, rep.hold_end_s] if rep.has_hold else
+                               [rep.turn_start_s, rep.return_end_s])
+        span = how[a:max(b, a + 1)]
+        if (span == NOT_MEASURABLE).any():
+            continue
+        if (span == FROM_REST_AFTER).any():
+            gaps = [f"{t_s[i] - t_s[i - 1]:.1f} s at {t_s[i - 1]:.1f} s" for i in breaks
+                    if rep.turn_start_s < t_s[i] <= rep.hold_end_s]
+            where = f"the gap in the recording ({', '.join(gaps)})" if gaps else "a gap in the recording before it"
+            notes.append(f"{name}: the {rep.side} twist at {rep.turn_start_s:.0f} s is measured from the rest "
+                         f"after it, because of {where}")
+        kept.append(rep)
+    return kept, notes
+
+
+def _on_samples(orientation: OrientationResult, t_s: np.ndarray, recorded_t_s: np.ndarray,
+                original: np.ndarray) -> OrientationResult:
+    """The orientation result on the recorded samples (it was computed with short gaps filled in)."""
+    if len(original) == len(t_s):
+        return orientation
+
+    def mapped(intervals: list[tuple[int, int]]) -> list[tuple[int, int]]:
+        return [(int(np.searchsorted(recorded_t_s, t_s[a])), int(np.searchsorted(recorded_t_s, t_s[b - 1], "right")))
+                for a, b in intervals]
+
+    return replace(orientation, quat_wxyz=orientation.quat_wxyz[original], still=mapped(orientation.still),
+                   rests=mapped(orientation.rests))

@@ -29,6 +29,7 @@ from scipy.ndimage import uniform_filter1d
 from vqf import VQF
 
 from imutrack.errors import ImutrackError
+from imutrack.gaps import split_at
 from imutrack.intervals import runs
 from imutrack.samples import ImuSamples
 
@@ -50,6 +51,8 @@ class OrientationParams:
         rest_max_twist_deg: a still stretch counts as a rest for bias only where the first-pass twist is within
             this of the previous rest's (the first: of neutral); None accepts every still stretch (for data that is
             not a seated twist).
+        excursion_deg: after a long gap, a still stretch is a rest when a movement leaves it by more than this and
+            comes back to it.
     """
 
     use_mag: bool = False
@@ -61,6 +64,7 @@ class OrientationParams:
     still_min_s: float = 3.0
     still_margin_s: float = 1.0
     rest_max_twist_deg: float | None = 12.0
+    excursion_deg: float = 15.0
 
 
 @dataclass
@@ -179,6 +183,43 @@ def _bias_from(samples: ImuSamples, stretches: list[tuple[int, int]]) -> BiasMod
     return BiasModel(centres, np.array([still_bias(samples, stretch)[0] for stretch in stretches]))
 
 
+def _rests(still, t_s, coarse_t_s, twist_deg, breaks, p: OrientationParams) -> list[tuple[int, int]]:
+    """The still stretches that are rests (facing forward), from the first-pass twist (°, on ``coarse_t_s``).
+
+    A rest faces within ``rest_max_twist_deg`` of the rest before it (the first: of the neutral; a person may shift
+    on the seat between reps). After a long gap the twist has lost the rotation done during it, so the first rest
+    of the new piece is instead recognised by what follows it: a movement away by more than ``excursion_deg`` that
+    comes back to within ``rest_max_twist_deg`` of it (a hold is left for a rest, and not come back to)."""
+    piece = np.searchsorted(np.asarray(breaks, dtype=np.int64), [a for a, _ in still], side="right")
+    spans = [tuple(np.searchsorted(coarse_t_s, [t_s[a], t_s[b - 1]])) for a, b in still]
+    level = [float(np.median(twist_deg[i0:i1])) if i1 > i0 else float("nan") for i0, i1 in spans]
+
+    def come_back_to(k: int) -> bool | None:
+        """Whether a movement leaves stretch k and comes back to it; None when nothing follows it in its piece."""
+        followed = False
+        for j in range(k + 1, len(still)):
+            if piece[j] != piece[k]:
+                break
+            followed = True
+            if abs(level[j] - level[k]) <= p.rest_max_twist_deg:
+                between = twist_deg[spans[k][1]:spans[j][0]]
+                if len(between) and np.abs(between - level[k]).max() > p.excursion_deg:
+                    return True
+        return False if followed else None
+
+    rests, facing, facing_piece = [], 0.0, piece[0] if len(still) else 0
+    for k, (a, b) in enumerate(still):
+        if np.isnan(level[k]):
+            continue
+        is_rest = come_back_to(k) if piece[k] != facing_piece else None
+        if is_rest is None:  # in the same piece as the last rest, or the end of a piece: by its twist
+            is_rest = abs(level[k] - facing) <= p.rest_max_twist_deg
+        if is_rest:
+            rests.append((a, b))
+            facing, facing_piece = level[k], piece[k]
+    return rests
+
+
 @dataclass
 class OrientationResult:
     """Output of :func:`estimate_orientation`.
@@ -215,6 +256,7 @@ def estimate_orientation(
     params: OrientationParams | None = None,
     twist_of=None,
     still: list[tuple[int, int]] | None = None,
+    breaks: list[int] | tuple = (),
 ) -> OrientationResult:
     """Orientation of a whole recording with the bias procedure described in this module's docstring.
 
@@ -224,11 +266,14 @@ def estimate_orientation(
         twist_of: function ``(t_s (N,), quat_wxyz (N, 4)) -> twist_deg (N,)`` relative to neutral, for the first
             pass; needed when ``params.rest_max_twist_deg`` is set (the trunk stage supplies it).
         still: the still stretches, if already found (:func:`still_stretches`).
+        breaks: sample indices where the data starts again after a long gap (:mod:`imutrack.gaps`). The rotation
+            during such a gap is unknown, so the first rest after it cannot be told by its twist; it is the first
+            still stretch that a movement leaves and comes back to (:func:`_rests`).
     """
     p = params or OrientationParams()
     if len(samples) < 2:
         raise ImutrackError("need at least two samples to estimate orientation")
-    still = still_stretches(samples, p) if still is None else still
+    still = split_at(still_stretches(samples, p) if still is None else still, breaks, samples.t_s, p.still_min_s)
     if not still:
         raise ImutrackError(
             "found no still period to measure the gyro bias: start each session sitting upright and still for "
@@ -240,15 +285,7 @@ def estimate_orientation(
         coarse = _block_mean(samples, 25.0)
         first = OrientationEstimator(coarse.rate_hz, p, _bias_from(samples, still[:1])).update(coarse).quat_wxyz_
         twist = twist_of(coarse.t_s, first)
-        t = samples.t_s
-        rests = []
-        facing = 0.0  # the twist of the last rest: a person may shift on the seat between reps
-        for a, b in still:
-            i0, i1 = np.searchsorted(coarse.t_s, [t[a], t[b - 1]])
-            if i1 > i0 and abs(np.median(twist[i0:i1]) - facing) <= p.rest_max_twist_deg:
-                rests.append((a, b))
-                facing = float(np.median(twist[i0:i1]))
-        rests = rests or still[:1]
+        rests = _rests(still, samples.t_s, coarse.t_s, twist, breaks, p) or still[:1]
     bias = _bias_from(samples, rests)
     final = OrientationEstimator(samples.rate_hz, p, bias).update(samples).quat_wxyz_
     return OrientationResult(final, bias, still, rests)

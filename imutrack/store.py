@@ -74,6 +74,22 @@ MIGRATIONS: list[str] = [
     """
     ALTER TABLE holds ADD COLUMN neutral_shift_deg REAL NOT NULL DEFAULT 0
     """,
+    # 3: that shift may be unknown (NULL): across a long gap in the recording (SQLite cannot drop a NOT NULL, so the
+    # table is rebuilt)
+    """
+    CREATE TABLE holds_v3 (
+        id INTEGER PRIMARY KEY,
+        session_id INTEGER NOT NULL REFERENCES sessions (id) ON DELETE CASCADE,
+        """
+    + ",\n        ".join(f"{name} {'TEXT' if name == 'side' else 'REAL'}" for name in _HOLD_COLUMNS_V1)
+    + """,
+        neutral_shift_deg REAL
+    );
+    INSERT INTO holds_v3 SELECT * FROM holds;
+    DROP TABLE holds;
+    ALTER TABLE holds_v3 RENAME TO holds;
+    CREATE INDEX holds_by_session ON holds (session_id)
+    """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

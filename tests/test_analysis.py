@@ -230,7 +230,8 @@ def test_from_latest_rest_by_hand():
     twist[38:60] = 8.0
     twist[60:75] = -40.0
     twist[78:] = 2.0
-    out, facing = from_latest_rest(twist, [(0, 10), (40, 50), (80, 90)], after=10)
+    out, facing, how = from_latest_rest(twist, [(0, 10), (40, 50), (80, 90)], after=10)
+    assert (how == 0).all()  # no gaps: every sample is measured from the rest (or neutral) before it
     np.testing.assert_array_equal(facing[:40], 0.0)  # the neutral (before `after`) is the reference up to 40
     np.testing.assert_array_equal(facing[40:80], 8.0)
     np.testing.assert_array_equal(facing[80:], 2.0)

@@ -8,6 +8,7 @@ import sqlite3
 from dataclasses import asdict, replace
 from datetime import date, timedelta
 
+import numpy as np
 import pytest
 
 from imutrack.analysis import analyze, json_safe
@@ -113,14 +114,19 @@ def test_a_database_from_the_first_schema_is_migrated_keeping_its_data(tmp_path,
         raw.execute(f"INSERT INTO holds (session_id, {', '.join(old_hold)}) VALUES (1, {marks})", list(old_hold.values()))
     with Store(db) as store:
         store.add(replace(result, holds=[replace(h, neutral_shift_deg=3.5) for h in result.holds]), path)
+        # schema 3: a shift that is unknown (the rep lies after a long gap in its recording) is kept as unknown
+        store.add(replace(result, holds=[replace(h, neutral_shift_deg=float("nan")) for h in result.holds]), path,
+                  digest="gappy")
         holds = list(store.holds())
         sessions = store.sessions()
     with sqlite3.connect(db) as raw:
-        assert raw.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 2
+        assert raw.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 3
     assert [s.best_rom_left_deg for s in sessions][0] == 41.5
     old_back = json_safe(asdict(holds[0][1]))  # NaN (no breathing found in a short hold) as None, to compare
     assert holds[0][0] == 1 and old_back == json_safe(asdict(replace(result.holds[0], neutral_shift_deg=0.0)))
-    assert [h.neutral_shift_deg for _, h in holds[1:]] == [3.5] * len(result.holds)
+    n = len(result.holds)
+    assert [h.neutral_shift_deg for _, h in holds[1:1 + n]] == [3.5] * n
+    assert all(np.isnan(h.neutral_shift_deg) for _, h in holds[1 + n:]) and len(holds) == 1 + 2 * n
 
 
 def test_a_newer_schema_is_refused(tmp_path):

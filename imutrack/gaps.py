@@ -1,0 +1,78 @@
+"""Gaps in a recording — a BLE link lost and found again, a phone app's hiccup — and what the analysis does with them.
+
+The twist is gyro integration, so a gap loses the rotation that happened during it. Two kinds:
+
+* a **short** gap (at most ``fill_max_s``): the rates change little in a few tenths of a second, so the samples are
+  filled in by linear interpolation at the recording's rate and the rotation during the gap is integrated;
+* a **long** gap: the rotation during it is unknown. The data splits into pieces there, and the twist within each
+  piece is measured from a rest in that same piece (:func:`imutrack.trunk.from_latest_rest`) — a rep whose turn
+  fell into a gap is measured from the rest after it, since the person came back to face forward.
+
+A gap is a step between samples of more than ``gap_factor`` × the median step.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from imutrack.samples import ImuSamples
+
+
+@dataclass
+class GapParams:
+    """When a step between samples is a gap (× the median step), and up to how long one is filled in (s)."""
+
+    gap_factor: float = 3.0
+    fill_max_s: float = 0.5
+
+
+def _gaps(t_s: np.ndarray, params: GapParams) -> tuple[np.ndarray, float]:
+    """Indices i where the step t[i] − t[i−1] is a gap, and the median step, s."""
+    steps = np.diff(t_s)
+    dt = float(np.median(steps)) if len(steps) else 0.0
+    return np.flatnonzero(steps > params.gap_factor * dt) + 1, dt
+
+
+def fill_short_gaps(samples: ImuSamples, params: GapParams | None = None) -> tuple[ImuSamples, np.ndarray]:
+    """The samples with every short gap filled in by linear interpolation at the median rate.
+
+    Returns:
+        ``(filled, original)``: the filled samples, and the index in ``filled`` of each original sample (N,).
+    """
+    p = params or GapParams()
+    starts, dt = _gaps(samples.t_s, p)
+    t = samples.t_s
+    short = [i for i in starts if t[i] - t[i - 1] <= p.fill_max_s]
+    if not short:
+        return samples, np.arange(len(samples))
+    added = np.concatenate([np.linspace(t[i - 1], t[i], int(round((t[i] - t[i - 1]) / dt)) + 1)[1:-1] for i in short])
+    t_new = np.sort(np.concatenate([t, added]))
+
+    def at(values: np.ndarray) -> np.ndarray:
+        return np.column_stack([np.interp(t_new, t, values[:, k]) for k in range(values.shape[1])])
+
+    mag = None if samples.mag_uT is None else at(samples.mag_uT)
+    filled = ImuSamples(t_new, at(samples.gyr_rad_s), at(samples.acc_m_s2), mag)
+    return filled, np.searchsorted(t_new, t)
+
+
+def long_gaps(t_s: np.ndarray, params: GapParams | None = None) -> list[int]:
+    """Indices where a new piece of data starts after a gap longer than ``fill_max_s``."""
+    p = params or GapParams()
+    starts, _ = _gaps(t_s, p)
+    return [int(i) for i in starts if t_s[i] - t_s[i - 1] > p.fill_max_s]
+
+
+def split_at(intervals: list[tuple[int, int]], breaks: list[int] | tuple, t_s: np.ndarray,
+             min_s: float) -> list[tuple[int, int]]:
+    """Index intervals cut at the ``breaks`` (a still stretch across a long gap is two), keeping the parts that still
+    last ``min_s`` seconds."""
+    if not len(breaks):
+        return list(intervals)
+    out = []
+    for a, b in intervals:
+        cuts = [a, *[i for i in breaks if a < i < b], b]
+        out += [(c0, c1) for c0, c1 in zip(cuts[:-1], cuts[1:]) if c1 > c0 and t_s[c1 - 1] - t_s[c0] >= min_s]
+    return out

@@ -1,0 +1,108 @@
+"""Gaps in a recording (a BLE link lost and found again): short ones filled in, long ones split the data, and every
+rep still measured from facing forward (imutrack/gaps.py, imutrack.trunk.from_latest_rest)."""
+
+import numpy as np
+import pytest
+
+from imutrack.analysis import analyze
+from imutrack.errors import ImutrackWarning
+from imutrack.gaps import GapParams, fill_short_gaps, long_gaps, split_at
+from imutrack.samples import ImuSamples
+from imutrack.sources.simulator import SimulatorConfig, simulate
+from imutrack.trunk import FROM_REST_AFTER, FROM_REST_BEFORE, NOT_MEASURABLE, from_latest_rest
+
+
+def test_a_short_gap_is_filled_in_linearly_at_the_recording_rate():
+    t = np.array([0.0, 0.1, 0.2, 0.3, 0.7, 0.8])  # 0.4 s step: three samples missing
+    gyr = np.column_stack([t * 10.0, -t, np.ones_like(t)])
+    samples = ImuSamples(t, gyr, np.tile([0.0, 0.0, 9.81], (6, 1)))
+    filled, original = fill_short_gaps(samples)
+    np.testing.assert_allclose(filled.t_s, [0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8])
+    np.testing.assert_allclose(filled.gyr_rad_s[4:7, 0], [4.0, 5.0, 6.0])
+    np.testing.assert_array_equal(original, [0, 1, 2, 3, 7, 8])
+    np.testing.assert_array_equal(filled.gyr_rad_s[original], gyr)
+
+
+def test_a_long_gap_is_not_filled_but_starts_a_new_piece():
+    t = np.concatenate([np.arange(0, 1, 0.1), 3.0 + np.arange(0, 1, 0.1)])
+    samples = ImuSamples(t, np.zeros((20, 3)), np.tile([0.0, 0.0, 9.81], (20, 1)))
+    filled, original = fill_short_gaps(samples)
+    assert filled is samples and (original == np.arange(20)).all()
+    assert long_gaps(t) == [10]
+    assert long_gaps(t, GapParams(fill_max_s=5.0)) == []
+    assert split_at([(0, 20), (12, 20)], [10], t, 0.5) == [(0, 10), (10, 20), (12, 20)]
+
+
+def test_twist_after_a_long_gap_is_measured_from_the_rest_in_its_own_piece_by_hand():
+    # neutral [0, 10); a turn begins, the link drops at 15; the data comes back at 20 in the hold, which reads 40°
+    # because the rotation during the gap is missing; the return; a rest at [40, 50) that reads −10°; a second gap
+    # at 60 in the rest, and a piece [60, 70) with no rest: it cannot be measured
+    twist = np.zeros(70)
+    twist[12:15] = 8.0
+    twist[20:35] = 40.0
+    twist[35:60] = -10.0
+    twist[60:] = 5.0
+    out, reference, how = from_latest_rest(twist, [(0, 10), (40, 50)], after=10, breaks=[20, 60])
+    assert (how[:20] == FROM_REST_BEFORE).all() and (reference[:20] == 0.0).all()
+    assert (how[20:40] == FROM_REST_AFTER).all() and out[25] == 50.0  # the hold, from the rest after it
+    assert (how[40:60] == FROM_REST_BEFORE).all()
+    assert (how[60:] == NOT_MEASURABLE).all()
+
+
+@pytest.fixture(scope="module")
+def session():
+    return simulate(SimulatorConfig(seed=3, sample_rate_hz=50.0, reps_per_side=1))
+
+
+def without(samples: ImuSamples, start_s: float, length_s: float) -> ImuSamples:
+    t = samples.t_s
+    keep = (t < start_s) | (t > start_s + length_s)
+    return ImuSamples(t[keep], samples.gyr_rad_s[keep], samples.acc_m_s2[keep], None)
+
+
+def matches_truth(result, session, abs_deg=0.5):
+    assert [h.side for h in result.holds] == [r.side for r in session.truth.reps]
+    for hold, rep in zip(result.holds, session.truth.reps):
+        assert hold.mean_twist_deg == pytest.approx(rep.mean_twist_deg, abs=abs_deg)
+
+
+def test_a_short_gap_in_a_turn_loses_no_rotation(session):
+    rep = session.truth.reps[0]
+    gappy = without(session.samples, rep.turn_start_s + 0.8, 0.3)  # mid-turn, the fastest part: ~15° in 0.3 s
+    matches_truth(analyze(gappy), session, abs_deg=1.0)
+
+
+@pytest.mark.parametrize("where", ["turn", "hold", "return", "rest"])
+def test_every_rep_is_measured_from_facing_forward_across_a_two_second_gap(session, where):
+    rep = session.truth.reps[0]
+    start = {"turn": rep.turn_start_s + 0.5, "hold": rep.hold_start_s + 20.0, "return": rep.hold_end_s + 0.3,
+             "rest": rep.return_end_s + 3.0}[where]
+    gappy = without(session.samples, start, 2.0)
+    if where in ("turn", "hold"):  # the hold, or its end, lies after the gap: measured from the rest after it
+        with pytest.warns(ImutrackWarning, match="measured from the rest after it"):
+            result = analyze(gappy)
+    else:
+        result = analyze(gappy)
+    matches_truth(result, session)
+    assert len(result.t_s) == len(gappy)  # per-sample output on the recorded samples
+
+
+def test_a_hold_with_no_rest_after_its_gap_is_left_out_and_said_so(session):
+    last = session.truth.reps[-1]
+    cut = session.samples.slice(0, int(np.searchsorted(session.samples.t_s, last.hold_end_s)))
+    gappy = without(cut, last.turn_start_s + 0.5, 2.0)  # the turn's end lost, and the recording ends in the hold
+    with pytest.warns(ImutrackWarning, match="no rest facing forward to measure the twist from"):
+        result = analyze(gappy)
+    assert [h.side for h in result.holds] == [r.side for r in session.truth.reps[:-1]]
+    after_gap = result.t_s > last.turn_start_s + 2.5
+    assert np.isnan(result.twist_deg[after_gap]).all() and not np.isnan(result.twist_deg[~after_gap]).any()
+
+
+def test_frequent_short_dropouts_are_filled_in_and_lose_nothing(session):
+    # a flaky link: 0.2 s lost every 7 s, in every phase; each is filled in, so no piece is left without a rest
+    gappy = session.samples
+    for start in np.arange(5.0, gappy.t_s[-1] - 1.0, 7.0):
+        gappy = without(gappy, float(start), 0.2)
+    result = analyze(gappy)
+    assert not result.warnings
+    matches_truth(result, session)
