@@ -28,21 +28,23 @@ class GapParams:
     fill_max_s: float = 0.5
 
 
-def _gaps(t_s: np.ndarray, params: GapParams) -> tuple[np.ndarray, float]:
-    """Indices i where the step t[i] − t[i−1] is a gap, and the median step, s."""
+def _gaps(t_s: np.ndarray, params: GapParams, step_s: float | None = None) -> tuple[np.ndarray, float]:
+    """Indices i where the step t[i] − t[i−1] is a gap, and the usual step (``step_s``, or the median), s."""
     steps = np.diff(t_s)
-    dt = float(np.median(steps)) if len(steps) else 0.0
+    dt = step_s if step_s is not None else float(np.median(steps)) if len(steps) else 0.0
     return np.flatnonzero(steps > params.gap_factor * dt) + 1, dt
 
 
-def fill_short_gaps(samples: ImuSamples, params: GapParams | None = None) -> tuple[ImuSamples, np.ndarray]:
-    """The samples with every short gap filled in by linear interpolation at the median rate.
+def fill_short_gaps(samples: ImuSamples, params: GapParams | None = None,
+                    step_s: float | None = None) -> tuple[ImuSamples, np.ndarray]:
+    """The samples with every short gap filled in by linear interpolation at the median rate (or every ``step_s``
+    seconds: for a few samples, whose median step says little).
 
     Returns:
         ``(filled, original)``: the filled samples, and the index in ``filled`` of each original sample (N,).
     """
     p = params or GapParams()
-    starts, dt = _gaps(samples.t_s, p)
+    starts, dt = _gaps(samples.t_s, p, step_s)
     t = samples.t_s
     short = [i for i in starts if t[i] - t[i - 1] <= p.fill_max_s]
     if not short:

@@ -23,6 +23,7 @@ from enum import Enum
 import numpy as np
 
 from imutrack.errors import ImutrackError
+from imutrack.gaps import fill_short_gaps
 from imutrack.orientation import BiasModel, OrientationEstimator, OrientationParams, still_bias, still_stretches
 from imutrack.samples import ImuSamples
 from imutrack.trunk import forward_at_neutral, trunk_angles_deg
@@ -119,6 +120,7 @@ class Guide:
         self._reps_done = {"left": 0, "right": 0}
         self._user_paused = False
         self._rest_samples: list[ImuSamples] = []  # raw samples of the current rest, for the bias
+        self._last_sample: ImuSamples | None = None  # the latest sample tracked, to fill in a short gap after it
         self._bias_var = np.zeros(3)  # variance of the current bias estimate per axis, (rad/s)²
         self._bias_t = 0.0  # when the bias was last measured, s
         self._say(0.0, "prompt", self.state.prompt)
@@ -234,6 +236,13 @@ class Guide:
 
     # --- tracking ----------------------------------------------------------------------------------------------
     def _track(self, samples: ImuSamples) -> None:
+        if self._last_sample is not None and samples.t_s[0] > self._last_sample.t_s[-1]:
+            # a few lost packets: fill them in, or the rotation during them is lost
+            filled, _ = fill_short_gaps(ImuSamples.concatenate([self._last_sample, samples]),
+                                        step_s=1.0 / self._estimator.sample_rate_hz)
+            if len(filled) > len(samples) + 1:
+                samples = filled.slice(1, len(filled))
+        self._last_sample = samples.slice(len(samples) - 1, len(samples))
         quats = self._estimator.update(samples).quat_wxyz_
         twist, flexion, lean = trunk_angles_deg(quats, self._q0, self._forward)
         twist = twist - self._facing_deg

@@ -82,6 +82,20 @@ def test_the_gyro_bias_is_measured_again_at_every_rest_so_a_warming_sensor_does_
         assert hold["best_twist_deg"] == pytest.approx(best[rep.side], abs=1.5)
 
 
+def test_a_few_lost_packets_in_a_turn_lose_no_rotation(session):
+    # 0.3 s lost in the fastest part of each turn (~10° of rotation each): filled in from the samples around them
+    t = session.samples.t_s
+    keep = np.ones(len(t), dtype=bool)
+    for rep in session.truth.reps:
+        keep &= (t < rep.turn_start_s + 0.8) | (t > rep.turn_start_s + 1.1)
+    lossy = ImuSamples(t[keep], session.samples.gyr_rad_s[keep], session.samples.acc_m_s2[keep])
+    guide = feed(Guide(GuideConfig(reps_per_side=2, hold_s=50.0, rest_s=5.0)), lossy)
+    best = {"left": 0.0, "right": 0.0}
+    for hold, rep in zip(guide.state.holds, session.truth.reps):
+        best[rep.side] = max(best[rep.side], abs(rep.peak_twist_deg))
+        assert hold["best_twist_deg"] == pytest.approx(best[rep.side], abs=1.5)
+
+
 def test_the_hold_timer_waits_while_slouching_and_the_cue_comes_after_the_grace(session):
     cfg = SimulatorConfig(seed=32, reps_per_side=1, hold_s=60.0, sample_rate_hz=50.0, slouch_probability=1.0,
                           forced_probability=0.0)
