@@ -106,3 +106,12 @@ def test_frequent_short_dropouts_are_filled_in_and_lose_nothing(session):
     result = analyze(gappy)
     assert not result.warnings
     matches_truth(result, session)
+
+
+def test_dropped_samples_are_filled_in_so_no_rotation_is_lost():
+    # a phone under load drops sensor events: one sample in five missing, at random
+    session = simulate(SimulatorConfig(seed=3, sample_rate_hz=100.0, reps_per_side=1))
+    keep = np.random.default_rng(0).random(len(session.samples)) >= 0.2
+    keep[0] = True
+    s = session.samples
+    matches_truth(analyze(ImuSamples(s.t_s[keep], s.gyr_rad_s[keep], s.acc_m_s2[keep])), session)
