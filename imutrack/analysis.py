@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from imutrack.errors import ImutrackError, ImutrackWarning
-from imutrack.gaps import GapParams, fill_short_gaps, long_gaps
+from imutrack.gaps import GapParams, long_gaps, regularise
 from imutrack.intervals import runs
 from imutrack.holds import HoldParams, Rep, find_reps, on_the_body, twist_rate_deg_s
 from imutrack.metrics import HoldMetrics, MetricParams, SessionMetrics, hold_metrics, session_metrics
@@ -153,7 +153,7 @@ def analyze(
         raise ImutrackError(f"{name}: too few samples to analyse ({len(samples)})")
     axis = p.chest_normal_axis or meta.chest_normal_axis
     recorded = samples
-    samples, original = fill_short_gaps(recorded, p.gaps)  # everything runs on these; per-sample output on `original`
+    samples, position = regularise(recorded, p.gaps)  # everything runs on these; per-sample output at `position`
     t_s = samples.t_s
 
     still = still_stretches(samples, p.orientation)
@@ -199,9 +199,15 @@ def analyze(
     session = session_metrics(reps, holds, meta.start_time, meta.assisted, samples.duration_s, p.metrics)
     for note in notes:
         warnings.warn(note, ImutrackWarning, stacklevel=2)
-    return SessionAnalysis(name, meta, recorded.t_s, twist[original], flexion[original], lean[original], neutral,
-                           _on_samples(orientation, t_s, recorded.t_s, original), reps, holds, session, p,
-                           facing[original], notes)
+    def recorded_at(values: np.ndarray) -> np.ndarray:
+        exact = position.astype(np.int64)
+        if (exact == position).all():
+            return values[exact]
+        return np.interp(position, np.arange(len(values)), values)
+
+    return SessionAnalysis(name, meta, recorded.t_s, recorded_at(twist), recorded_at(flexion), recorded_at(lean),
+                           neutral, _on_samples(orientation, t_s, recorded.t_s, position), reps, holds, session, p,
+                           recorded_at(facing), notes)
 
 
 def _measurable(reps: list[Rep], t_s: np.ndarray, how: np.ndarray, breaks: list[int],
@@ -233,14 +239,15 @@ def _measurable(reps: list[Rep], t_s: np.ndarray, how: np.ndarray, breaks: list[
 
 
 def _on_samples(orientation: OrientationResult, t_s: np.ndarray, recorded_t_s: np.ndarray,
-                original: np.ndarray) -> OrientationResult:
-    """The orientation result on the recorded samples (it was computed with short gaps filled in)."""
-    if len(original) == len(t_s):
+                position: np.ndarray) -> OrientationResult:
+    """The orientation result on the recorded samples (it was computed on regular ones: the nearest is taken)."""
+    if len(position) == len(t_s) and (position == np.arange(len(t_s))).all():
         return orientation
 
     def mapped(intervals: list[tuple[int, int]]) -> list[tuple[int, int]]:
         return [(int(np.searchsorted(recorded_t_s, t_s[a])), int(np.searchsorted(recorded_t_s, t_s[b - 1], "right")))
                 for a, b in intervals]
 
-    return replace(orientation, quat_wxyz=orientation.quat_wxyz[original], still=mapped(orientation.still),
+    nearest = np.clip(np.round(position).astype(np.int64), 0, len(t_s) - 1)
+    return replace(orientation, quat_wxyz=orientation.quat_wxyz[nearest], still=mapped(orientation.still),
                    rests=mapped(orientation.rests))
