@@ -23,7 +23,7 @@ from enum import Enum
 import numpy as np
 
 from imutrack.errors import ImutrackError
-from imutrack.gaps import fill_short_gaps
+from imutrack.gaps import GapParams
 from imutrack.orientation import BiasModel, OrientationEstimator, OrientationParams, still_bias, still_stretches
 from imutrack.samples import ImuSamples
 from imutrack.trunk import forward_at_neutral, trunk_angles_deg
@@ -120,7 +120,8 @@ class Guide:
         self._reps_done = {"left": 0, "right": 0}
         self._user_paused = False
         self._rest_samples: list[ImuSamples] = []  # raw samples of the current rest, for the bias
-        self._last_sample: ImuSamples | None = None  # the latest sample tracked, to fill in a short gap after it
+        self._last_sample: ImuSamples | None = None  # the latest sample tracked, to interpolate from
+        self._next_grid_t = 0.0  # the next time on the fixed-rate grid the estimator is fed on, s
         self._bias_var = np.zeros(3)  # variance of the current bias estimate per axis, (rad/s)²
         self._bias_t = 0.0  # when the bias was last measured, s
         self._say(0.0, "prompt", self.state.prompt)
@@ -235,14 +236,34 @@ class Guide:
         self._start_turn(data.t_s[-1])
 
     # --- tracking ----------------------------------------------------------------------------------------------
+    def _regular(self, samples: ImuSamples) -> ImuSamples | None:
+        """The batch on a grid at the estimator's fixed rate, continuing the previous batch's (None: no grid time in
+        it yet). Orientation integrates every sample over that step: a phone's sensor events, which come when the
+        system delivers them, and a few lost packets would otherwise bend the twist by degrees
+        (:func:`imutrack.gaps.regularise` does the same for a whole recording)."""
+        dt = 1.0 / self._estimator.sample_rate_hz
+        previous, self._last_sample = self._last_sample, samples.slice(len(samples) - 1, len(samples))
+        gap = samples.t_s[0] - previous.t_s[-1] if previous is not None else -1.0
+        if 0.0 < gap <= GapParams().fill_max_s:
+            start, known = self._next_grid_t, ImuSamples.concatenate([previous, samples])
+        else:  # the first batch, data given again, or a long drop-out: the grid starts again here
+            start, known = float(samples.t_s[0]), samples
+        count = int(np.floor((samples.t_s[-1] - start) / dt + 1e-6)) + 1
+        if count < 1:
+            return None
+        grid = start + dt * np.arange(count)
+        self._next_grid_t = float(grid[-1] + dt)
+
+        def at(values: np.ndarray) -> np.ndarray:
+            return np.column_stack([np.interp(grid, known.t_s, values[:, k]) for k in range(3)])
+
+        return ImuSamples(grid, at(known.gyr_rad_s), at(known.acc_m_s2),
+                          None if known.mag_uT is None else at(known.mag_uT))
+
     def _track(self, samples: ImuSamples) -> None:
-        if self._last_sample is not None and samples.t_s[0] > self._last_sample.t_s[-1]:
-            # a few lost packets: fill them in, or the rotation during them is lost
-            filled, _ = fill_short_gaps(ImuSamples.concatenate([self._last_sample, samples]),
-                                        step_s=1.0 / self._estimator.sample_rate_hz)
-            if len(filled) > len(samples) + 1:
-                samples = filled.slice(1, len(filled))
-        self._last_sample = samples.slice(len(samples) - 1, len(samples))
+        samples = self._regular(samples)
+        if samples is None:
+            return
         quats = self._estimator.update(samples).quat_wxyz_
         twist, flexion, lean = trunk_angles_deg(quats, self._q0, self._forward)
         twist = twist - self._facing_deg

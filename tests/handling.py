@@ -1,4 +1,4 @@
-"""Sensor signals for putting the sensor on and taking it off: a smooth path between two orientations, with the
+"""Sensor signals the simulator does not make. Putting the sensor on and taking it off: a smooth path between two orientations, with the
 gyro and accelerometer it implies (the same construction as the simulator's, so integrating the gyro gives the path
 back), and a stretch lying still on a table."""
 
@@ -57,3 +57,21 @@ def still_at(orientation_wxyz, duration_s: float, rate_hz: float, t0_s: float, g
 
 def shifted(samples: ImuSamples, dt_s: float) -> ImuSamples:
     return ImuSamples(samples.t_s + dt_s, samples.gyr_rad_s, samples.acc_m_s2, samples.mag_uT)
+
+
+def phone_times(duration_s: float, weights=(0.55, 0.45), seed: int = 1) -> np.ndarray:
+    """Sample times of a phone "at 100 Hz" whose sensor events come 9 or 11 ms apart, at random with ``weights``."""
+    steps = np.random.default_rng(seed).choice([0.009, 0.011], size=int(duration_s / 0.009) + 1, p=weights)
+    t = np.concatenate([[0.0], np.cumsum(steps)])
+    return t[t < duration_s]
+
+
+def sampled_at(session_1khz, t_s: np.ndarray) -> ImuSamples:
+    """What a sensor sampling a 1 kHz simulated session at times ``t_s`` measures: the mean rate until its next
+    sample, and the specific force at the sample."""
+    base = session_1khz.samples
+    idx = np.searchsorted(base.t_s, t_s)
+    summed = np.vstack([np.zeros(3), np.cumsum(base.gyr_rad_s, axis=0)])
+    following = np.minimum(np.append(idx[1:], idx[-1] + 10), len(base.t_s))
+    gyr = (summed[following] - summed[idx]) / (following - idx)[:, None]
+    return ImuSamples(t_s, gyr, base.acc_m_s2[np.minimum(idx, len(base.t_s) - 1)])

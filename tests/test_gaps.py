@@ -10,6 +10,7 @@ from imutrack.gaps import GapParams, fill_short_gaps, long_gaps, regularise, spl
 from imutrack.samples import ImuSamples
 from imutrack.sources.simulator import SimulatorConfig, simulate
 from imutrack.trunk import FROM_REST_AFTER, FROM_REST_BEFORE, NOT_MEASURABLE, from_latest_rest
+from tests.handling import phone_times, sampled_at
 
 
 def test_a_short_gap_is_filled_in_linearly_at_the_recording_rate():
@@ -126,23 +127,11 @@ def test_irregular_sample_times_are_put_on_a_regular_grid_by_hand():
     np.testing.assert_allclose(position, [0.0, 0.9, 2.0, 2.9, 4.0])
 
 
-def sampled_at(session_1khz, t_s: np.ndarray) -> ImuSamples:
-    """What a sensor sampling the 1 kHz session at times ``t_s`` measures: the mean rate until its next sample."""
-    base = session_1khz.samples
-    idx = np.searchsorted(base.t_s, t_s)
-    summed = np.vstack([np.zeros(3), np.cumsum(base.gyr_rad_s, axis=0)])
-    following = np.minimum(np.append(idx[1:], idx[-1] + 10), len(base.t_s))
-    gyr = (summed[following] - summed[idx]) / (following - idx)[:, None]
-    return ImuSamples(t_s, gyr, base.acc_m_s2[idx])
-
-
 @pytest.mark.parametrize("weights", [(0.55, 0.45), (0.45, 0.55)])
 def test_a_phone_delivering_samples_9_and_11_ms_apart_measures_the_twist(weights):
     # Integrated over the median step (9 or 11 ms, whichever is commoner), such samples bent a 48° hold by ±5°.
     session = simulate(SimulatorConfig(seed=3, sample_rate_hz=1000.0, reps_per_side=1))
-    steps = np.random.default_rng(1).choice([0.009, 0.011], size=40_000, p=weights)
-    t = np.concatenate([[0.0], np.cumsum(steps)])
-    phone = sampled_at(session, t[t < session.samples.t_s[-1]])
+    phone = sampled_at(session, phone_times(session.samples.t_s[-1], weights))
     result = analyze(phone)
     matches_truth(result, session)
     assert len(result.t_s) == len(phone) and np.isfinite(result.twist_deg).all()

@@ -6,6 +6,7 @@ import pytest
 from imutrack.live import Guide, GuideConfig, Phase
 from imutrack.samples import ImuSamples
 from imutrack.sources.simulator import ImuErrorModel, SimulatorConfig, simulate
+from tests.handling import phone_times, sampled_at
 
 
 def feed(guide, samples, batch_s=0.1, until_s=None, gap=None):
@@ -94,6 +95,18 @@ def test_a_few_lost_packets_in_a_turn_lose_no_rotation(session):
     for hold, rep in zip(guide.state.holds, session.truth.reps):
         best[rep.side] = max(best[rep.side], abs(rep.peak_twist_deg))
         assert hold["best_twist_deg"] == pytest.approx(best[rep.side], abs=1.5)
+
+
+def test_a_phone_delivering_samples_9_and_11_ms_apart_is_followed_at_a_steady_rate():
+    # fed as they come, over the median step, such samples bent the twist by ~10 %
+    fine = simulate(SimulatorConfig(seed=31, reps_per_side=1, hold_s=60.0, sample_rate_hz=1000.0,
+                                    slouch_probability=0.0, forced_probability=0.0))
+    phone = sampled_at(fine, phone_times(fine.samples.t_s[-1], (0.45, 0.55)))
+    guide = feed(Guide(GuideConfig(reps_per_side=1, hold_s=50.0, rest_s=5.0)), phone)
+    holds = guide.state.holds
+    assert [h["side"] for h in holds] == [r.side for r in fine.truth.reps]
+    for hold, rep in zip(holds, fine.truth.reps):
+        assert hold["best_twist_deg"] == pytest.approx(abs(rep.peak_twist_deg), abs=1.5)
 
 
 def test_the_hold_timer_waits_while_slouching_and_the_cue_comes_after_the_grace(session):
