@@ -64,6 +64,8 @@ class GuideConfig:
     no_hold_after_s: float = 30.0
     rest_steady_deg: float = 0.2
     bias_drift_deg_s_per_s: float = 0.001
+    resync_after_s: float = 2.0
+    resync_still_s: float = 3.0
     bias_motion_sd_deg_s: float = 0.02
 
 
@@ -122,6 +124,9 @@ class Guide:
         self._rest_samples: list[ImuSamples] = []  # raw samples of the current rest, for the bias
         self._last_sample: ImuSamples | None = None  # the latest sample tracked, to interpolate from
         self._next_grid_t = 0.0  # the next time on the fixed-rate grid the estimator is fed on, s
+        self._dropped = False  # data came back after a drop-out too long to bridge
+        self._angle_lost_at: float | None = None  # when a drop-out in a rep made the twist unknown, s
+        self._hold_dropped = False  # a drop-out during this hold: had the return begun meanwhile, the twist is off
         self._bias_var = np.zeros(3)  # variance of the current bias estimate per axis, (rad/s)²
         self._bias_t = 0.0  # when the bias was last measured, s
         self._say(0.0, "prompt", self.state.prompt)
@@ -140,6 +145,12 @@ class Guide:
             self._calibrate(samples)
         else:
             self._track(samples)
+            if self._dropped:
+                self._dropped = False
+                if self.state.phase in (Phase.TURN, Phase.RETURN):
+                    self._angle_lost(float(samples.t_s[0]))
+                elif self.state.phase is Phase.HOLD:  # little rotation is lost while holding; the hold goes on
+                    self._hold_dropped = True
             if self.state.phase is Phase.REST:
                 self._rest_samples.append(samples)
         self.tick(now)
@@ -248,6 +259,7 @@ class Guide:
             start, known = self._next_grid_t, ImuSamples.concatenate([previous, samples])
         else:  # the first batch, data given again, or a long drop-out: the grid starts again here
             start, known = float(samples.t_s[0]), samples
+            self._dropped = self._dropped or gap > GapParams().fill_max_s
         count = int(np.floor((samples.t_s[-1] - start) / dt + 1e-6)) + 1
         if count < 1:
             return None
@@ -278,6 +290,11 @@ class Guide:
         if not len(rows):
             return rows
         return rows[np.searchsorted(rows[:, 0], rows[-1, 0] - seconds):]
+
+    def _still_for(self, seconds: float) -> bool:
+        """Whether the twist has stayed within ``rest_still_range_deg`` over the last ``seconds``."""
+        w = self._window(seconds)
+        return len(w) > 3 and w[-1, 0] - w[0, 0] >= 0.9 * seconds and np.ptp(w[:, 1]) < self.config.rest_still_range_deg
 
     def _rate(self) -> float:
         w = self._window(0.5)
@@ -343,7 +360,12 @@ class Guide:
             if s.hold_counted_s >= c.hold_s:
                 self._end_hold(now, early=False)
         elif s.phase is Phase.RETURN:
-            if abs(s.twist_deg) < c.facing_forward_deg:
+            if self._angle_lost_at is not None:  # facing forward is where the person keeps still after the prompt
+                back = now - self._angle_lost_at >= c.resync_after_s + c.resync_still_s and self._still_for(
+                    c.resync_still_s)
+            else:
+                back = abs(s.twist_deg) < c.facing_forward_deg
+            if back:
                 s.phase, self._phase_started = Phase.REST, now
                 s.prompt = "Rest, facing forward"
                 self._say(now, "rest", s.prompt)
@@ -418,17 +440,34 @@ class Guide:
         settled = float(np.median(w[w[:, 0] >= w[-1, 0] - 0.5, 1]))
         away = np.flatnonzero(np.abs(w[:, 1] - settled) > c.rest_still_range_deg)
         tail = w[away[-1] + 1:] if len(away) else w
-        if len(tail) < 3 or tail[-1, 0] - tail[0, 0] < c.rest_still_s or abs(settled) > c.facing_forward_deg:
+        lost, self._angle_lost_at = self._angle_lost_at is not None, None
+        if len(tail) < 3 or tail[-1, 0] - tail[0, 0] < c.rest_still_s or (
+                abs(settled) > c.facing_forward_deg and not lost):
             return  # still moving, or not facing forward: keep the previous reference
         offset = float(np.median(tail[:, 1]))
         self._facing_deg += offset
         self._recent[:, 1] -= offset
         self.state.twist_deg -= offset
 
+    def _angle_lost(self, now: float) -> None:
+        """A drop-out during a turn or a return lost the rotation done meanwhile, so the twist is unknown until the
+        person faces forward again: the rep ends here (a turn's angle unknown), and the next still moment after the
+        prompt is taken as facing forward."""
+        s = self.state
+        if s.phase is Phase.TURN:
+            self._reps_done[s.side] += 1
+            s.holds.append(dict(side=s.side, rep=s.rep, counted_s=0.0, best_twist_deg=float("nan"), early=True))
+        s.phase, self._phase_started, self._angle_lost_at = Phase.RETURN, now, now
+        s.cues = []
+        s.prompt = "Sensor back, but the angle was lost: come back to face forward and keep still"
+        self._say(now, "angle lost", s.prompt)
+
     def _end_hold(self, now: float, early: bool) -> None:
         s = self.state
         s.holds.append(dict(side=s.side, rep=s.rep, counted_s=round(s.hold_counted_s, 2),
                             best_twist_deg=round(s.best_twist_deg[s.side], 1), early=early))
+        if self._hold_dropped:  # the return may have begun in the drop-out: facing forward is taken as in a resync
+            self._hold_dropped, self._angle_lost_at = False, now
         self._reps_done[s.side] += 1
         s.phase, self._phase_started = Phase.RETURN, now
         s.cues = []

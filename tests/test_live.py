@@ -157,6 +157,25 @@ def test_a_sensor_drop_out_pauses_the_timers_and_resumes(session):
     assert guide.state.hold_counted_s == pytest.approx(70.0 - hold.t_s - 6.0, abs=2.2)
 
 
+def test_a_drop_out_in_a_turn_loses_the_angle_and_the_guide_finds_facing_forward_again(session):
+    # The link drops in the first turn (the body shadows the sensor) and comes back as the person returns: the
+    # rotation in between is lost, so the twist reads ~50° off. The guide says so, takes the still moment after its
+    # prompt as facing forward, and measures the later reps right; before, it waited for a return it could not see.
+    first = session.truth.reps[0]
+    t = session.samples.t_s
+    keep = (t < first.turn_start_s + 1.0) | (t > first.hold_end_s)
+    lossy = ImuSamples(t[keep], session.samples.gyr_rad_s[keep], session.samples.acc_m_s2[keep])
+    guide = feed(Guide(GuideConfig(reps_per_side=2, hold_s=50.0, rest_s=5.0)), lossy)
+    assert "angle lost" in kinds(guide) and guide.state.phase is Phase.DONE
+    holds = guide.state.holds
+    assert [h["side"] for h in holds] == [r.side for r in session.truth.reps]
+    assert np.isnan(holds[0]["best_twist_deg"]) and holds[0]["early"]
+    best = {"left": 0.0, "right": 0.0}
+    for hold, rep in list(zip(holds, session.truth.reps))[1:]:
+        best[rep.side] = max(best[rep.side], abs(rep.peak_twist_deg))
+        assert hold["best_twist_deg"] == pytest.approx(best[rep.side], abs=1.5)
+
+
 def test_never_reaching_a_hold_is_said_once():
     t = np.arange(0, 60, 0.02)
     twist_rate = np.where((t > 10) & (t < 58), np.radians(40.0) * np.cos(2 * np.pi * 0.25 * t) * 2 * np.pi * 0.25,
