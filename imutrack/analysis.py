@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from imutrack.errors import ImutrackError, ImutrackWarning
-from imutrack.gaps import GapParams, long_gaps, regularise
+from imutrack.gaps import Gap, GapParams, breaks, regularise
 from imutrack.intervals import runs
 from imutrack.holds import HoldParams, Rep, find_reps, on_the_body, twist_rate_deg_s
 from imutrack.metrics import HoldMetrics, MetricParams, SessionMetrics, hold_metrics, session_metrics
@@ -176,20 +176,23 @@ def analyze(
     def first_pass_twist(times_s: np.ndarray, quat_wxyz: np.ndarray) -> np.ndarray:
         return twist_deg(quat_wxyz, neutral_from(times_s, quat_wxyz, neutral_interval, axis))
 
-    breaks = long_gaps(t_s, p.gaps)
-    orientation = estimate_orientation(samples, p.orientation, first_pass_twist, still, breaks)
+    gaps = breaks(recorded, position, p.gaps)
+    unbridged = [g for g in gaps if not g.bridged]  # not filled in: the rotation during these is unknown
+    splits = [g for g in gaps if g.splits]
+    orientation = estimate_orientation(samples, p.orientation, first_pass_twist, still, [g.at for g in unbridged])
     neutral = neutral_from(t_s, orientation.quat_wxyz, neutral_interval, axis)
     twist, flexion, lean = trunk_angles_deg(orientation.quat_wxyz, neutral.quat_wxyz, neutral.forward_earth)
     rate = twist_rate_deg_s(t_s, twist, p.holds.smooth_s)  # of the continuous twist: the real movements
-    twist, facing, how = from_latest_rest(twist, orientation.rests, int(np.searchsorted(t_s, neutral.end_s)), breaks)
+    twist, facing, how = from_latest_rest(twist, orientation.rests, int(np.searchsorted(t_s, neutral.end_s)),
+                                          [g.at for g in splits], [g.at for g in splits if g.bridged])
     twist[how == NOT_MEASURABLE] = np.nan  # the rotation lost in a gap before it is unknown
-    after_neutral = [i for i in breaks if t_s[i] > neutral.end_s]
+    after_neutral = [g.at for g in unbridged if t_s[g.at] > neutral.end_s]
     if after_neutral:
         facing[after_neutral[0]:] = np.nan  # how far a rest faces from the start is unknown across a long gap
     tilt = np.hypot(flexion, lean)
     reps = on_the_body(find_reps(t_s, twist, p.holds, rate), t_s, tilt, p.holds,
                        after_s=neutral.end_s if p.neutral_s is None else -np.inf)
-    reps, notes = _measurable(reps, t_s, how, breaks, name)
+    reps, notes = _measurable(reps, t_s, how, gaps, name, neutral.end_s, p.gaps.bridge_max_deg)
     holds = [
         replace(hold_metrics(k, rep, t_s, twist, flexion, lean, samples.gyr_rad_s, p.metrics, samples.rate_hz),
                 neutral_shift_deg=float(facing[np.searchsorted(t_s, rep.hold_start_s)]))
@@ -210,17 +213,20 @@ def analyze(
                            recorded_at(facing), notes)
 
 
-def _measurable(reps: list[Rep], t_s: np.ndarray, how: np.ndarray, breaks: list[int],
-                name: str) -> tuple[list[Rep], list[str]]:
-    """The reps that can be measured across the recording's long gaps, and what the user should know: the stretches
-    after a gap that cannot be measured (no rest facing forward in them), and the reps measured from the rest after
-    them."""
+def _measurable(reps: list[Rep], t_s: np.ndarray, how: np.ndarray, gaps: list[Gap], name: str, after_s: float,
+                bridge_max_deg: float) -> tuple[list[Rep], list[str]]:
+    """The reps that can be measured across the recording's gaps, and what the user should know: the stretches after
+    a gap that was not filled in and that cannot be measured (no rest facing forward in them; those before
+    ``after_s``, the end of the neutral, are not worth a word), the reps measured from the rest after such a gap, and
+    the reps carried across a filled-in gap that may have hidden more than ``bridge_max_deg`` of rotation."""
     notes = []
     for a, b in runs(how == NOT_MEASURABLE):
-        gap = next((i for i in breaks if i == a), a)
-        notes.append(f"{name}: after the {t_s[gap] - t_s[max(gap - 1, 0)]:.1f} s gap in the recording at "
-                     f"{t_s[max(gap - 1, 0)]:.1f} s there is no rest facing forward to measure the twist from, so "
-                     f"the {t_s[b - 1] - t_s[a]:.0f} s from there on are left out")
+        if t_s[b - 1] <= after_s:
+            continue  # before the neutral: the sensor was being put on
+        gap = next((g for g in gaps if g.at == a), None)
+        where = f"the {gap.length_s:.1f} s gap in the recording at {gap.start_s:.1f} s" if gap else "a gap"
+        notes.append(f"{name}: after {where} there is no rest facing forward to measure the twist from, so the "
+                     f"{t_s[b - 1] - t_s[a]:.0f} s from there on are left out")
     kept = []
     for rep in reps:
         a, b = np.searchsorted(t_s, [rep.hold_start_s, rep.hold_end_s] if rep.has_hold else
@@ -228,12 +234,18 @@ def _measurable(reps: list[Rep], t_s: np.ndarray, how: np.ndarray, breaks: list[
         span = how[a:max(b, a + 1)]
         if (span == NOT_MEASURABLE).any():
             continue
-        if (span == FROM_REST_AFTER).any():
-            gaps = [f"{t_s[i] - t_s[i - 1]:.1f} s at {t_s[i - 1]:.1f} s" for i in breaks
-                    if rep.turn_start_s < t_s[i] <= rep.hold_end_s]
-            where = f"the gap in the recording ({', '.join(gaps)})" if gaps else "a gap in the recording before it"
+        lost = [f"{g.length_s:.1f} s at {g.start_s:.1f} s" for g in gaps
+                if not g.bridged and rep.turn_start_s < t_s[g.at] <= rep.hold_end_s]
+        if (span == FROM_REST_AFTER).any() and lost:
             notes.append(f"{name}: the {rep.side} twist at {rep.turn_start_s:.0f} s is measured from the rest "
-                         f"after it, because of {where}")
+                         f"after it, because of the gap in the recording ({', '.join(lost)})")
+        carried = [g for g in gaps if g.bridged and g.error_deg > bridge_max_deg
+                   and rep.turn_start_s < t_s[g.at] <= rep.return_end_s]
+        if carried:
+            notes.append(f"{name}: the {rep.side} twist at {rep.turn_start_s:.0f} s is carried across "
+                         f"{'a gap' if len(carried) == 1 else 'gaps'} in the recording while the trunk was moving ("
+                         + ", ".join(f"{g.length_s:.1f} s at {g.start_s:.1f} s" for g in carried)
+                         + f"): it may be off by {sum(g.error_deg for g in carried):.0f}° or more")
         kept.append(rep)
     return kept, notes
 
