@@ -138,8 +138,9 @@ def breaks(recorded: ImuSamples, position: np.ndarray, params: GapParams | None 
     about length² × (the change of angular acceleration across the gap) / 12. A smooth turn keeps that small (a
     0.3 s gap: ~0.4°), a bounce does not (a 0.25 s gap: ~2.5°)."""
     p = params or GapParams()
-    t, gyr = recorded.t_s, np.degrees(recorded.gyr_rad_s)
+    t = recorded.t_s
     starts, dt = _gaps(t, p)
+    gyr = np.degrees(recorded.gyr_rad_s) if len(starts) else recorded.gyr_rad_s
     k = max(1, int(round(0.1 / dt))) if dt > 0 else 1  # the angular acceleration over 0.1 s on each side
     found = []
     for i in starts:
