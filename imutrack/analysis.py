@@ -202,11 +202,12 @@ def analyze(
     session = session_metrics(reps, holds, meta.start_time, meta.assisted, samples.duration_s, p.metrics)
     for note in notes:
         warnings.warn(note, ImutrackWarning, stacklevel=2)
+    exact = position.astype(np.int64)  # the recorded samples' indices, unless they had to be resampled
+    if not (exact == position).all():
+        exact = None
+
     def recorded_at(values: np.ndarray) -> np.ndarray:
-        exact = position.astype(np.int64)
-        if (exact == position).all():
-            return values[exact]
-        return np.interp(position, np.arange(len(values)), values)
+        return values[exact] if exact is not None else np.interp(position, np.arange(len(values)), values)
 
     return SessionAnalysis(name, meta, recorded.t_s, recorded_at(twist), recorded_at(flexion), recorded_at(lean),
                            neutral, _on_samples(orientation, t_s, recorded.t_s, position), reps, holds, session, p,
@@ -229,8 +230,7 @@ def _measurable(reps: list[Rep], t_s: np.ndarray, how: np.ndarray, gaps: list[Ga
                      f"{t_s[b - 1] - t_s[a]:.0f} s from there on are left out")
     kept = []
     for rep in reps:
-        a, b = np.searchsorted(t_s, [rep.hold_start_s, rep.hold_end_s] if rep.has_hold else
-                               [rep.turn_start_s, rep.return_end_s])
+        a, b = np.searchsorted(t_s, rep.measured_s)
         span = how[a:max(b, a + 1)]
         if (span == NOT_MEASURABLE).any():
             continue

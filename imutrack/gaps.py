@@ -39,10 +39,10 @@ class GapParams:
     jitter: float = 0.01
 
 
-def _gaps(t_s: np.ndarray, params: GapParams, step_s: float | None = None) -> tuple[np.ndarray, float]:
-    """Indices i where the step t[i] − t[i−1] is a gap, and the usual step (``step_s``, or the median), s."""
+def _gaps(t_s: np.ndarray, params: GapParams) -> tuple[np.ndarray, float]:
+    """Indices i where the step t[i] − t[i−1] is a gap, and the usual (median) step, s."""
     steps = np.diff(t_s)
-    dt = step_s if step_s is not None else float(np.median(steps)) if len(steps) else 0.0
+    dt = float(np.median(steps)) if len(steps) else 0.0
     return np.flatnonzero(steps > params.gap_factor * dt) + 1, dt
 
 
@@ -140,8 +140,10 @@ def breaks(recorded: ImuSamples, position: np.ndarray, params: GapParams | None 
     p = params or GapParams()
     t = recorded.t_s
     starts, dt = _gaps(t, p)
-    gyr = np.degrees(recorded.gyr_rad_s) if len(starts) else recorded.gyr_rad_s
-    k = max(1, int(round(0.1 / dt))) if dt > 0 else 1  # the angular acceleration over 0.1 s on each side
+    if not len(starts):
+        return []
+    gyr = np.degrees(recorded.gyr_rad_s)
+    k = max(1, int(round(0.1 / dt)))  # the angular acceleration over 0.1 s on each side
     found = []
     for i in starts:
         length = float(t[i] - t[i - 1])

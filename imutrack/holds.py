@@ -65,6 +65,11 @@ class Rep:
         return 1.0 if self.side == "left" else -1.0
 
     @property
+    def measured_s(self) -> tuple[float, float]:
+        """The interval its angle is judged on, s: the hold, or the whole rep when it has none."""
+        return (self.hold_start_s, self.hold_end_s) if self.has_hold else (self.turn_start_s, self.return_end_s)
+
+    @property
     def hold_duration_s(self) -> float:
         return self.hold_end_s - self.hold_start_s if self.has_hold else 0.0
 
@@ -141,9 +146,7 @@ def on_the_body(reps: list[Rep], t_s: np.ndarray, tilt_deg: np.ndarray, params: 
     for rep in reps:
         if rep.turn_start_s < after_s:
             continue
-        a, b = np.searchsorted(t_s, [rep.turn_start_s, rep.return_end_s])
-        if rep.has_hold:
-            a, b = np.searchsorted(t_s, [rep.hold_start_s, rep.hold_end_s])
+        a, b = np.searchsorted(t_s, rep.measured_s)
         if b > a and np.mean(tilt_deg[a:b] > p.max_tilt_deg) > 0.5:
             continue
         kept.append(rep)

@@ -192,8 +192,7 @@ class Guide:
             self._end_hold(now_s, early=True)
         elif s.phase in (Phase.TURN, Phase.RETURN):
             if s.phase is Phase.TURN:
-                self._reps_done[s.side] += 1
-                s.holds.append(dict(side=s.side, rep=s.rep, counted_s=0.0, best_twist_deg=0.0, early=True))
+                self._give_up_turn(best_twist_deg=0.0)
             s.phase, self._phase_started = Phase.REST, now_s - self.config.rest_s
             self._advance(now_s)
         elif s.phase is Phase.REST:
@@ -252,14 +251,14 @@ class Guide:
         it yet). Orientation integrates every sample over that step: a phone's sensor events, which come when the
         system delivers them, and a few lost packets would otherwise bend the twist by degrees
         (:func:`imutrack.gaps.regularise` does the same for a whole recording)."""
-        dt = 1.0 / self._estimator.sample_rate_hz
+        dt, fill_max_s = 1.0 / self._estimator.sample_rate_hz, GapParams().fill_max_s
         previous, self._last_sample = self._last_sample, samples.slice(len(samples) - 1, len(samples))
         gap = samples.t_s[0] - previous.t_s[-1] if previous is not None else -1.0
-        if 0.0 < gap <= GapParams().fill_max_s:
+        if 0.0 < gap <= fill_max_s:
             start, known = self._next_grid_t, ImuSamples.concatenate([previous, samples])
         else:  # the first batch, data given again, or a long drop-out: the grid starts again here
             start, known = float(samples.t_s[0]), samples
-            self._dropped = self._dropped or gap > GapParams().fill_max_s
+            self._dropped = self._dropped or gap > fill_max_s
         count = int(np.floor((samples.t_s[-1] - start) / dt + 1e-6)) + 1
         if count < 1:
             return None
@@ -455,12 +454,17 @@ class Guide:
         prompt is taken as facing forward."""
         s = self.state
         if s.phase is Phase.TURN:
-            self._reps_done[s.side] += 1
-            s.holds.append(dict(side=s.side, rep=s.rep, counted_s=0.0, best_twist_deg=float("nan"), early=True))
+            self._give_up_turn(best_twist_deg=float("nan"))
         s.phase, self._phase_started, self._angle_lost_at = Phase.RETURN, now, now
         s.cues = []
         s.prompt = "Sensor back, but the angle was lost: come back to face forward and keep still"
         self._say(now, "angle lost", s.prompt)
+
+    def _give_up_turn(self, best_twist_deg: float) -> None:
+        """This side's rep ends during its turn, with no hold counted."""
+        s = self.state
+        self._reps_done[s.side] += 1
+        s.holds.append(dict(side=s.side, rep=s.rep, counted_s=0.0, best_twist_deg=best_twist_deg, early=True))
 
     def _end_hold(self, now: float, early: bool) -> None:
         s = self.state
