@@ -19,7 +19,8 @@ from imutrack.gaps import Gap, GapParams, breaks, regularise
 from imutrack.intervals import runs
 from imutrack.holds import HoldParams, Rep, find_reps, on_the_body, twist_rate_deg_s
 from imutrack.metrics import HoldMetrics, MetricParams, SessionMetrics, hold_metrics, session_metrics
-from imutrack.orientation import OrientationParams, OrientationResult, estimate_orientation, still_stretches
+from imutrack.orientation import OrientationEstimator, OrientationParams, OrientationResult
+from imutrack.rests import RestParams, find_rests
 from imutrack.io import load
 from imutrack.recording import Recording, RecordingMeta
 from imutrack.samples import ImuSamples
@@ -30,8 +31,6 @@ from imutrack.trunk import (
     from_latest_rest,
     neutral_from,
     trunk_angles_deg,
-    twist_deg,
-    worn_upright,
 )
 
 
@@ -48,6 +47,7 @@ class AnalysisParams:
     holds: HoldParams = field(default_factory=HoldParams)
     metrics: MetricParams = field(default_factory=MetricParams)
     gaps: GapParams = field(default_factory=GapParams)
+    rests: RestParams = field(default_factory=RestParams)
     neutral_s: tuple[float, float] | None = None
     chest_normal_axis: str | None = None
 
@@ -156,34 +156,20 @@ def analyze(
     samples, position = regularise(recorded, p.gaps)  # everything runs on these; per-sample output at `position`
     t_s = samples.t_s
 
-    still = still_stretches(samples, p.orientation)
-    if p.neutral_s is not None:
-        neutral_interval = p.neutral_s
-    else:
-        if not still:
-            short = samples.duration_s < p.orientation.still_min_s + 2 * p.orientation.still_margin_s
-            raise ImutrackError(
-                f"{name}: only {samples.duration_s:.1f} s of data; a session starts with a few seconds sitting "
-                "upright and still" if short else
-                f"{name}: found no still period for the neutral posture; start sitting upright and still for a few "
-                "seconds, or give the neutral interval explicitly"
-            )
-        # The first still stretch with the sensor worn upright: a recording may start with it lying on a table.
-        worn = [(a, b) for a, b in still if worn_upright(samples.acc_m_s2[a:b], axis)]
-        a, b = (worn or still)[0]
-        neutral_interval = (float(t_s[a]), float(t_s[b - 1]))
-
-    def first_pass_twist(times_s: np.ndarray, quat_wxyz: np.ndarray) -> np.ndarray:
-        return twist_deg(quat_wxyz, neutral_from(times_s, quat_wxyz, neutral_interval, axis))
-
     gaps = breaks(recorded, position, p.gaps)
     unbridged = [g for g in gaps if not g.bridged]  # not filled in: the rotation during these is unknown
     splits = [g for g in gaps if g.splits]
-    orientation = estimate_orientation(samples, p.orientation, first_pass_twist, still, [g.at for g in unbridged])
-    neutral = neutral_from(t_s, orientation.quat_wxyz, neutral_interval, axis)
-    twist, flexion, lean = trunk_angles_deg(orientation.quat_wxyz, neutral.quat_wxyz, neutral.forward_earth)
+    if p.neutral_s is None and samples.duration_s < p.rests.still_min_s + 2 * p.rests.still_margin_s + 1.0:
+        raise ImutrackError(f"{name}: only {samples.duration_s:.1f} s of data; a session starts with a few seconds "
+                            "sitting upright and still")
+    rests = find_rests(samples, p.rests, p.orientation, axis, p.neutral_s, [g.at for g in unbridged], name,
+                       [(g.at, g.error_deg) for g in gaps if g.bridged])
+    quat = OrientationEstimator(samples.rate_hz, p.orientation, rests.bias).update(samples).quat_wxyz_
+    orientation = OrientationResult(quat, rests.bias, rests.still, rests.rests)
+    neutral = neutral_from(t_s, quat, rests.neutral_s, axis)
+    twist, flexion, lean = trunk_angles_deg(quat, neutral.quat_wxyz, neutral.forward_earth)
     rate = twist_rate_deg_s(t_s, twist, p.holds.smooth_s)  # of the continuous twist: the real movements
-    twist, facing, how = from_latest_rest(twist, orientation.rests, int(np.searchsorted(t_s, neutral.end_s)),
+    twist, facing, how = from_latest_rest(twist, rests.levels, int(np.searchsorted(t_s, neutral.start_s)),
                                           [g.at for g in splits], [g.at for g in splits if g.bridged])
     twist[how == NOT_MEASURABLE] = np.nan  # the rotation lost in a gap before it is unknown
     after_neutral = [g.at for g in unbridged if t_s[g.at] > neutral.end_s]
@@ -200,6 +186,7 @@ def analyze(
         if rep.has_hold
     ]
     session = session_metrics(reps, holds, meta.start_time, meta.assisted, samples.duration_s, p.metrics)
+    notes = rests.warnings + notes
     for note in notes:
         warnings.warn(note, ImutrackWarning, stacklevel=2)
     exact = position.astype(np.int64)  # the recorded samples' indices, unless they had to be resampled

@@ -1,0 +1,592 @@
+"""Rests: still stretches → rests → the gyro-bias model → "facing forward" references, in one stage.
+
+In 6D the twist about vertical is pure gyro integration, so everything hinges on the gyro bias, and on what the
+twist is measured from. This module owns both. It serves the analysis (:func:`find_rests`, the batch form) and the
+live guide (:class:`RestTracker`, the incremental form); both feed the same :class:`BiasFit`, so the same rests give
+the same bias model either way.
+
+**Still stretches** are found on the vertical and horizontal parts of the rate separately: breathing pitches the
+sternum about a horizontal axis (up to ~2.5°/s), which must not stop a stretch from counting as still, while a turn
+is a rotation about vertical. The accelerometer's magnitude (not its direction, which breathing tilts) rules out
+tapping and walking. Stretches of 1.5 s are enough: a real session may start with only 2–3 s still.
+
+**Rests** are the stretches between reps, where the person faces forward. A rest is not still: people settle back
+towards forward by a degree or two over it (0.1–0.3°/s, smoothly), and breathe. Its mean rate is therefore the bias
+*plus* slow motion, and a standard-deviation test cannot tell them apart. What each rest really tells:
+
+* its **level**: the twist over its last seconds, where the person has settled facing forward before turning again.
+  Between two rests the person left forward and came back, so the twist gained between their levels is the bias's
+  integral over the interval — plus how exactly the person came back (``return_sd_deg``), plus any quick movement in
+  a rest that is not settling (a shift on the seat, faster than ``step_rate_deg_s``), which is measured and taken out;
+* its **rate**: the bias plus the settling, good to ``rest_rate_sd_deg_s``;
+* its **horizontal bias**: the mean rate about the two horizontal axes, with the net tilt the accelerometer saw over
+  the rest taken out (breathing in a short rest leaves a net pitch that would otherwise read as bias).
+
+:class:`BiasFit` combines the levels and rates of all rests with a smoothness prior (a bias drifts slowly, with
+warm-up and temperature) by robust (Huber) least squares: the vertical bias at each rest, linear in between. A shift
+on the seat that was not seen, or a rest that is far from still, is down-weighted rather than trusted. The last
+interval of a session (after the last rest followed by a turn) has no level ahead of it; there the bias is carried on
+from the rests before.
+
+Each rep is then measured from the **level of the rest before it** (:func:`reference_twist`), so a shift on the seat
+between sides is not counted as twist.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+from scipy.ndimage import uniform_filter1d
+
+from imutrack import quaternion
+from imutrack.errors import ImutrackError
+from imutrack.intervals import runs
+from imutrack.orientation import BiasModel, OrientationEstimator, OrientationParams
+from imutrack.samples import ImuSamples
+
+_UP = np.array([0.0, 0.0, 1.0])
+
+
+@dataclass
+class RestParams:
+    """How still stretches, rests and the bias are found (degrees, seconds).
+
+    Attributes:
+        still_window_s: window of the stillness test, s.
+        still_vertical_sd_deg_s: a window is still when the rate about vertical varies less than this (SD), °/s ...
+        still_vertical_rate_deg_s: ... its mean differs from the session's typical still rate by less than this, °/s
+            (a slow steady turn has a small SD) ...
+        still_horizontal_sd_deg_s: ... the rate about the horizontal axes varies less than this (SD, both axes
+            together; breathing alone reaches ~2 °/s) ...
+        still_acc_sd_m_s2: ... and the accelerometer's magnitude varies less than this (SD), m/s².
+        still_min_s: shortest still stretch used, s.
+        still_margin_s: left out at both ends of a still stretch, s.
+        rest_max_twist_deg: a still stretch is a rest (facing forward) when its twist is within this of the previous
+            rest's (the first: of the neutral); None takes every still stretch (data that is not a seated twist).
+        excursion_deg: after a long gap, a still stretch is a rest when a movement leaves it by more than this and
+            comes back to it.
+        level_s: a rest's level is its mean twist over its last ``level_s`` seconds.
+        step_rate_deg_s: a movement within a rest faster than this is a shift on the seat (measured and taken out of
+            the levels), slower is settling (the person coming back to face forward).
+        return_sd_deg: how closely a person comes back to face the same way at the end of a rest.
+        rest_rate_sd_deg_s: how far a rest's mean rate about vertical may stray from the bias (settling).
+        drift_deg_s_per_s: how fast the bias may change (warm-up, temperature), °/s per s.
+    """
+
+    still_window_s: float = 1.0
+    still_vertical_sd_deg_s: float = 1.5
+    still_vertical_rate_deg_s: float = 2.0
+    still_horizontal_sd_deg_s: float = 4.0
+    still_acc_sd_m_s2: float = 0.15
+    still_min_s: float = 1.5
+    still_margin_s: float = 0.3
+    rest_max_twist_deg: float | None = 12.0
+    excursion_deg: float = 15.0
+    level_s: float = 5.0
+    step_rate_deg_s: float = 1.0
+    return_sd_deg: float = 0.5
+    rest_rate_sd_deg_s: float = 0.05
+    drift_deg_s_per_s: float = 0.001
+
+
+# --- still stretches ------------------------------------------------------------------------------------------------
+def up_from_acc(acc_m_s2: np.ndarray, width: int) -> np.ndarray:
+    """The up direction in the sensor frame, unit (N, 3): the accelerometer's specific force averaged over
+    ``width`` samples (at rest it points up, against gravity)."""
+    mean = uniform_filter1d(np.asarray(acc_m_s2, dtype=np.float64), max(1, width), axis=0, mode="nearest")
+    return mean / np.maximum(np.linalg.norm(mean, axis=1, keepdims=True), 1e-9)
+
+
+def up_from_orientation(quat_wxyz: np.ndarray) -> np.ndarray:
+    """The earth's up direction in the sensor frame, unit (N, 3), from orientations (sensor → earth, (N, 4))."""
+    return quaternion.rotate(quaternion.conjugate(quat_wxyz), np.broadcast_to(_UP, (len(quat_wxyz), 3)))
+
+
+def still_mask(samples: ImuSamples, params: RestParams | None = None) -> np.ndarray:
+    """True where the sensor is still (bool (N,)): over a moving window the rate about vertical varies little and is
+    near the session's typical still rate, the rate about the horizontal axes varies little (breathing allowed), and
+    the accelerometer's magnitude varies little."""
+    p = params or RestParams()
+    n = len(samples)
+    if n == 0:
+        return np.zeros(0, dtype=bool)
+    width = max(3, int(round(p.still_window_s * samples.rate_hz)))
+    up = up_from_acc(samples.acc_m_s2, width)
+    gyr = samples.gyr_rad_s
+    vertical = np.einsum("ij,ij->i", gyr, up)
+    horizontal = gyr - vertical[:, None] * up
+    acc_norm = np.linalg.norm(samples.acc_m_s2, axis=1)
+    both = np.column_stack([vertical, horizontal, acc_norm])
+    mean = uniform_filter1d(both, width, axis=0, mode="nearest")
+    sd = np.sqrt(np.maximum(uniform_filter1d(both * both, width, axis=0, mode="nearest") - mean * mean, 0.0))
+    quiet = (sd[:, 0] < np.radians(p.still_vertical_sd_deg_s)) & (
+        np.sqrt((sd[:, 1:4] ** 2).sum(axis=1)) < np.radians(p.still_horizontal_sd_deg_s)) & (
+        sd[:, 4] < p.still_acc_sd_m_s2)
+    if not quiet.any():
+        return quiet
+    typical = float(np.median(mean[quiet, 0]))  # the bias about vertical, give or take creep and settling
+    return quiet & (np.abs(mean[:, 0] - typical) < np.radians(p.still_vertical_rate_deg_s))
+
+
+def block_mean(samples: ImuSamples, max_rate_hz: float) -> ImuSamples:
+    """Samples averaged in blocks down to at most ``max_rate_hz`` (a block's mean rate integrates to the same
+    rotation, so a quick first pass can run on it)."""
+    k = int(samples.rate_hz // max_rate_hz)
+    if k <= 1:
+        return samples
+    n = len(samples) // k * k
+
+    def mean(a: np.ndarray) -> np.ndarray:
+        return a[:n].reshape(n // k, k, -1).mean(axis=1)
+
+    return ImuSamples(mean(samples.t_s[:, None])[:, 0], mean(samples.gyr_rad_s), mean(samples.acc_m_s2),
+                      None if samples.mag_uT is None else mean(samples.mag_uT))
+
+
+def still_stretches(samples: ImuSamples, params: RestParams | None = None) -> list[tuple[int, int]]:
+    """Still index intervals, each shortened by ``still_margin_s`` at both ends, that last at least ``still_min_s``.
+    Stillness is a matter of seconds: the test runs on ≤ 25 Hz block means and the stretches are mapped back."""
+    p = params or RestParams()
+    coarse = block_mean(samples, 25.0)
+    t, tc = samples.t_s, coarse.t_s
+    stretches = []
+    for a, b in runs(still_mask(coarse, p)):
+        a, b = np.searchsorted(t, [tc[a] + p.still_margin_s, tc[b - 1] - p.still_margin_s], side="left")
+        if b > a and t[b - 1] - t[a] >= p.still_min_s:
+            stretches.append((int(a), int(b)))
+    return stretches
+
+
+def stretch_bias(samples: ImuSamples, stretch: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+    """The gyro bias over a still index interval, rad/s (3,) in the sensor frame, and the mean up direction there
+    (unit, (3,)).
+
+    The part about the horizontal axes is the mean rate less the net tilt the accelerometer saw between the first and
+    the last half second (breathing leaves a net pitch over a short stretch: over 2 s of a deep breath, up to
+    0.5 °/s); the part about vertical is the plain mean rate, which slow turning (settling) also moves —
+    :class:`BiasFit` deals with that.
+    """
+    a, b = stretch
+    t = samples.t_s[a:b]
+    gyr = samples.gyr_rad_s[a:b]
+    acc = samples.acc_m_s2[a:b]
+    edge = max(1, int(round(0.5 * samples.rate_hz)))
+    mean = gyr.mean(axis=0)
+    up = acc.mean(axis=0)
+    up /= max(float(np.linalg.norm(up)), 1e-9)
+    if len(t) < 2 * edge or t[-1] - t[0] <= 0:
+        return mean, up
+    first, last = acc[:edge].mean(axis=0), acc[-edge:].mean(axis=0)
+    first /= max(float(np.linalg.norm(first)), 1e-9)
+    last /= max(float(np.linalg.norm(last)), 1e-9)
+    span = float(t[-edge:].mean() - t[:edge].mean())
+    tilt_rate = -np.cross(first, last) / span  # the sensor's true mean rate about the horizontal axes
+    horizontal = mean - (mean @ up) * up - tilt_rate
+    return horizontal - (horizontal @ up) * up + (mean @ up) * up, up
+
+
+# --- the bias fit --------------------------------------------------------------------------------------------------
+@dataclass
+class RestObservation:
+    """What one rest tells about the bias, all *raw*: measured as if no bias had been taken out.
+
+    Attributes:
+        start_s, end_s: the rest, s.
+        level_start_s, level_end_s: the window its level is taken over, s.
+        level_deg: raw twist (the integral of the rate about vertical, bias included) over the level window, °.
+        rate_deg_s: raw mean rate about vertical over the rest, °/s (bias + settling).
+        horizontal_bias_rad_s: the bias about the horizontal axes (sensor frame, ⊥ ``up``), rad/s (3,).
+        up: mean up direction in the sensor frame over the rest, unit (3,).
+        steps_before_deg: quick movements that are not settling, from the previous rest's level window to this
+            rest's, °: taken out of the level difference.
+        up_integral_s: ∫ up dt (sensor frame) from the previous rest's level to this one's, s (3,): over a slouch the
+            vertical is another sensor direction, and the bias's part along it is what bends the twist.
+        link_sd_deg: extra uncertainty of the twist gained since the previous rest's level, ° (a gap filled in while
+            the trunk was moving).
+        faces_forward: a turn follows it (the person settled facing forward); False for a session's last rest.
+        piece: which piece of the recording it is in (a long gap breaks the chain of levels).
+    """
+
+    start_s: float
+    end_s: float
+    level_start_s: float
+    level_end_s: float
+    level_deg: float
+    rate_deg_s: float
+    horizontal_bias_rad_s: np.ndarray
+    up: np.ndarray
+    steps_before_deg: float = 0.0
+    up_integral_s: np.ndarray = field(default_factory=lambda: np.zeros(3))
+    link_sd_deg: float = 0.0
+    faces_forward: bool = True
+    piece: int = 0
+
+    @property
+    def centre_s(self) -> float:
+        return 0.5 * (self.start_s + self.end_s)
+
+    @property
+    def level_at_s(self) -> float:
+        return 0.5 * (self.level_start_s + self.level_end_s)
+
+
+@dataclass
+class BiasFit:
+    """The bias about vertical at each rest, from all rests' levels and rates (module docstring).
+
+    Results: ``vertical_deg_s_`` (K,) at the rests' centres, ``weights_`` of the level links (K − 1,; 1 = trusted,
+    smaller = down-weighted as an outlier), ``model_`` the full 3-axis :class:`BiasModel`.
+    """
+
+    params: RestParams = field(default_factory=RestParams)
+    noise_deg_rts: float = 0.0  # the gyro's angle random walk about vertical, °/√s
+
+    def fit(self, rests: list[RestObservation]) -> BiasFit:
+        p = self.params
+        k = len(rests)
+        if k == 0:
+            raise ImutrackError("no rest to measure the gyro bias from")
+        centres = np.array([r.centre_s for r in rests])
+        rows, values, sds, kinds = [], [], [], []
+        for i, r in enumerate(rests):  # rates: bias + settling
+            row = np.zeros(k)
+            row[i] = 1.0
+            rows.append(row)
+            values.append(r.rate_deg_s)
+            duration = max(r.end_s - r.start_s, 1e-3)
+            sds.append(np.hypot(p.rest_rate_sd_deg_s, self.noise_deg_rts / np.sqrt(duration)))
+            kinds.append(0)
+        for i in range(1, k):  # levels: the bias's integral between consecutive rests' levels
+            before, after = rests[i - 1], rests[i]
+            if after.piece != before.piece:
+                continue
+            span = after.level_at_s - before.level_at_s
+            if span <= 0:
+                continue
+            # ∫ b·up dt with b linear between the two rests: the horizontal parts are known, the vertical ones fitted
+            row = np.zeros(k)
+            row[i - 1] = 0.5 * float(before.up @ after.up_integral_s)
+            row[i] = 0.5 * float(after.up @ after.up_integral_s)
+            horizontal = np.degrees(0.5 * (before.horizontal_bias_rad_s + after.horizontal_bias_rad_s))
+            rows.append(row / span)
+            values.append((after.level_deg - before.level_deg - after.steps_before_deg
+                           - float(horizontal @ after.up_integral_s)) / span)
+            returned = p.return_sd_deg * (1.0 if after.faces_forward else 4.0)
+            sds.append(np.sqrt(returned**2 + self.noise_deg_rts**2 * span + after.link_sd_deg**2) / span)
+            kinds.append(1)
+        for i in range(1, k):  # smoothness: a bias drifts slowly
+            row = np.zeros(k)
+            row[i], row[i - 1] = 1.0, -1.0
+            rows.append(row)
+            values.append(0.0)
+            sds.append(max(p.drift_deg_s_per_s * (centres[i] - centres[i - 1]), 1e-4))
+            kinds.append(2)
+        a, y, sd, kinds = np.array(rows), np.array(values), np.array(sds), np.array(kinds)
+        weights = np.ones(len(y))
+        x = np.zeros(k)
+        for _ in range(20):  # Huber IRLS on rates and levels; the smoothness prior is never down-weighted
+            w = weights / sd**2
+            x_new = np.linalg.lstsq(a * np.sqrt(w)[:, None], y * np.sqrt(w), rcond=None)[0]
+            residual = np.abs(a @ x_new - y) / sd
+            weights = np.where((kinds == 2) | (residual <= 1.5), 1.0, 1.5 / np.maximum(residual, 1e-12))
+            if np.allclose(x_new, x, atol=1e-6, rtol=0):
+                x = x_new
+                break
+            x = x_new
+        self.vertical_deg_s_ = x
+        self.weights_ = weights[kinds == 1]
+        bias = np.array([r.horizontal_bias_rad_s + np.radians(v) * r.up for r, v in zip(rests, x)])
+        self.model_ = BiasModel(centres, bias)
+        return self
+
+
+# --- the batch form ------------------------------------------------------------------------------------------------
+@dataclass
+class Rests:
+    """What :func:`find_rests` found. Index intervals are half-open, into the samples given.
+
+    Attributes:
+        still: the still stretches.
+        rests: the still stretches that are rests (facing forward), one per observation.
+        levels: each rest's level window: what the rep after it is measured from.
+        observations: what each rest tells about the bias (:class:`RestObservation`).
+        neutral_s: (start, end) of the neutral posture, s.
+        bias: the gyro bias model, sensor frame.
+        fit: the bias fit (its link weights say which levels were trusted).
+        warnings: what the user should know.
+    """
+
+    still: list[tuple[int, int]]
+    rests: list[tuple[int, int]]
+    levels: list[tuple[int, int]]
+    observations: list[RestObservation]
+    neutral_s: tuple[float, float]
+    bias: BiasModel
+    fit: BiasFit | None
+    warnings: list[str] = field(default_factory=list)
+
+
+def find_rests(
+    samples: ImuSamples,
+    params: RestParams | None = None,
+    orientation: OrientationParams | None = None,
+    chest_normal_axis: str = "+z",
+    neutral_s: tuple[float, float] | None = None,
+    breaks: list[int] | tuple = (),
+    name: str = "",
+    filled: list[tuple[int, float]] | tuple = (),
+) -> Rests:
+    """Still stretches, rests, the bias model and the level each rep is measured from, for a whole recording.
+
+    Args:
+        samples: the recording's samples at a regular rate (:func:`imutrack.gaps.regularise`).
+        params, orientation: settings.
+        chest_normal_axis: the sensor axis out of the chest (a stretch lying on a table is not the neutral).
+        neutral_s: (start, end) of the neutral posture, s; None finds it (the first still stretch worn upright).
+        breaks: sample indices where the data starts again after a long gap (the rotation during it is unknown).
+        name: the recording's name, for messages.
+        filled: (sample index, °) of gaps that were filled in, with how much rotation the filling may have missed.
+    """
+    from imutrack.gaps import split_at
+    from imutrack.trunk import twist_only_deg, worn_upright
+
+    p = params or RestParams()
+    op = orientation or OrientationParams()
+    t = samples.t_s
+    where = f"{name}: " if name else ""
+    still = split_at(still_stretches(samples, p), breaks, t, p.still_min_s)
+    if neutral_s is None:
+        if not still:
+            raise ImutrackError(
+                f"{where}found no still period in {samples.duration_s:.1f} s of data, so neither facing forward nor "
+                "the gyro bias can be measured; sit upright and still for a few seconds during the session"
+            )
+        worn = [(a, b) for a, b in still if worn_upright(samples.acc_m_s2[a:b], chest_normal_axis)]
+        a, b = (worn or still)[0]
+        neutral_s = (float(t[a]), float(t[b - 1]))
+    i0, i1 = np.searchsorted(t, neutral_s)
+    if i1 - i0 < 1:
+        raise ImutrackError(
+            f"{where}the neutral interval {neutral_s[0]:g}–{neutral_s[1]:g} s holds no samples "
+            f"(the recording covers {t[0]:g}–{t[-1]:g} s)"
+        )
+    chain = [s for s in still if s[0] >= i0] or [(int(i0), int(i1))]
+    if chain[0][0] > i0:
+        chain.insert(0, (int(i0), int(i1)))
+    applied = _provisional_bias(samples, chain[0], still)
+    coarse = block_mean(samples, 25.0)
+    coarse_breaks = np.searchsorted(coarse.t_s, t[np.asarray(breaks, dtype=np.int64)]) if len(breaks) else []
+    coarse_filled = [(int(np.searchsorted(coarse.t_s, t[i])), error) for i, error in filled]
+    noise = _vertical_noise_deg_rts(samples, still)
+    fit, observations, rests, levels = None, [], [], []
+    for _ in range(3):
+        quat = OrientationEstimator(coarse.rate_hz, op, applied).update(coarse).quat_wxyz_
+        n0, n1 = np.searchsorted(coarse.t_s, neutral_s)
+        twist = twist_only_deg(quat, _mean_quat(quat[n0:max(n1, n0 + 1)]))
+        up = up_from_orientation(quat)
+        applied_deg = np.degrees(np.einsum("ij,ij->i", applied.at(coarse.t_s), up))
+        raw = twist + np.concatenate([[0.0], np.cumsum(0.5 * (applied_deg[1:] + applied_deg[:-1]) * np.diff(coarse.t_s))])
+        coarse_still = [tuple(np.searchsorted(coarse.t_s, [t[a], t[b - 1]])) for a, b in chain]
+        coarse_rests = _chain_rests(coarse_still, twist, coarse_breaks, p)
+        observations, coarse_levels = _observe(coarse, twist, raw, up, coarse_rests, coarse_breaks, coarse_filled, p)
+        if not observations:
+            break
+        fit = BiasFit(p, noise).fit(observations)
+        change = np.abs(np.degrees(fit.model_.at(coarse.t_s) - applied.at(coarse.t_s))).max()
+        applied = fit.model_
+        rests = [tuple(int(i) for i in np.searchsorted(t, [coarse.t_s[a], coarse.t_s[b - 1]], side="right"))
+                 for a, b in coarse_rests]
+        levels = [tuple(int(i) for i in np.searchsorted(t, [coarse.t_s[a], coarse.t_s[b - 1]], side="right"))
+                  for a, b in coarse_levels]
+        if change < 0.005:
+            break
+    notes = []
+    if fit is None:
+        notes.append(f"{where}no rest facing forward was found, so the gyro bias could not be measured: twist "
+                     "angles may drift")
+    return Rests(still, rests, levels, observations, neutral_s, applied, fit, notes)
+
+
+def _mean_quat(quat_wxyz: np.ndarray) -> np.ndarray:
+    """The mean of nearby unit quaternions (N, 4) → (4,)."""
+    q = quat_wxyz * np.where(quat_wxyz @ quat_wxyz[0] < 0, -1.0, 1.0)[:, None]
+    mean = q.mean(axis=0)
+    return mean / np.linalg.norm(mean)
+
+
+def _provisional_bias(samples: ImuSamples, first: tuple[int, int], still: list[tuple[int, int]]) -> BiasModel:
+    """A first bias: the neutral stretch's (:func:`stretch_bias`), or, when it is short, the per-axis median of all
+    still stretches' (holds creep both ways, so their median is near the bias)."""
+    t = samples.t_s
+    a, b = first
+    if t[b - 1] - t[a] >= 1.5 or not still:
+        return BiasModel(np.array([t[a]]), stretch_bias(samples, first)[0][None, :])
+    return BiasModel(np.array([t[a]]), np.median([stretch_bias(samples, s)[0] for s in still], axis=0)[None, :])
+
+
+def _vertical_noise_deg_rts(samples: ImuSamples, still: list[tuple[int, int]]) -> float:
+    """The gyro's angle random walk, °/√s, from the sample-to-sample scatter in the still stretches."""
+    if not still:
+        return 0.0
+    a, b = max(still, key=lambda s: s[1] - s[0])
+    gyr = np.degrees(samples.gyr_rad_s[a:b])
+    if len(gyr) < 4:
+        return 0.0
+    sd = float(np.median(np.std(np.diff(gyr, axis=0), axis=0)) / np.sqrt(2.0))
+    return sd / np.sqrt(samples.rate_hz)
+
+
+def _chain_rests(still, twist_deg, breaks, p: RestParams) -> list[tuple[int, int]]:
+    """The still stretches that are rests (facing forward): within ``rest_max_twist_deg`` of the rest before (the
+    first stretch, the neutral, always is).
+
+    After a long gap the twist has lost the rotation done during it, so the first rest of the new piece is found from
+    the exercise's structure instead (:func:`_first_rest_in_piece`)."""
+    if p.rest_max_twist_deg is None:
+        return list(still)
+    piece = np.searchsorted(np.asarray(breaks, dtype=np.int64), [a for a, _ in still], side="right")
+    level = [float(np.median(twist_deg[a:max(b, a + 1)])) for a, b in still]
+    rests, facing, facing_piece = [], level[0] if still else 0.0, piece[0] if len(still) else 0
+    for k, stretch in enumerate(still):
+        if piece[k] != facing_piece:  # across a long gap the twist says nothing: the piece's structure must tell
+            first = _first_rest_in_piece(still, level, piece, k, twist_deg, breaks, p)
+            if first is None:
+                continue
+            facing, facing_piece = level[first], piece[k]
+        if abs(level[k] - facing) <= p.rest_max_twist_deg:
+            rests.append(stretch)
+            facing = level[k]
+    return rests
+
+
+def _first_rest_in_piece(still, level, piece, k0: int, twist_deg, breaks, p: RestParams) -> int | None:
+    """The first rest among the still stretches of the piece that stretch ``k0`` starts, or None when the piece
+    cannot tell.
+
+    A rest is the level the holds of both sides are left from and come back to: from the piece's start to the next
+    time the twist comes back to it, the twist goes beyond ``excursion_deg`` to both sides (a hold's level has the rest
+    and the other side's holds on one side only). A piece with turns to one side only is read by the simpler rule: the first stretch that a movement leaves
+    by more than ``excursion_deg`` and that the next still stretch elsewhere comes back to."""
+    members = [k for k in range(k0, len(still)) if piece[k] == piece[k0]]
+    start = int(breaks[piece[k0] - 1]) if piece[k0] > 0 else 0
+    for i, k in enumerate(members):
+        back = [j for j in members[i + 1:] if abs(level[j] - level[k]) <= p.rest_max_twist_deg]
+        around = np.concatenate([twist_deg[start:still[k][0]],
+                                 twist_deg[still[k][1]:still[back[0]][0]] if back else []]) - level[k]
+        if len(around) and around.max() > p.excursion_deg and around.min() < -p.excursion_deg:
+            return k
+    for i, k in enumerate(members):
+        away = [j for j in members[i + 1:] if abs(level[j] - level[k]) > p.rest_max_twist_deg]
+        back = [j for j in members[i + 1:] if abs(level[j] - level[k]) <= p.rest_max_twist_deg]
+        if back and (not away or back[0] < away[0] or all(
+                abs(level[j] - level[away[0]]) <= p.rest_max_twist_deg for j in away if j < back[0])):
+            between = twist_deg[still[k][1]:still[back[0]][0]] - level[k]
+            if len(between) and np.abs(between).max() > p.excursion_deg:
+                return k
+    return None
+
+
+def _fast_runs(t_s: np.ndarray, twist_deg: np.ndarray, a: int, b: int, baseline_deg_s: float,
+               p: RestParams) -> list[tuple[int, int]]:
+    """Index intervals in [a, b) where the twist moves faster than ``step_rate_deg_s`` from the baseline rate."""
+    if b - a < 3:
+        return []
+    dt = float(np.median(np.diff(t_s[a:b])))
+    rate = np.gradient(twist_deg[a:b], t_s[a:b])
+    smooth = uniform_filter1d(rate, max(1, int(round(0.5 / dt))), mode="nearest")
+    return [(a + i, a + j) for i, j in runs(np.abs(smooth - baseline_deg_s) > p.step_rate_deg_s)]
+
+
+def _step(twist_deg: np.ndarray, t_s: np.ndarray, run: tuple[int, int], baseline_deg_s: float) -> float:
+    """The twist a quick movement added, less what the baseline rate would have, °."""
+    i, j = max(run[0] - 1, 0), min(run[1], len(twist_deg) - 1)
+    return float(twist_deg[j] - twist_deg[i] - baseline_deg_s * (t_s[j] - t_s[i]))
+
+
+def _observe(samples: ImuSamples, twist_deg: np.ndarray, raw_deg: np.ndarray, up: np.ndarray,
+             rests: list[tuple[int, int]], breaks, filled, p: RestParams
+             ) -> tuple[list[RestObservation], list[tuple[int, int]]]:
+    """One :class:`RestObservation` per rest, and its level window (index interval), on the given samples.
+
+    ``twist_deg`` is the twist as computed, ``raw_deg`` the same with the applied bias added back, ``up`` the up
+    direction in the sensor frame (N, 3); ``filled``: (index, °) of gaps filled in (:func:`find_rests`)."""
+    t = samples.t_s
+    up_integral = np.vstack([np.zeros(3), np.cumsum(0.5 * (up[1:] + up[:-1]) * np.diff(t)[:, None], axis=0)])
+    previous_level_at = None
+    piece = np.searchsorted(np.asarray(breaks, dtype=np.int64), [a for a, _ in rests], side="right")
+    observations, windows = [], []
+    pending = 0.0  # quick movements since the previous rest's level window
+    for k, (a, b) in enumerate(rests):
+        if b - a < 2:
+            continue
+        if k > 0:
+            pa, pb = rests[k - 1]
+            if piece[k] != piece[k - 1]:
+                pending = 0.0
+            else:
+                pending += _between_steps(t, twist_deg, pb, a, rests[k - 1], p)
+        baseline = float(np.polyfit(t[a:b] - t[a], twist_deg[a:b], 1)[0])
+        fast = _fast_runs(t, twist_deg, a, b, baseline, p)
+        w1 = b
+        w0 = max(a, int(np.searchsorted(t, t[b - 1] - p.level_s)))
+        if fast:
+            last = fast[-1]
+            if t[b - 1] - t[min(last[1], b - 1)] >= 1.0:
+                w0 = max(w0, last[1])
+            else:
+                w1 = last[0]
+                w0 = max(a, int(np.searchsorted(t, t[max(w1 - 1, a)] - p.level_s)))
+        if w1 - w0 < 2:
+            w0, w1 = a, b
+        steps_in = [_step(twist_deg, t, run, baseline) for run in fast]
+        before = sum(s for run, s in zip(fast, steps_in) if run[1] <= w0)
+        after = sum(s for run, s in zip(fast, steps_in) if run[0] >= w1)
+        quiet = np.ones(b - a, dtype=bool)
+        for i, j in fast:
+            quiet[i - a:j - a] = False
+        raw_rate = np.gradient(raw_deg[a:b], t[a:b])
+        rate = float(raw_rate[quiet].mean()) if quiet.any() else float(raw_rate.mean())
+        sub = ImuSamples(t[a:b], samples.gyr_rad_s[a:b], samples.acc_m_s2[a:b])
+        bias, up = stretch_bias(sub, (0, b - a))
+        horizontal = bias - (bias @ up) * up
+        level_at = 0.5 * (t[w0] + t[w1 - 1])
+        swept = np.zeros(3) if previous_level_at is None else np.array(
+            [np.interp(level_at, t, up_integral[:, j]) - np.interp(previous_level_at, t, up_integral[:, j])
+             for j in range(3)])
+        missed = [error for i, error in filled if previous_level_at is not None and
+                  np.searchsorted(t, previous_level_at) <= i < w0 and np.isfinite(error)]
+        previous_level_at = level_at
+        observations.append(RestObservation(
+            start_s=float(t[a]), end_s=float(t[b - 1]), level_start_s=float(t[w0]), level_end_s=float(t[w1 - 1]),
+            level_deg=float(raw_deg[w0:w1].mean()), rate_deg_s=rate, horizontal_bias_rad_s=horizontal, up=up,
+            steps_before_deg=pending + before, up_integral_s=swept, link_sd_deg=float(np.sum(missed)),
+            faces_forward=True, piece=int(piece[k])))
+        windows.append((w0, w1))
+        pending = after
+    for k, obs in enumerate(observations):  # the last rest of a piece: nothing follows, maybe not settled
+        if k == len(observations) - 1 or observations[k + 1].piece != obs.piece:
+            obs.faces_forward = False
+    return observations, windows
+
+
+def _between_steps(t_s, twist_deg, end_of_previous: int, start: int, previous: tuple[int, int],
+                   p: RestParams) -> float:
+    """Quick movements that are not a rep between two rests (index ``end_of_previous`` to ``start``), °. With no rep
+    between them (the twist stays within ``excursion_deg`` of the earlier rest), the whole change counts; after a
+    rep, the quick movements once the return is over (a shift on the seat)."""
+    if start <= end_of_previous:
+        return 0.0
+    a, b = previous
+    level = float(np.median(twist_deg[a:b]))
+    between = twist_deg[end_of_previous:start]
+    away = np.flatnonzero(np.abs(between - level) > p.excursion_deg)
+    if not len(away):
+        return float(twist_deg[start] - twist_deg[end_of_previous - 1])
+    returning = end_of_previous + int(away[-1]) + 1
+    moving = _fast_runs(t_s, twist_deg, returning, start, 0.0, p)
+    if not moving:
+        return 0.0
+    over = moving[0][1] if moving[0][0] <= returning + 1 else returning  # the return's own end
+    settled = over + int(np.searchsorted(t_s[over:start], t_s[min(over, start - 1)] + 0.5))
+    return sum(_step(twist_deg, t_s, run, 0.0) for run in moving if run[0] >= settled)
