@@ -9,14 +9,17 @@ rate (Savitzky–Golay derivative over ``smooth_s``), with the kinematics conven
 * the **return** starts when the rate back towards neutral exceeds 5 % of the return's peak rate, ends when it
   falls below;
 * the **hold** is the time between the end of the turn and the start of the return. A rep whose hold is shorter
-  than ``min_hold_s`` has no hold (``hold`` is None): a twist that never settled.
+  than ``min_hold_s`` has no hold (``has_hold`` is False): a quick turn, out and back, reported with its peak.
+
+Reps never overlap: a return that runs straight into the next turn is cut where the twist passes closest to facing
+forward.
 
 Crossing times are interpolated between samples. Intervals are in seconds; index intervals are half-open.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from scipy.signal import savgol_filter
@@ -35,7 +38,7 @@ class HoldParams:
     """
 
     excursion_deg: float = 15.0
-    min_excursion_s: float = 4.0
+    min_excursion_s: float = 0.5
     smooth_s: float = 0.3
     search_s: float = 6.0
     min_hold_s: float = 5.0
@@ -50,7 +53,8 @@ class Rep:
     Attributes:
         side: "left" (twist > 0) or "right".
         turn_start_s, hold_start_s, hold_end_s, return_end_s: the movement boundaries.
-        has_hold: False when the trunk never settled at the end of range for ``min_hold_s``.
+        has_hold: False when the trunk never settled at the end of range for ``min_hold_s`` (a quick turn).
+        peak_twist_deg: the furthest twist of the rep, ° (with the side's sign).
     """
 
     side: str
@@ -59,6 +63,7 @@ class Rep:
     hold_end_s: float
     return_end_s: float
     has_hold: bool
+    peak_twist_deg: float = float("nan")
 
     @property
     def sign(self) -> float:
@@ -131,8 +136,25 @@ def find_reps(t_s: np.ndarray, twist_deg: np.ndarray, params: HoldParams | None 
             turn_start, turn_end, _ = _movement(t_s, toward, max(0, a - search), first_near, a, reach)
             back_start, back_end, _ = _movement(t_s, -toward, last_near, min(len(t_s), b + search), b, reach)
             has_hold = back_start - turn_end >= p.min_hold_s
-            reps.append(Rep(side, turn_start, turn_end, back_start, back_end, has_hold))
-    return sorted(reps, key=lambda rep: rep.turn_start_s)
+            peak = float(sign * np.max(sign * twist_deg[a:b]))
+            reps.append(Rep(side, turn_start, turn_end, back_start, back_end, has_hold, peak))
+    return _apart(sorted(reps, key=lambda rep: rep.turn_start_s), t_s, twist_deg)
+
+
+def _apart(reps: list[Rep], t_s: np.ndarray, twist_deg: np.ndarray) -> list[Rep]:
+    """Reps that do not overlap: where one rep's return runs straight into the next rep's turn (quick turns from side
+    to side), the two meet where the twist passes closest to facing forward between them."""
+    out = list(reps)
+    for k in range(len(out) - 1):
+        this, following = out[k], out[k + 1]
+        if this.return_end_s <= following.turn_start_s:
+            continue
+        i0, i1 = np.searchsorted(t_s, [this.hold_end_s, following.hold_start_s])
+        i1 = max(i1, i0 + 1)
+        cut = float(t_s[min(i0 + int(np.argmin(np.abs(twist_deg[i0:i1]))), len(t_s) - 1)])
+        out[k] = replace(this, return_end_s=max(this.hold_end_s, min(this.return_end_s, cut)))
+        out[k + 1] = replace(following, turn_start_s=min(following.hold_start_s, max(following.turn_start_s, cut)))
+    return out
 
 
 def on_the_body(reps: list[Rep], t_s: np.ndarray, tilt_deg: np.ndarray, params: HoldParams | None = None,

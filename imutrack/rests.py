@@ -17,7 +17,8 @@ towards forward by a degree or two over it (0.1–0.3°/s, smoothly), and breath
 * its **level**: the twist over its last seconds, where the person has settled facing forward before turning again.
   Between two rests the person left forward and came back, so the twist gained between their levels is the bias's
   integral over the interval — plus how exactly the person came back (``return_sd_deg``), plus any quick movement in
-  a rest that is not settling (a shift on the seat, faster than ``step_rate_deg_s``), which is measured and taken out;
+  a rest that is not settling (a shift on the seat: a second or two, where settling takes many), which is measured
+  and taken out;
 * its **rate**: the bias plus the settling, good to ``rest_rate_sd_deg_s``;
 * its **horizontal bias**: the mean rate about the two horizontal axes, with the net tilt the accelerometer saw over
   the rest taken out (breathing in a short rest leaves a net pitch that would otherwise read as bias).
@@ -37,7 +38,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
-from scipy.ndimage import uniform_filter1d
+from scipy.ndimage import median_filter, uniform_filter1d
 
 from imutrack import quaternion
 from imutrack.errors import ImutrackError
@@ -67,11 +68,15 @@ class RestParams:
         excursion_deg: after a long gap, a still stretch is a rest when a movement leaves it by more than this and
             comes back to it.
         level_s: a rest's level is its mean twist over its last ``level_s`` seconds.
-        step_rate_deg_s: a movement within a rest faster than this is a shift on the seat (measured and taken out of
-            the levels), slower is settling (the person coming back to face forward).
+        step_rate_deg_s: a movement within a rest whose rate over half a second departs from that over four seconds
+            by more than this is a shift on the seat (measured and taken out of the levels); slower is settling (the
+            person coming back to face forward), °/s.
         return_sd_deg: how closely a person comes back to face the same way at the end of a rest.
         rest_rate_sd_deg_s: how far a rest's mean rate about vertical may stray from the bias (settling).
         drift_deg_s_per_s: how fast the bias may change (warm-up, temperature), °/s per s.
+        drift_curvature_deg_s_per_s2: how fast that rate of change may change, °/s per s² (a warm-up of 0.25 °/s
+            with a 5 min time constant bends by 0.25 / 300² at most). Without it, the fit could trade the bias of one
+            rest against the next: levels fix only each interval's mean bias.
     """
 
     still_window_s: float = 1.0
@@ -84,10 +89,11 @@ class RestParams:
     rest_max_twist_deg: float | None = 12.0
     excursion_deg: float = 15.0
     level_s: float = 5.0
-    step_rate_deg_s: float = 1.0
+    step_rate_deg_s: float = 0.3
     return_sd_deg: float = 0.5
     rest_rate_sd_deg_s: float = 0.05
     drift_deg_s_per_s: float = 0.001
+    drift_curvature_deg_s_per_s2: float = 3e-6
 
 
 # --- still stretches ------------------------------------------------------------------------------------------------
@@ -275,12 +281,20 @@ class BiasFit:
             returned = p.return_sd_deg * (1.0 if after.faces_forward else 4.0)
             sds.append(np.sqrt(returned**2 + self.noise_deg_rts**2 * span + after.link_sd_deg**2) / span)
             kinds.append(1)
-        for i in range(1, k):  # smoothness: a bias drifts slowly
+        for i in range(1, k):  # smoothness: a bias drifts slowly ...
             row = np.zeros(k)
             row[i], row[i - 1] = 1.0, -1.0
             rows.append(row)
             values.append(0.0)
             sds.append(max(p.drift_deg_s_per_s * (centres[i] - centres[i - 1]), 1e-4))
+            kinds.append(2)
+        for i in range(1, k - 1):  # ... and smoothly (warm-up): levels give each interval's mean, not its shape
+            before, after = max(centres[i] - centres[i - 1], 1e-3), max(centres[i + 1] - centres[i], 1e-3)
+            row = np.zeros(k)
+            row[i - 1], row[i], row[i + 1] = 1.0 / before, -1.0 / before - 1.0 / after, 1.0 / after
+            rows.append(row)
+            values.append(0.0)
+            sds.append(max(p.drift_curvature_deg_s_per_s2 * 0.5 * (before + after), 1e-7))
             kinds.append(2)
         a, y, sd, kinds = np.array(rows), np.array(values), np.array(sds), np.array(kinds)
         weights = np.ones(len(y))
@@ -356,56 +370,72 @@ def find_rests(
     t = samples.t_s
     where = f"{name}: " if name else ""
     still = split_at(still_stretches(samples, p), breaks, t, p.still_min_s)
-    if neutral_s is None:
-        if not still:
+    # A stretch lying on a table (before the sensor is put on, after it is taken off) is neither neutral nor rest.
+    candidates = [(a, b) for a, b in still if worn_upright(samples.acc_m_s2[a:b], chest_normal_axis)] or still
+    given = None
+    if neutral_s is not None:
+        i0, i1 = (int(i) for i in np.searchsorted(t, neutral_s))
+        if i1 - i0 < 1:
             raise ImutrackError(
-                f"{where}found no still period in {samples.duration_s:.1f} s of data, so neither facing forward nor "
-                "the gyro bias can be measured; sit upright and still for a few seconds during the session"
+                f"{where}the neutral interval {neutral_s[0]:g}–{neutral_s[1]:g} s holds no samples "
+                f"(the recording covers {t[0]:g}–{t[-1]:g} s)"
             )
-        worn = [(a, b) for a, b in still if worn_upright(samples.acc_m_s2[a:b], chest_normal_axis)]
-        a, b = (worn or still)[0]
-        neutral_s = (float(t[a]), float(t[b - 1]))
-    i0, i1 = np.searchsorted(t, neutral_s)
-    if i1 - i0 < 1:
+        candidates = sorted([s for s in candidates if s[1] <= i0 or s[0] >= i1] + [(i0, i1)])
+        given = candidates.index((i0, i1))
+    elif not still:
         raise ImutrackError(
-            f"{where}the neutral interval {neutral_s[0]:g}–{neutral_s[1]:g} s holds no samples "
-            f"(the recording covers {t[0]:g}–{t[-1]:g} s)"
+            f"{where}found no still period in {samples.duration_s:.1f} s of data, so neither facing forward nor "
+            "the gyro bias can be measured; sit upright and still for a few seconds during the session"
         )
-    chain = [s for s in still if s[0] >= i0] or [(int(i0), int(i1))]
-    if chain[0][0] > i0:
-        chain.insert(0, (int(i0), int(i1)))
-    applied = _provisional_bias(samples, chain[0], still)
+    reference = candidates[given or 0]
+    applied = _provisional_bias(samples, reference, candidates)
     coarse = block_mean(samples, 25.0)
     coarse_breaks = np.searchsorted(coarse.t_s, t[np.asarray(breaks, dtype=np.int64)]) if len(breaks) else []
     coarse_filled = [(int(np.searchsorted(coarse.t_s, t[i])), error) for i, error in filled]
+    coarse_candidates = [_to_coarse(coarse.t_s, t, s) for s in candidates]
     noise = _vertical_noise_deg_rts(samples, still)
     fit, observations, rests, levels = None, [], [], []
     for _ in range(3):
         quat = OrientationEstimator(coarse.rate_hz, op, applied).update(coarse).quat_wxyz_
-        n0, n1 = np.searchsorted(coarse.t_s, neutral_s)
-        twist = twist_only_deg(quat, _mean_quat(quat[n0:max(n1, n0 + 1)]))
+        r0, r1 = _to_coarse(coarse.t_s, t, reference)
+        twist = twist_only_deg(quat, _mean_quat(quat[r0:r1]))
         up = up_from_orientation(quat)
         applied_deg = np.degrees(np.einsum("ij,ij->i", applied.at(coarse.t_s), up))
         raw = twist + np.concatenate([[0.0], np.cumsum(0.5 * (applied_deg[1:] + applied_deg[:-1]) * np.diff(coarse.t_s))])
-        coarse_still = [tuple(np.searchsorted(coarse.t_s, [t[a], t[b - 1]])) for a, b in chain]
-        coarse_rests = _chain_rests(coarse_still, twist, coarse_breaks, p)
+        coarse_rests = _chain_rests(coarse_candidates, twist, coarse_breaks, p, given)
         observations, coarse_levels = _observe(coarse, twist, raw, up, coarse_rests, coarse_breaks, coarse_filled, p)
         if not observations:
             break
         fit = BiasFit(p, noise).fit(observations)
         change = np.abs(np.degrees(fit.model_.at(coarse.t_s) - applied.at(coarse.t_s))).max()
         applied = fit.model_
-        rests = [tuple(int(i) for i in np.searchsorted(t, [coarse.t_s[a], coarse.t_s[b - 1]], side="right"))
-                 for a, b in coarse_rests]
-        levels = [tuple(int(i) for i in np.searchsorted(t, [coarse.t_s[a], coarse.t_s[b - 1]], side="right"))
-                  for a, b in coarse_levels]
+        rests = [_to_full(t, coarse.t_s, s) for s in coarse_rests]
+        levels = [_to_full(t, coarse.t_s, s) for s in coarse_levels]
         if change < 0.005:
             break
     notes = []
-    if fit is None:
-        notes.append(f"{where}no rest facing forward was found, so the gyro bias could not be measured: twist "
-                     "angles may drift")
-    return Rests(still, rests, levels, observations, neutral_s, applied, fit, notes)
+    if rests:
+        first = rests[0] if given is None else candidates[given]
+    else:
+        first = reference
+        notes.append(
+            f"{where}facing forward could not be told from the session (no still moment that the turns leave to both "
+            f"sides and come back to): twist is measured from the still moment at {t[first[0]]:.0f}–"
+            f"{t[first[1] - 1]:.0f} s, and the gyro bias could not be checked, so angles may drift")
+    return Rests(still, rests, levels, observations, (float(t[first[0]]), float(t[first[1] - 1])), applied, fit,
+                 notes)
+
+
+def _to_coarse(coarse_t_s: np.ndarray, t_s: np.ndarray, interval: tuple[int, int]) -> tuple[int, int]:
+    """An index interval of the full-rate samples as one of the block means."""
+    a, b = np.searchsorted(coarse_t_s, [t_s[interval[0]], t_s[interval[1] - 1]])
+    return int(a), int(max(b, a + 1))
+
+
+def _to_full(t_s: np.ndarray, coarse_t_s: np.ndarray, interval: tuple[int, int]) -> tuple[int, int]:
+    """An index interval of the block means as one of the full-rate samples."""
+    a, b = np.searchsorted(t_s, [coarse_t_s[interval[0]], coarse_t_s[interval[1] - 1]])
+    return int(a), int(max(b, a + 1))
 
 
 def _mean_quat(quat_wxyz: np.ndarray) -> np.ndarray:
@@ -437,45 +467,56 @@ def _vertical_noise_deg_rts(samples: ImuSamples, still: list[tuple[int, int]]) -
     return sd / np.sqrt(samples.rate_hz)
 
 
-def _chain_rests(still, twist_deg, breaks, p: RestParams) -> list[tuple[int, int]]:
-    """The still stretches that are rests (facing forward): within ``rest_max_twist_deg`` of the rest before (the
-    first stretch, the neutral, always is).
+def _chain_rests(still, twist_deg, breaks, p: RestParams, first: int | None = None) -> list[tuple[int, int]]:
+    """The still stretches that are rests (facing forward).
 
-    After a long gap the twist has lost the rotation done during it, so the first rest of the new piece is found from
-    the exercise's structure instead (:func:`_first_rest_in_piece`)."""
+    In each piece of the recording (between long gaps), one rest is found first — stretch ``first`` when the neutral
+    was given, otherwise from the exercise's structure (:func:`_first_rest_in_piece`): a recording may start with
+    the person already turning, and the first still moment is then a hold. When the structure tells nothing, the
+    recording's first still stretch is taken (a session starts facing forward); a later piece has no rest then. From it, the rests are chained both ways:
+    a stretch is a rest when its twist is within ``rest_max_twist_deg`` of the neighbouring rest (a person may shift
+    on the seat between reps, and the twist may drift a little before the bias is known)."""
     if p.rest_max_twist_deg is None:
         return list(still)
     piece = np.searchsorted(np.asarray(breaks, dtype=np.int64), [a for a, _ in still], side="right")
     level = [float(np.median(twist_deg[a:max(b, a + 1)])) for a, b in still]
-    rests, facing, facing_piece = [], level[0] if still else 0.0, piece[0] if len(still) else 0
-    for k, stretch in enumerate(still):
-        if piece[k] != facing_piece:  # across a long gap the twist says nothing: the piece's structure must tell
-            first = _first_rest_in_piece(still, level, piece, k, twist_deg, breaks, p)
-            if first is None:
-                continue
-            facing, facing_piece = level[first], piece[k]
-        if abs(level[k] - facing) <= p.rest_max_twist_deg:
-            rests.append(stretch)
-            facing = level[k]
-    return rests
+    rest = [False] * len(still)
+    for pc in sorted(set(piece.tolist())):
+        members = [k for k in range(len(still)) if piece[k] == pc]
+        if first is not None and piece[first] == pc:
+            anchor = first
+        else:
+            anchor = _first_rest_in_piece(still, level, piece, members[0], twist_deg, breaks, p)
+            if anchor is None and pc == piece[0]:  # no sign of the contrary: the session starts facing forward
+                anchor = members[0]
+        if anchor is None:
+            continue
+        for direction in (members[members.index(anchor):], members[members.index(anchor)::-1]):
+            facing = level[anchor]
+            for k in direction:
+                if abs(level[k] - facing) <= p.rest_max_twist_deg:
+                    rest[k], facing = True, level[k]
+    return [stretch for stretch, is_rest in zip(still, rest) if is_rest]
 
 
 def _first_rest_in_piece(still, level, piece, k0: int, twist_deg, breaks, p: RestParams) -> int | None:
     """The first rest among the still stretches of the piece that stretch ``k0`` starts, or None when the piece
     cannot tell.
 
-    A rest is the level the holds of both sides are left from and come back to: from the piece's start to the next
-    time the twist comes back to it, the twist goes beyond ``excursion_deg`` to both sides (a hold's level has the rest
-    and the other side's holds on one side only). A piece with turns to one side only is read by the simpler rule: the first stretch that a movement leaves
+    A rest is the level the holds of both sides are left from and come back to: from the still stretch before it
+    to the next time the twist comes back to it, the twist goes beyond ``excursion_deg`` to both sides, and no less
+    than a third as far to one side as to the other (from a hold's level, the rest and the other side's holds lie
+    on one side, far; the same side's holds, which reach a little further or less far, on the other, near). A piece with turns to one side only is read by the simpler rule: the first stretch that a movement leaves
     by more than ``excursion_deg`` and that the next still stretch elsewhere comes back to."""
     members = [k for k in range(k0, len(still)) if piece[k] == piece[k0]]
-    start = int(breaks[piece[k0] - 1]) if piece[k0] > 0 else 0
     for i, k in enumerate(members):
         back = [j for j in members[i + 1:] if abs(level[j] - level[k]) <= p.rest_max_twist_deg]
-        around = np.concatenate([twist_deg[start:still[k][0]],
+        around = np.concatenate([twist_deg[still[members[i - 1]][0]:still[k][0]] if i else [],
                                  twist_deg[still[k][1]:still[back[0]][0]] if back else []]) - level[k]
-        if len(around) and around.max() > p.excursion_deg and around.min() < -p.excursion_deg:
-            return k
+        if len(around):
+            above, below = around.max(), -around.min()
+            if min(above, below) > max(p.excursion_deg, max(above, below) / 3.0):
+                return k
     for i, k in enumerate(members):
         away = [j for j in members[i + 1:] if abs(level[j] - level[k]) > p.rest_max_twist_deg]
         back = [j for j in members[i + 1:] if abs(level[j] - level[k]) <= p.rest_max_twist_deg]
@@ -487,15 +528,26 @@ def _first_rest_in_piece(still, level, piece, k0: int, twist_deg, breaks, p: Res
     return None
 
 
-def _fast_runs(t_s: np.ndarray, twist_deg: np.ndarray, a: int, b: int, baseline_deg_s: float,
-               p: RestParams) -> list[tuple[int, int]]:
-    """Index intervals in [a, b) where the twist moves faster than ``step_rate_deg_s`` from the baseline rate."""
+def _fast_runs(t_s: np.ndarray, twist_deg: np.ndarray, a: int, b: int, p: RestParams) -> list[tuple[int, int]]:
+    """Index intervals in [a, b) where the twist makes a quick movement: its rate over half a second departs from
+    its median rate over four seconds by more than ``step_rate_deg_s`` (settling is slow and stays with the longer
+    median; a shift on the seat takes a second or two), widened by half a second on both sides to take the whole
+    movement."""
     if b - a < 3:
         return []
     dt = float(np.median(np.diff(t_s[a:b])))
     rate = np.gradient(twist_deg[a:b], t_s[a:b])
-    smooth = uniform_filter1d(rate, max(1, int(round(0.5 / dt))), mode="nearest")
-    return [(a + i, a + j) for i, j in runs(np.abs(smooth - baseline_deg_s) > p.step_rate_deg_s)]
+    short = uniform_filter1d(rate, max(1, int(round(0.5 / dt))), mode="nearest")
+    long = median_filter(rate, max(1, int(round(4.0 / dt))), mode="nearest")  # a return's tail does not move it
+    pad = int(round(0.5 / dt))
+    widened = []
+    for i, j in runs(np.abs(short - long) > p.step_rate_deg_s):
+        i, j = a + max(i - pad, 0), a + min(j + pad, b - a)
+        if widened and i <= widened[-1][1]:
+            widened[-1] = (widened[-1][0], j)
+        else:
+            widened.append((i, j))
+    return widened
 
 
 def _step(twist_deg: np.ndarray, t_s: np.ndarray, run: tuple[int, int], baseline_deg_s: float) -> float:
@@ -527,7 +579,7 @@ def _observe(samples: ImuSamples, twist_deg: np.ndarray, raw_deg: np.ndarray, up
             else:
                 pending += _between_steps(t, twist_deg, pb, a, rests[k - 1], p)
         baseline = float(np.polyfit(t[a:b] - t[a], twist_deg[a:b], 1)[0])
-        fast = _fast_runs(t, twist_deg, a, b, baseline, p)
+        fast = _fast_runs(t, twist_deg, a, b, p)
         w1 = b
         w0 = max(a, int(np.searchsorted(t, t[b - 1] - p.level_s)))
         if fast:
@@ -584,9 +636,13 @@ def _between_steps(t_s, twist_deg, end_of_previous: int, start: int, previous: t
     if not len(away):
         return float(twist_deg[start] - twist_deg[end_of_previous - 1])
     returning = end_of_previous + int(away[-1]) + 1
-    moving = _fast_runs(t_s, twist_deg, returning, start, 0.0, p)
-    if not moving:
+    if start - returning < 3:
         return 0.0
-    over = moving[0][1] if moving[0][0] <= returning + 1 else returning  # the return's own end
-    settled = over + int(np.searchsorted(t_s[over:start], t_s[min(over, start - 1)] + 0.5))
-    return sum(_step(twist_deg, t_s, run, 0.0) for run in moving if run[0] >= settled)
+    rate = np.gradient(twist_deg[returning:start], t_s[returning:start])
+    dt = float(np.median(np.diff(t_s[returning:start])))
+    stopped = np.flatnonzero(np.abs(uniform_filter1d(rate, max(1, int(round(0.5 / dt))), mode="nearest")) < 1.0)
+    if not len(stopped):
+        return 0.0
+    settled = returning + int(stopped[0])  # the return is over
+    moving = _fast_runs(t_s, twist_deg, settled, start, p)
+    return sum(_step(twist_deg, t_s, run, 0.0) for run in moving)

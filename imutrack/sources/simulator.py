@@ -148,6 +148,13 @@ class SimulatorConfig:
     trunk together) about vertical by up to this much (uniform, either way); the twist is the trunk's rotation
     relative to the pelvis, so the truth twist is unaffected while the sensor's heading moves. 0 (the default) draws
     nothing, so sessions without shifts are unchanged.
+
+    ``settle_deg``: a return stops short of facing forward, or beyond it, by up to this much (uniform, either way),
+    and the person settles back to face forward slowly over the rest that follows (a minimum-jerk drift over 60–95 %
+    of it: 0.1–0.3 °/s for a degree or two, as people do). The truth twist includes it; each rest ends facing forward.
+    0 (the default) draws nothing.
+
+    ``hold_s`` of 0 makes quick turns: out and straight back, with no hold (no creep, sway, bouncing or slouching).
     """
 
     sample_rate_hz: float = 100.0
@@ -174,6 +181,7 @@ class SimulatorConfig:
     slouch_deg: float = 18.0
     posture_shift_deg: float = 3.0
     seat_shift_deg: float = 0.0
+    settle_deg: float = 0.0
     lean_deg: float = 2.5
     breath_rest_bpm: float = 14.0
     breath_hold_bpm: float = 7.0
@@ -202,8 +210,8 @@ class SimulatorConfig:
         axis_vector(self.chest_normal_axis)
         if self.reps_per_side < 0:
             raise ImutrackError(f"reps_per_side must be ≥ 0, got {self.reps_per_side}")
-        if self.hold_s < 10.0:
-            raise ImutrackError(f"a simulated hold must last at least 10 s, got {self.hold_s:g} s")
+        if self.hold_s != 0.0 and self.hold_s < 10.0:
+            raise ImutrackError(f"a simulated hold must last at least 10 s (or 0: quick turns), got {self.hold_s:g} s")
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -318,8 +326,9 @@ def _script(cfg: SimulatorConfig, rng: np.random.Generator) -> _Script:
             hold_s = cfg.hold_s + rng.uniform(-jitter, jitter)
             base_peak = cfg.peak_twist_left_deg if side == "left" else cfg.peak_twist_right_deg
             peak = max(5.0, base_peak + rng.normal(0.0, cfg.peak_jitter_deg))
-            forced = bool(rng.random() < cfg.forced_probability)
-            creep = 0.0 if forced else max(0.0, cfg.creep_deg + rng.normal(0.0, cfg.creep_jitter_deg))
+            held = cfg.hold_s > 0.0
+            forced = held and bool(rng.random() < cfg.forced_probability)
+            creep = 0.0 if forced or not held else max(0.0, cfg.creep_deg + rng.normal(0.0, cfg.creep_jitter_deg))
             turn_start, hold_start = t, t + turn_s
             hold_end = hold_start + hold_s
             return_end = hold_end + return_s
@@ -335,7 +344,15 @@ def _script(cfg: SimulatorConfig, rng: np.random.Generator) -> _Script:
             if creep > 0:
                 creep_s = hold_s * rng.uniform(0.5, 0.9)
                 twist.steps.append(Step(hold_start, creep_s, sign * creep))
-            twist.steps.append(Step(hold_end, return_s, -sign * (peak + creep)))
+            miss = rng.uniform(-1.0, 1.0) * cfg.settle_deg if cfg.settle_deg > 0 else 0.0
+            twist.steps.append(Step(hold_end, return_s, -sign * (peak + creep) + miss))
+            if not held:
+                reps.append(dict(side=side, **truth_times, forced=False, creep_deg=0.0, breath_rate_bpm=rest_hz * 60))
+                rest_s = cfg.rest_s * rng.uniform(0.8, 1.25)
+                if miss:
+                    twist.steps.append(Step(return_end + 0.5, (rest_s - 0.5) * rng.uniform(0.6, 0.95), -miss))
+                t = return_end + rest_s
+                continue
             sway_hz = rng.uniform(0.05, 0.2)
             twist.waves.append(
                 Wave(hold_start, hold_end, cfg.sway_deg * rng.uniform(0.5, 1.5), sway_hz, rng.uniform(0, 2 * np.pi),
@@ -375,6 +392,8 @@ def _script(cfg: SimulatorConfig, rng: np.random.Generator) -> _Script:
             rest_s = cfg.rest_s * rng.uniform(0.8, 1.25)
             if cfg.seat_shift_deg > 0:
                 seat.steps.append(Step(return_end + 1.0, 1.5, rng.uniform(-1.0, 1.0) * cfg.seat_shift_deg))
+            if miss:
+                twist.steps.append(Step(return_end + 0.5, (rest_s - 0.5) * rng.uniform(0.6, 0.95), -miss))
             t = return_end + rest_s
     duration = t + cfg.end_rest_s if reps else cfg.neutral_s + cfg.end_rest_s
     return _Script(twist, flexion, lean, seat, breath_rate, breath_depth, reps, slouches, cfg.neutral_s, duration)
