@@ -176,9 +176,12 @@ def analyze(
     if after_neutral:
         facing[after_neutral[0]:] = np.nan  # how far a rest faces from the start is unknown across a long gap
     tilt = np.hypot(flexion, lean)
-    reps = on_the_body(find_reps(t_s, twist, p.holds, rate), t_s, tilt, p.holds,
-                       after_s=neutral.end_s if p.neutral_s is None else -np.inf)
+    reps = on_the_body(find_reps(t_s, twist, p.holds, rate), t_s, tilt, p.holds)
     reps, notes = _measurable(reps, t_s, how, gaps, name, neutral.end_s, p.gaps.bridge_max_deg)
+    notes += [f"{name}: the {rep.side} twist at {rep.turn_start_s:.0f} s comes before the first rest facing forward "
+              f"(at {neutral.start_s:.0f} s; the recording starts with the person turning), so it is measured from "
+              "that rest" for rep in reps if rep.measured_s[0] < neutral.start_s
+              and not any(f"twist at {rep.turn_start_s:.0f} s" in note for note in notes)]
     holds = [
         replace(hold_metrics(k, rep, t_s, twist, flexion, lean, samples.gyr_rad_s, p.metrics, samples.rate_hz),
                 neutral_shift_deg=float(facing[np.searchsorted(t_s, rep.hold_start_s)]))

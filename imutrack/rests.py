@@ -186,9 +186,12 @@ def stretch_bias(samples: ImuSamples, stretch: tuple[int, int]) -> tuple[np.ndar
     first, last = acc[:edge].mean(axis=0), acc[-edge:].mean(axis=0)
     first /= max(float(np.linalg.norm(first)), 1e-9)
     last /= max(float(np.linalg.norm(last)), 1e-9)
-    span = float(t[-edge:].mean() - t[:edge].mean())
+    # between the two half seconds' centres: the tilt the accelerometer saw, and the rate the gyro measured
+    i0, i1 = edge // 2, len(t) - edge + edge // 2
+    span = float(t[i1] - t[i0])
     tilt_rate = -np.cross(first, last) / span  # the sensor's true mean rate about the horizontal axes
-    horizontal = mean - (mean @ up) * up - tilt_rate
+    between = gyr[i0:i1].mean(axis=0)
+    horizontal = between - (between @ up) * up - tilt_rate
     return horizontal - (horizontal @ up) * up + (mean @ up) * up, up
 
 
@@ -394,7 +397,7 @@ def find_rests(
     coarse_filled = [(int(np.searchsorted(coarse.t_s, t[i])), error) for i, error in filled]
     coarse_candidates = [_to_coarse(coarse.t_s, t, s) for s in candidates]
     noise = _vertical_noise_deg_rts(samples, still)
-    fit, observations, rests, levels = None, [], [], []
+    fit, observations, rests, levels, confirmed = None, [], [], [], True
     for _ in range(3):
         quat = OrientationEstimator(coarse.rate_hz, op, applied).update(coarse).quat_wxyz_
         r0, r1 = _to_coarse(coarse.t_s, t, reference)
@@ -402,7 +405,7 @@ def find_rests(
         up = up_from_orientation(quat)
         applied_deg = np.degrees(np.einsum("ij,ij->i", applied.at(coarse.t_s), up))
         raw = twist + np.concatenate([[0.0], np.cumsum(0.5 * (applied_deg[1:] + applied_deg[:-1]) * np.diff(coarse.t_s))])
-        coarse_rests = _chain_rests(coarse_candidates, twist, coarse_breaks, p, given)
+        coarse_rests, confirmed = _chain_rests(coarse_candidates, twist, coarse_breaks, p, given)
         observations, coarse_levels = _observe(coarse, twist, raw, up, coarse_rests, coarse_breaks, coarse_filled, p)
         if not observations:
             break
@@ -416,6 +419,12 @@ def find_rests(
     notes = []
     if rests:
         first = rests[0] if given is None else candidates[given]
+        a, b = _to_coarse(coarse.t_s, t, first)
+        if not confirmed and np.abs(twist - np.median(twist[a:b])).max() > p.excursion_deg:
+            notes.append(
+                f"{where}facing forward is taken from the still moment at {t[first[0]]:.0f}–{t[first[1] - 1]:.0f} s, "
+                "but no rest after a turn confirms it (the turns do not come back to it from both sides): if the "
+                "session did not start facing forward, its angles are off")
     else:
         first = reference
         notes.append(
@@ -467,20 +476,25 @@ def _vertical_noise_deg_rts(samples: ImuSamples, still: list[tuple[int, int]]) -
     return sd / np.sqrt(samples.rate_hz)
 
 
-def _chain_rests(still, twist_deg, breaks, p: RestParams, first: int | None = None) -> list[tuple[int, int]]:
+def _chain_rests(still, twist_deg, breaks, p: RestParams, first: int | None = None
+                 ) -> tuple[list[tuple[int, int]], bool]:
     """The still stretches that are rests (facing forward).
 
     In each piece of the recording (between long gaps), one rest is found first — stretch ``first`` when the neutral
     was given, otherwise from the exercise's structure (:func:`_first_rest_in_piece`): a recording may start with
     the person already turning, and the first still moment is then a hold. When the structure tells nothing, the
-    recording's first still stretch is taken (a session starts facing forward); a later piece has no rest then. From it, the rests are chained both ways:
-    a stretch is a rest when its twist is within ``rest_max_twist_deg`` of the neighbouring rest (a person may shift
-    on the seat between reps, and the twist may drift a little before the bias is known)."""
+    recording's first still stretch is taken (a session starts facing forward); a later piece has no rest then.
+    From it, the rests are chained both ways: a stretch is a rest when its twist is within ``rest_max_twist_deg`` of
+    the neighbouring rest (a person may shift on the seat between reps, and the twist may drift a little before the
+    bias is known).
+
+    Returns the rests, and whether the session's structure was seen: a rest given, or found in any piece."""
     if p.rest_max_twist_deg is None:
-        return list(still)
+        return list(still), True
     piece = np.searchsorted(np.asarray(breaks, dtype=np.int64), [a for a, _ in still], side="right")
     level = [float(np.median(twist_deg[a:max(b, a + 1)])) for a, b in still]
     rest = [False] * len(still)
+    confirmed = True
     for pc in sorted(set(piece.tolist())):
         members = [k for k in range(len(still)) if piece[k] == pc]
         if first is not None and piece[first] == pc:
@@ -488,15 +502,17 @@ def _chain_rests(still, twist_deg, breaks, p: RestParams, first: int | None = No
         else:
             anchor = _first_rest_in_piece(still, level, piece, members[0], twist_deg, breaks, p)
             if anchor is None and pc == piece[0]:  # no sign of the contrary: the session starts facing forward
-                anchor = members[0]
+                anchor, confirmed = members[0], False
         if anchor is None:
             continue
+        if pc != piece[0]:
+            confirmed = True  # the session's structure is seen in a later piece
         for direction in (members[members.index(anchor):], members[members.index(anchor)::-1]):
             facing = level[anchor]
             for k in direction:
                 if abs(level[k] - facing) <= p.rest_max_twist_deg:
                     rest[k], facing = True, level[k]
-    return [stretch for stretch, is_rest in zip(still, rest) if is_rest]
+    return [stretch for stretch, is_rest in zip(still, rest) if is_rest], confirmed
 
 
 def _first_rest_in_piece(still, level, piece, k0: int, twist_deg, breaks, p: RestParams) -> int | None:
