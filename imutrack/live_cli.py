@@ -220,14 +220,14 @@ def live_command(args: argparse.Namespace, backends=None) -> int:
             say(event)
     holds = guide.state.holds
     console.print(f"{len(holds)} holds: " + ", ".join(
-        f"{h['side']} reached {_reached(h['best_twist_deg'])}, {h['counted_s']:.0f} s counted" for h in holds))
+        f"{h['side']} held {_held(h['twist_deg'])}, {h['counted_s']:.0f} s counted" for h in holds))
     console.print(f"recording: {out}")
     if not args.no_store and out.exists():
         _store_and_compare(out, args.db)
     return 0
 
 
-def _reached(twist_deg: float) -> str:
+def _held(twist_deg: float) -> str:
     return f"{twist_deg:.0f}°" if twist_deg == twist_deg else "? (the sensor dropped out during the turn)"
 
 

@@ -35,7 +35,7 @@ between sides is not counted as twist.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 from scipy.ndimage import median_filter, uniform_filter1d
@@ -662,3 +662,191 @@ def _between_steps(t_s, twist_deg, end_of_previous: int, start: int, previous: t
     settled = returning + int(stopped[0])  # the return is over
     moving = _fast_runs(t_s, twist_deg, settled, start, p)
     return sum(_step(twist_deg, t_s, run, 0.0) for run in moving)
+
+
+# --- the incremental form --------------------------------------------------------------------------------------------
+class RestTracker:
+    """The rest stage for a live session: fed sample batches as they come, it keeps the orientation on a fixed-rate
+    grid, the twist from the current "facing forward", and, at the end of each rest it is told of, the same
+    observations and :class:`BiasFit` as :func:`find_rests` (on what has come so far): the bias from then on is the
+    fit's latest, and the rest's level the new facing forward.
+
+    Use: :meth:`start` with the still calibration window (the neutral), then :meth:`track` per batch and
+    :meth:`end_rest` when a rest is over. Results: ``facing_deg`` (the current reference, ° from the neutral),
+    ``fit`` (the latest :class:`BiasFit`), ``dropped`` (data came back after a drop-out too long to bridge).
+    """
+
+    def __init__(self, rate_hz: float, params: RestParams | None = None,
+                 orientation: OrientationParams | None = None, chest_normal_axis: str = "+z",
+                 fill_max_s: float = 0.5):
+        self.params = params or RestParams()
+        self.orientation_params = orientation or OrientationParams()
+        self.rate_hz = rate_hz
+        self.chest_normal_axis = chest_normal_axis
+        self.fill_max_s = fill_max_s
+        self.facing_deg = 0.0
+        self.fit: BiasFit | None = None
+        self.dropped = False
+        self.estimator: OrientationEstimator | None = None
+        self.quat_neutral_wxyz: np.ndarray | None = None
+        self.forward_earth: np.ndarray | None = None
+        self._noise = 0.0
+        self._last_sample: ImuSamples | None = None
+        self._next_grid_t = 0.0
+        self._applied_deg = 0.0  # ∫ applied bias · up dt so far, °
+        self._block = max(1, int(round(rate_hz / 25.0)))
+        self._pending: list[np.ndarray] = []  # grid rows not yet averaged into a block
+        self._rows: list[np.ndarray] = []  # block means: t, gyr (3), acc (3), twist, raw twist, up (3)
+        self._rests: list[tuple[float, float]] = []
+        self._windows: list[tuple[float, float]] = []  # each rest's level window, s
+        self._breaks_s: list[float] = []
+
+    def start(self, window: ImuSamples) -> RestTracker:
+        """Calibrate on a still window (sitting upright, facing forward): the first bias, the neutral orientation
+        and the forward direction. Raises :class:`ImutrackError` when the sensor is not worn upright."""
+        from imutrack.trunk import forward_at_neutral
+
+        bias, _ = stretch_bias(window, (0, len(window)))
+        self.estimator = OrientationEstimator(self.rate_hz, self.orientation_params,
+                                              BiasModel(np.array([window.t_s[0]]), bias[None, :]))
+        quat = self.estimator.update(window).quat_wxyz_
+        self.quat_neutral_wxyz = _mean_quat(quat[-max(1, len(quat) // 4):])
+        self.forward_earth = forward_at_neutral(self.quat_neutral_wxyz, self.chest_normal_axis)
+        self._noise = _vertical_noise_deg_rts(window, [(0, len(window))])
+        self._last_sample = window.slice(len(window) - 1, len(window))
+        self._next_grid_t = float(window.t_s[-1]) + 1.0 / self.rate_hz
+        self._append(window, quat)
+        self._rests.append((float(window.t_s[0]), float(window.t_s[-1])))
+        return self
+
+    def track(self, samples: ImuSamples) -> tuple[ImuSamples, np.ndarray, np.ndarray, np.ndarray] | None:
+        """A batch: the samples on the fixed-rate grid, and there the twist from facing forward, flexion and lean,
+        ° (N,) each; None when no grid time falls in the batch yet."""
+        from imutrack.trunk import trunk_angles_deg
+
+        grid = self._regular(samples)
+        if grid is None:
+            return None
+        quat = self.estimator.update(grid).quat_wxyz_
+        twist, flexion, lean = trunk_angles_deg(quat, self.quat_neutral_wxyz, self.forward_earth)
+        self._append(grid, quat, twist)
+        return grid, twist - self.facing_deg, flexion, lean
+
+    def end_rest(self, start_s: float, end_s: float, trusted: bool = True, away_deg: float = 10.0) -> float | None:
+        """A rest from ``start_s`` to ``end_s`` is over: measure it, fit the bias on every rest so far and make its
+        level the new facing forward. ``trusted``: the person certainly came back to face forward (after a drop-out
+        lost the angle); otherwise a rest whose level is more than ``away_deg`` from facing forward is not taken.
+
+        Returns how far facing forward moved, ° (None: the rest had no still stretch, or was not taken)."""
+        rows = np.array(self._rows)
+        t = rows[:, 0]
+        a, b = np.searchsorted(t, [start_s, end_s], side="right")
+        if b - a < 3:
+            return None
+        rest = ImuSamples(t[a:b], rows[a:b, 1:4], rows[a:b, 4:7])
+        stretches = still_stretches(rest, replace(self.params, still_min_s=min(self.params.still_min_s, 1.0)))
+        # The rest's end has come with the prompt to turn: a still spell up to now counts without a margin after it.
+        still = runs(still_mask(rest, self.params))
+        tail = still[-1] if still and still[-1][1] == len(rest) and rest.t_s[-1] - rest.t_s[still[-1][0]] >= 0.5 \
+            else None
+        if not stretches and tail is None:
+            return None
+        first = stretches[0][0] if stretches else tail[0] + int(round(self.params.still_margin_s * rest.rate_hz))
+        last = len(rest) if tail is not None else stretches[-1][1]
+        interval = (float(rest.t_s[min(first, last - 1)]), float(rest.t_s[last - 1]))
+        level = float(rows[np.searchsorted(t, interval[1] - self.params.level_s):
+                           np.searchsorted(t, interval[1], side="right"), 7].mean())
+        if not trusted and abs(level - self.facing_deg) > away_deg:
+            return None
+        self._rests.append(interval)
+        samples = ImuSamples(t, rows[:, 1:4], rows[:, 4:7])
+        indices = [tuple(int(i) for i in np.searchsorted(t, [s0, s1 + 1e-9])) for s0, s1 in self._rests]
+        breaks = np.searchsorted(t, self._breaks_s).tolist()
+        observations, windows = _observe(samples, rows[:, 7], rows[:, 8], rows[:, 9:12], indices, breaks, [],
+                                         self.params)
+        if observations:
+            self.fit = BiasFit(self.params, self._noise).fit(observations)
+            self.estimator.bias = self._ahead(self.fit.model_, float(t[-1]))
+        self._windows = [(float(t[w0]), float(t[w1 - 1])) for w0, w1 in windows]
+        w0, w1 = windows[-1] if windows else (a, b)
+        moved = float(rows[w0:w1, 7].mean()) - self.facing_deg
+        self.facing_deg += moved
+        return moved
+
+    def held_twist_deg(self, start_s: float, end_s: float) -> float | None:
+        """The mean twist over ``start_s``–``end_s`` from the level of the rest before, with the bias as now fitted
+        on every rest so far (a hold is first shown with the bias known when it began; the next rest tells more).
+        None when no rest was measured before it, or a drop-out lies between."""
+        if self.fit is None:
+            return None
+        before = [w for w in self._windows if w[1] <= start_s]
+        if not before or any(before[-1][1] < b <= end_s for b in self._breaks_s):
+            return None
+        rows = np.array(self._rows)
+        t = rows[:, 0]
+        rate = np.degrees(np.einsum("ij,ij->i", self.fit.model_.at(t), rows[:, 9:12]))
+        fitted = rows[:, 8] - np.concatenate([[0.0], np.cumsum(0.5 * (rate[1:] + rate[:-1]) * np.diff(t))])
+        w0, w1 = np.searchsorted(t, [before[-1][0], before[-1][1]], side="right")
+        h0, h1 = np.searchsorted(t, [start_s, end_s])
+        if w1 <= w0 or h1 <= h0:
+            return None
+        return float(fitted[h0:h1].mean() - fitted[max(w0 - 1, 0):w1].mean())
+
+    # --- internals ---------------------------------------------------------------------------------------------
+    def _ahead(self, model: BiasModel, now_s: float, horizon_s: float = 120.0) -> BiasModel:
+        """The bias from ``now_s`` on: the fit's latest, carried on along its trend over the latest interval (a warming
+        sensor's bias keeps moving the way it was going; at most ``drift_deg_s_per_s``) for ``horizon_s``, then
+        held. With fewer than three rests the trend is not known well enough and the latest is held."""
+        latest = model.bias_rad_s[-1]
+        if len(model.t_s) < 3:
+            return BiasModel(np.array([now_s]), latest[None, :])
+        trend = (model.bias_rad_s[-1] - model.bias_rad_s[-2]) / max(model.t_s[-1] - model.t_s[-2], 1e-3)
+        limit = np.radians(self.params.drift_deg_s_per_s)
+        trend *= min(1.0, limit / max(float(np.linalg.norm(trend)), 1e-12))
+        start = latest + trend * max(now_s - model.t_s[-1], 0.0)
+        return BiasModel(np.array([now_s, now_s + horizon_s]), np.vstack([start, start + trend * horizon_s]))
+
+    def _regular(self, samples: ImuSamples) -> ImuSamples | None:
+        """The batch on a grid at the estimator's fixed rate, continuing the previous batch's. Orientation integrates
+        every sample over that step: a phone's sensor events and a few lost packets (filled in up to
+        ``fill_max_s``) would otherwise bend the twist (:func:`imutrack.gaps.regularise` does the same for a whole
+        recording)."""
+        dt = 1.0 / self.rate_hz
+        previous, self._last_sample = self._last_sample, samples.slice(len(samples) - 1, len(samples))
+        gap = samples.t_s[0] - previous.t_s[-1] if previous is not None else -1.0
+        if 0.0 < gap <= self.fill_max_s:
+            start, known = self._next_grid_t, ImuSamples.concatenate([previous, samples])
+        else:  # data given again, or a long drop-out: the grid starts again here
+            start, known = float(samples.t_s[0]), samples
+            if gap > self.fill_max_s:
+                self.dropped = True
+                self._breaks_s.append(start)
+        count = int(np.floor((samples.t_s[-1] - start) / dt + 1e-6)) + 1
+        if count < 1:
+            return None
+        grid = start + dt * np.arange(count)
+        self._next_grid_t = float(grid[-1] + dt)
+
+        def at(values: np.ndarray) -> np.ndarray:
+            return np.column_stack([np.interp(grid, known.t_s, values[:, k]) for k in range(3)])
+
+        return ImuSamples(grid, at(known.gyr_rad_s), at(known.acc_m_s2),
+                          None if known.mag_uT is None else at(known.mag_uT))
+
+    def _append(self, grid: ImuSamples, quat: np.ndarray, twist: np.ndarray | None = None) -> None:
+        """Keep the batch as ≤ 25 Hz block means (what the rests are measured on), with the raw twist: the twist
+        with the bias taken out so far added back."""
+        from imutrack.trunk import twist_only_deg
+
+        if twist is None:
+            twist = twist_only_deg(quat, self.quat_neutral_wxyz)
+        up = up_from_orientation(quat)
+        applied = np.degrees(np.einsum("ij,ij->i", self.estimator.bias.at(grid.t_s), up)) / self.rate_hz
+        raw = twist + self._applied_deg + np.cumsum(applied)
+        self._applied_deg += float(applied.sum())
+        self._pending.append(np.column_stack([grid.t_s, grid.gyr_rad_s, grid.acc_m_s2, twist, raw, up]))
+        pending = np.vstack(self._pending)
+        n = len(pending) // self._block * self._block
+        if n:
+            self._rows.extend(pending[:n].reshape(-1, self._block, pending.shape[1]).mean(axis=1))
+        self._pending = [pending[n:]]
