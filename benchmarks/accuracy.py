@@ -37,7 +37,8 @@ from imutrack import __version__  # noqa: E402
 from imutrack.analysis import analyze  # noqa: E402
 from imutrack.evaluation import whole_trial_rmse, window_rmse  # noqa: E402
 from imutrack.live import Guide, GuideConfig  # noqa: E402
-from imutrack.orientation import BiasModel, OrientationEstimator, OrientationParams, estimate_orientation  # noqa: E402
+from imutrack.orientation import BiasModel, OrientationEstimator, OrientationParams  # noqa: E402
+from imutrack.rests import estimate_orientation  # noqa: E402
 from imutrack.recording import RecordingMeta, read_recording  # noqa: E402
 from imutrack.samples import ImuSamples  # noqa: E402
 from imutrack.sources.simulator import ImuErrorModel, SimulatorConfig, simulate  # noqa: E402
@@ -287,7 +288,7 @@ def baseline_table() -> dict[str, list[float]]:
 def imutrack_orientation(gyr, acc, mag, fs, nine_d: bool) -> np.ndarray:
     samples = ImuSamples(np.arange(len(gyr)) / fs, gyr, acc, mag)
     # BROAD is not a seated twist: every still stretch is a rest, whatever the angle.
-    params = replace(OrientationParams(), rest_max_twist_deg=None, use_mag=nine_d)
+    params = OrientationParams(use_mag=nine_d)
     return estimate_orientation(samples, params).quat_wxyz
 
 
@@ -346,7 +347,7 @@ def bias_sensitivity_lines(perturbation_deg_s: float = 0.005, draws: int = 12) -
     for path in sorted(BROAD.glob("*.npz")):
         gyr, acc, mag, q_true, movement, fs, name = load_broad(path)
         samples = ImuSamples(np.arange(len(gyr)) / fs, gyr, acc, mag)
-        params = replace(OrientationParams(), rest_max_twist_deg=None)
+        params = OrientationParams()
         result = estimate_orientation(samples, params)
         bias = result.bias
         a, b = result.still[0]
@@ -374,7 +375,7 @@ def start_cut_lines(cuts_s=(0, 1, 2, 3, 4, 5, 6, 8, 10)) -> list[str]:
         "| trial | imutrack − vqf, whole 6D, ° (min – max over cuts) | imutrack better in |",
         "|---|---|---|",
     ]
-    params = replace(OrientationParams(), rest_max_twist_deg=None)
+    params = OrientationParams()
     for path in sorted(BROAD.glob("*.npz")):
         gyr, acc, mag, q_true, movement, fs, name = load_broad(path)
         differences = []
@@ -401,7 +402,7 @@ def gyro_error_lines() -> list[str]:
         "gravity only: + bias offset and 3×3 matrix |",
         "|---|---|---|---|---|---|",
     ]
-    params = replace(OrientationParams(), rest_max_twist_deg=None)
+    params = OrientationParams()
     for path in sorted(BROAD.glob("*.npz")):
         gyr, acc, mag, q_true, movement, fs, name = load_broad(path)
         samples = ImuSamples(np.arange(len(gyr)) / fs, gyr, acc, mag)

@@ -43,7 +43,7 @@ from scipy.ndimage import median_filter, uniform_filter1d
 from imutrack import quaternion
 from imutrack.errors import ImutrackError
 from imutrack.intervals import runs
-from imutrack.orientation import BiasModel, OrientationEstimator, OrientationParams
+from imutrack.orientation import BiasModel, OrientationEstimator, OrientationParams, OrientationResult
 from imutrack.samples import ImuSamples
 
 _UP = np.array([0.0, 0.0, 1.0])
@@ -153,9 +153,12 @@ def block_mean(samples: ImuSamples, max_rate_hz: float) -> ImuSamples:
 def still_stretches(samples: ImuSamples, params: RestParams | None = None) -> list[tuple[int, int]]:
     """Still index intervals, each shortened by ``still_margin_s`` at both ends, that last at least ``still_min_s``.
     Stillness is a matter of seconds: the test runs on ≤ 25 Hz block means and the stretches are mapped back."""
-    p = params or RestParams()
-    coarse = block_mean(samples, 25.0)
-    t, tc = samples.t_s, coarse.t_s
+    return _stretches_of(samples.t_s, block_mean(samples, 25.0), params or RestParams())
+
+
+def _stretches_of(t: np.ndarray, coarse: ImuSamples, p: RestParams) -> list[tuple[int, int]]:
+    """:func:`still_stretches` of samples at times ``t`` (s), given their block means."""
+    tc = coarse.t_s
     stretches = []
     for a, b in runs(still_mask(coarse, p)):
         a, b = np.searchsorted(t, [tc[a] + p.still_margin_s, tc[b - 1] - p.still_margin_s], side="left")
@@ -372,7 +375,8 @@ def find_rests(
     op = orientation or OrientationParams()
     t = samples.t_s
     where = f"{name}: " if name else ""
-    still = split_at(still_stretches(samples, p), breaks, t, p.still_min_s)
+    coarse = block_mean(samples, 25.0)
+    still = split_at(_stretches_of(t, coarse, p), breaks, t, p.still_min_s)
     # A stretch lying on a table (before the sensor is put on, after it is taken off) is neither neutral nor rest.
     candidates = [(a, b) for a, b in still if worn_upright(samples.acc_m_s2[a:b], chest_normal_axis)] or still
     given = None
@@ -392,30 +396,33 @@ def find_rests(
         )
     reference = candidates[given or 0]
     applied = _provisional_bias(samples, reference, candidates)
-    coarse = block_mean(samples, 25.0)
     coarse_breaks = np.searchsorted(coarse.t_s, t[np.asarray(breaks, dtype=np.int64)]) if len(breaks) else []
     coarse_filled = [(int(np.searchsorted(coarse.t_s, t[i])), error) for i, error in filled]
     coarse_candidates = [_to_coarse(coarse.t_s, t, s) for s in candidates]
     noise = _vertical_noise_deg_rts(samples, still)
-    fit, observations, rests, levels, confirmed = None, [], [], [], True
+    # One pass of vqf with a first bias. The observations are raw (the applied bias added back), so a better bias
+    # changes them only through which stretches are rests: the twist is corrected linearly and the rests told again
+    # until they stay the same.
+    quat = OrientationEstimator(coarse.rate_hz, op, applied).update(coarse).quat_wxyz_
+    r0, r1 = _to_coarse(coarse.t_s, t, reference)
+    twist = twist_only_deg(quat, _mean_quat(quat[r0:r1]))
+    up = up_from_orientation(quat)
+    raw = twist + _integral_deg(coarse.t_s, applied, up)
+    fit, observations, rests, levels, confirmed, coarse_rests = None, [], [], [], True, None
     for _ in range(3):
-        quat = OrientationEstimator(coarse.rate_hz, op, applied).update(coarse).quat_wxyz_
-        r0, r1 = _to_coarse(coarse.t_s, t, reference)
-        twist = twist_only_deg(quat, _mean_quat(quat[r0:r1]))
-        up = up_from_orientation(quat)
-        applied_deg = np.degrees(np.einsum("ij,ij->i", applied.at(coarse.t_s), up))
-        raw = twist + np.concatenate([[0.0], np.cumsum(0.5 * (applied_deg[1:] + applied_deg[:-1]) * np.diff(coarse.t_s))])
-        coarse_rests, confirmed = _chain_rests(coarse_candidates, twist, coarse_breaks, p, given)
+        told, confirmed = _chain_rests(coarse_candidates, twist, coarse_breaks, p, given)
+        if told == coarse_rests:
+            break
+        coarse_rests = told
         observations, coarse_levels = _observe(coarse, twist, raw, up, coarse_rests, coarse_breaks, coarse_filled, p)
         if not observations:
             break
         fit = BiasFit(p, noise).fit(observations)
-        change = np.abs(np.degrees(fit.model_.at(coarse.t_s) - applied.at(coarse.t_s))).max()
         applied = fit.model_
         rests = [_to_full(t, coarse.t_s, s) for s in coarse_rests]
         levels = [_to_full(t, coarse.t_s, s) for s in coarse_levels]
-        if change < 0.005:
-            break
+        twist = raw - _integral_deg(coarse.t_s, applied, up)
+        twist -= np.median(twist[r0:r1])
     notes = []
     if rests:
         first = rests[0] if given is None else candidates[given]
@@ -433,6 +440,13 @@ def find_rests(
             f"{t[first[1] - 1]:.0f} s, and the gyro bias could not be checked, so angles may drift")
     return Rests(still, rests, levels, observations, (float(t[first[0]]), float(t[first[1] - 1])), applied, fit,
                  notes)
+
+
+def _integral_deg(t_s: np.ndarray, bias: BiasModel, up: np.ndarray) -> np.ndarray:
+    """∫₀ᵗ bias · up dt, ° (N,): how far a bias turns the twist about vertical (``up``: the up direction in the
+    sensor frame, (N, 3))."""
+    rate = np.degrees(np.einsum("ij,ij->i", bias.at(t_s), up))
+    return np.concatenate([[0.0], np.cumsum(0.5 * (rate[1:] + rate[:-1]) * np.diff(t_s))])
 
 
 def _to_coarse(coarse_t_s: np.ndarray, t_s: np.ndarray, interval: tuple[int, int]) -> tuple[int, int]:
@@ -618,12 +632,10 @@ def _observe(samples: ImuSamples, twist_deg: np.ndarray, raw_deg: np.ndarray, up
         sub = ImuSamples(t[a:b], samples.gyr_rad_s[a:b], samples.acc_m_s2[a:b])
         bias, up = stretch_bias(sub, (0, b - a))
         horizontal = bias - (bias @ up) * up
-        level_at = 0.5 * (t[w0] + t[w1 - 1])
-        swept = np.zeros(3) if previous_level_at is None else np.array(
-            [np.interp(level_at, t, up_integral[:, j]) - np.interp(previous_level_at, t, up_integral[:, j])
-             for j in range(3)])
+        level_at = (w0 + w1 - 1) // 2  # the level window's middle sample
+        swept = np.zeros(3) if previous_level_at is None else up_integral[level_at] - up_integral[previous_level_at]
         missed = [error for i, error in filled if previous_level_at is not None and
-                  np.searchsorted(t, previous_level_at) <= i < w0 and np.isfinite(error)]
+                  previous_level_at <= i < w0 and np.isfinite(error)]
         previous_level_at = level_at
         observations.append(RestObservation(
             start_s=float(t[a]), end_s=float(t[b - 1]), level_start_s=float(t[w0]), level_end_s=float(t[w1 - 1]),
@@ -784,8 +796,7 @@ class RestTracker:
             return None
         rows = np.array(self._rows)
         t = rows[:, 0]
-        rate = np.degrees(np.einsum("ij,ij->i", self.fit.model_.at(t), rows[:, 9:12]))
-        fitted = rows[:, 8] - np.concatenate([[0.0], np.cumsum(0.5 * (rate[1:] + rate[:-1]) * np.diff(t))])
+        fitted = rows[:, 8] - _integral_deg(t, self.fit.model_, rows[:, 9:12])
         w0, w1 = np.searchsorted(t, [before[-1][0], before[-1][1]], side="right")
         h0, h1 = np.searchsorted(t, [start_s, end_s])
         if w1 <= w0 or h1 <= h0:
@@ -850,3 +861,19 @@ class RestTracker:
         if n:
             self._rows.extend(pending[:n].reshape(-1, self._block, pending.shape[1]).mean(axis=1))
         self._pending = [pending[n:]]
+
+
+# --- data that is not a seated twist ---------------------------------------------------------------------------------
+def estimate_orientation(samples: ImuSamples, orientation: OrientationParams | None = None,
+                         params: RestParams | None = None) -> OrientationResult:
+    """Orientation of a recording that is not a seated twist (a board turned about every axis, as in BROAD's trials):
+    every still stretch is a rest, its bias (:func:`stretch_bias`) a sample of the bias model, linear in between."""
+    p = params or RestParams()
+    still = still_stretches(samples, p)
+    if not still:
+        raise ImutrackError(
+            "found no still period to measure the gyro bias: start sitting upright and still for a few seconds")
+    centres = np.array([0.5 * (samples.t_s[a] + samples.t_s[b - 1]) for a, b in still])
+    bias = BiasModel(centres, np.array([stretch_bias(samples, s)[0] for s in still]))
+    quat = OrientationEstimator(samples.rate_hz, orientation, bias).update(samples).quat_wxyz_
+    return OrientationResult(quat, bias, still, still)

@@ -76,7 +76,8 @@ def acc_unit_from_gravity(acc: np.ndarray, where: str, declared: str | None = No
     the unit is chosen among m/s², g and mG by that magnitude. A stream with gravity removed, or magnitudes that fit
     no unit, is refused with the reason.
     """
-    norm = float(np.median(np.linalg.norm(acc, axis=1))) if len(acc) else float("nan")
+    with np.errstate(over="ignore"):  # a garbled number like 1e300 squares to inf: it then fits no unit, as it should
+        norm = float(np.median(np.linalg.norm(acc, axis=1))) if len(acc) else float("nan")
     fits = {unit: abs(norm * scale / GRAVITY_M_S2 - 1.0) < 0.2 for unit, scale in ACC_UNITS.items()}
     if declared is not None:
         if declared not in ACC_UNITS:
