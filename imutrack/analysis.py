@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from imutrack.calibration import GyroCalibration, saved
 from imutrack.errors import ImutrackError, ImutrackWarning
 from imutrack.gaps import Gap, GapParams, breaks, regularise
 from imutrack.intervals import runs
@@ -71,6 +72,7 @@ class SessionAnalysis:
     params: AnalysisParams
     facing_deg: np.ndarray | None = None  # per sample: twist of the rest it is measured from, from the neutral, °
     warnings: list[str] = field(default_factory=list)  # what the user should know about this analysis
+    calibration: GyroCalibration | None = None  # the gyro scale applied (imutrack calibrate), if any
 
     def rep_labels(self) -> tuple[np.ndarray, np.ndarray]:
         """Per sample: the rep number (1-based, 0 outside reps) and the phase ("rest", "turn", "hold", "return")."""
@@ -112,6 +114,7 @@ class SessionAnalysis:
                 "bias": np.degrees(self.orientation.bias.bias_rad_s).tolist(),
             },
             "params": asdict(self.params),
+            "gyro_calibration": asdict(self.calibration) if self.calibration is not None else None,
             "warnings": list(self.warnings),
         })
 
@@ -135,8 +138,12 @@ def analyze(
     source: str | os.PathLike | Recording | ImuSamples,
     params: AnalysisParams | None = None,
     meta: RecordingMeta | None = None,
+    calibration: GyroCalibration | None | str = "auto",
 ) -> SessionAnalysis:
-    """Analyse a session from a recording path, a :class:`Recording` or bare samples (then ``meta`` describes them)."""
+    """Analyse a session from a recording path, a :class:`Recording` or bare samples (then ``meta`` describes them).
+
+    ``calibration``: the gyro's scale to apply (:mod:`imutrack.calibration`); "auto" takes the one kept for the
+    recording's device, if any; None applies none."""
     p = params or AnalysisParams()
     if isinstance(source, ImuSamples):
         samples, meta, name = source, meta or RecordingMeta(), "<samples>"
@@ -152,6 +159,10 @@ def analyze(
     if len(samples) < 10:
         raise ImutrackError(f"{name}: too few samples to analyse ({len(samples)})")
     axis = p.chest_normal_axis or meta.chest_normal_axis
+    if calibration == "auto":
+        calibration = saved(meta.device) if meta.device not in ("", "unknown") else None
+    if calibration is not None:
+        samples = calibration.apply(samples)
     recorded = samples
     samples, position = regularise(recorded, p.gaps)  # everything runs on these; per-sample output at `position`
     t_s = samples.t_s
@@ -201,7 +212,7 @@ def analyze(
 
     return SessionAnalysis(name, meta, recorded.t_s, recorded_at(twist), recorded_at(flexion), recorded_at(lean),
                            neutral, _on_samples(orientation, t_s, recorded.t_s, position), reps, holds, session, p,
-                           recorded_at(facing), notes)
+                           recorded_at(facing), notes, calibration)
 
 
 def _measurable(reps: list[Rep], t_s: np.ndarray, how: np.ndarray, gaps: list[Gap], name: str, after_s: float,

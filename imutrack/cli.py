@@ -82,6 +82,25 @@ def build_parser() -> argparse.ArgumentParser:
                           help="in every rest, turn the whole body on the seat by up to this much (default 0; the "
                                "analysis follows shifts of up to 12° from one rest to the next)")
 
+    simulate.add_argument("--calibration-turns", type=int, default=0, metavar="N",
+                          help="write instead N whole turns on a swivel chair with the same simulated sensor (for "
+                               "'imutrack calibrate'; + = to the left)")
+
+    calibrate = commands.add_parser(
+        "calibrate",
+        help="measure the gyro's scale from whole turns on a swivel chair, and keep it for the sensor",
+        description="Wear the sensor as for the exercise and sit on a swivel chair. Record: keep still for a few "
+        "seconds, turn the chair round by whole turns (three is good, either way) until you face exactly as before "
+        "(against a door frame or any straight edge), keep still again. This measures the gyro's scale about the "
+        "axis the twist is measured about (1-3 %% off on consumer sensors: 1-2° on a 60° twist), keeps it for the "
+        "sensor, and applies it to the sensor's recordings from then on.",
+    )
+    calibrate.add_argument("file", type=Path, metavar="RECORDING", help="the recording of the turns")
+    calibrate.add_argument("--turns", type=int, help="how many whole turns (+ left, - right; default: the nearest "
+                                                     "whole number to what the gyro measured)")
+    calibrate.add_argument("--device", help="the sensor's name, when the recording does not give it")
+    calibrate.add_argument("--config", type=Path, help="calibrations file (default: in the user config folder)")
+
     analyze = commands.add_parser(
         "analyze",
         help="analyse recordings: reps, holds, range of motion, stability, slouch, breathing",

@@ -35,6 +35,7 @@ from imutrack.sources.simulator import (
     SimulatorConfig,
     practice_history,
     simulate,
+    simulate_calibration,
 )
 
 console = Console()
@@ -53,6 +54,7 @@ def run(args: argparse.Namespace) -> int:
         "report": report_command,
         "import": import_command,
         "live": live_command,
+        "calibrate": calibrate_command,
     }[args.command]
     return handler(args)
 
@@ -65,7 +67,7 @@ def data_dir() -> Path:
 def simulator_meta(session: SimulatedSession) -> RecordingMeta:
     cfg = session.config
     return RecordingMeta(
-        device="simulator",
+        device=f"simulator {cfg.seed}",  # each seed is another simulated sensor (bias, scale errors, mounting)
         profile="simulator",
         sensor_frame=f"simulated sternum sensor; {cfg.chest_normal_axis} out of the chest, "
         f"mount tilted {cfg.mount_tilt_deg:g} deg",
@@ -237,6 +239,9 @@ def print_analysis(result: SessionAnalysis, truth: SimulatedSession | None = Non
         )
         console.print(f"facing forward had moved from the start ({where}): a shift on the seat? Each rep is measured "
                       "from the rest before it.")
+    console.print(result.calibration.describe() if result.calibration is not None else
+                  "gyro scale not calibrated: twists may be off by 1–3 % of their size (imutrack calibrate)",
+                  style="dim", markup=False)
     console.print(
         f"{m.time_slot} session, {m.duration_s / 60:.1f} min, {m.assisted}: "
         f"left best {_num(m.left.best_rom_deg, '.1f')}° ({m.left.holds} holds), "
@@ -265,6 +270,14 @@ def simulate_command(args: argparse.Namespace) -> int:
         start_time=local_now_iso(),
     )
     session = simulate(cfg)
+    if args.calibration_turns:
+        turns = simulate_calibration(session.truth, args.calibration_turns, cfg=cfg)
+        meta = simulator_meta(session)
+        meta.notes = f"simulated calibration: {args.calibration_turns} whole turns on a swivel chair"
+        path = write_recording(args.out, turns.samples, meta)
+        console.print(f"wrote {path}: {abs(args.calibration_turns)} whole turns of the simulated sensor of seed "
+                      f"{args.seed} (imutrack calibrate {path})", markup=False)
+        return 0
     path = write_recording(args.out, session.samples, simulator_meta(session))
     truth_path = path.with_name(path.stem + ".truth.json")
     truth_path.write_text(json.dumps(truth_summary(session), indent=2) + "\n", encoding="utf-8")
@@ -400,6 +413,23 @@ def _write_outputs(result: SessionAnalysis, args: argparse.Namespace, several: b
         target = args.angles / f"{stem}.angles.csv" if several else args.angles
         target.parent.mkdir(parents=True, exist_ok=True)
         result.write_angles_csv(target)
+
+
+def calibrate_command(args: argparse.Namespace) -> int:
+    """Measure the gyro's scale from a recording of whole turns on a swivel chair, and keep it for its device."""
+    from imutrack.calibration import estimate, save
+    from imutrack.io import load
+
+    recording = load(args.file)
+    device = args.device or recording.meta.device
+    if device in ("", "unknown"):
+        raise ImutrackError(f"{args.file}: the recording does not name its sensor; say which with --device NAME")
+    calibration = estimate(recording.samples, args.turns, device)
+    path = save(calibration, args.config)
+    console.print(f"{device}: {calibration.describe()} — measured {calibration.measured_deg:.1f}° for "
+                  f"{abs(calibration.turns)} whole turn(s); kept in {path} and applied to its recordings from now on",
+                  markup=False, highlight=False)
+    return 0
 
 
 def scan_command(args: argparse.Namespace) -> int:

@@ -867,8 +867,10 @@ class RestTracker:
 def estimate_orientation(samples: ImuSamples, orientation: OrientationParams | None = None,
                          params: RestParams | None = None) -> OrientationResult:
     """Orientation of a recording that is not a seated twist (a board turned about every axis, as in BROAD's trials):
-    every still stretch is a rest, its bias (:func:`stretch_bias`) a sample of the bias model, linear in between."""
-    p = params or RestParams()
+    every still stretch is a rest, its bias (:func:`stretch_bias`) a sample of the bias model, linear in between.
+    Nobody breathes on a board and it rests for long: by default a still stretch must last 3 s after 1 s is left out
+    at each end (on BROAD, 60 s windows' median 0.990° against 0.995° with the seated twist's 1.5 s and 0.3 s)."""
+    p = params or RestParams(still_min_s=3.0, still_margin_s=1.0)
     still = still_stretches(samples, p)
     if not still:
         raise ImutrackError(

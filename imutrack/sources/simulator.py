@@ -267,6 +267,7 @@ class SimulationTruth:
         seat_deg: heading of the whole body (pelvis) relative to the start, degrees (N,): moved by seat shifts.
         gyr_bias_rad_s: turn-on gyro bias, sensor frame (3,).
         mount_wxyz: sensor → trunk rotation of the mounting.
+        gyr_matrix: the gyro's scale and cross-axis errors: it reads ``gyr_matrix @ true rate`` (3, 3).
     """
 
     t_s: np.ndarray
@@ -282,6 +283,7 @@ class SimulationTruth:
     gyr_bias_rad_s: np.ndarray
     mount_wxyz: np.ndarray
     seat_deg: np.ndarray | None = None
+    gyr_matrix: np.ndarray | None = None
 
 
 @dataclass
@@ -464,7 +466,27 @@ def simulate(cfg: SimulatorConfig | None = None) -> SimulatedSession:
     cfg = cfg or SimulatorConfig()
     rng = np.random.default_rng(cfg.seed)
     script = _script(cfg, rng)
-    kin = _Kinematics(cfg, script, _mount(cfg, rng))
+    return _synthesise(cfg, rng, script, _mount(cfg, rng))
+
+
+def simulate_calibration(sensor: SimulationTruth, turns: int = 3, turn_s: float = 6.0, still_s: float = 5.0,
+                         cfg: SimulatorConfig | None = None) -> SimulatedSession:
+    """The calibration of ``imutrack calibrate`` as a person does it with the sensor of a simulated session (the same
+    mounting, gyro bias and scale/cross-axis errors, from its ``truth``): still for ``still_s``, ``turns`` whole turns
+    on a swivel chair (+ = to the left; each a minimum-jerk turn of ``turn_s``), still again, breathing throughout."""
+    cfg = cfg or SimulatorConfig()
+    script = _Script(Profile(), Profile(), Profile(), Profile(steps=[Step(still_s, abs(turns) * turn_s, 360.0 * turns)]),
+                     Profile(base=cfg.breath_rest_bpm / 60.0), Profile(), [], [], still_s,
+                     2 * still_s + abs(turns) * turn_s)
+    rng = np.random.default_rng([cfg.seed, 3])
+    return _synthesise(cfg, rng, script, sensor.mount_wxyz, sensor.gyr_matrix, sensor.gyr_bias_rad_s)
+
+
+def _synthesise(cfg: SimulatorConfig, rng: np.random.Generator, script: _Script, mount: np.ndarray,
+                gyr_matrix: np.ndarray | None = None, gyr_bias_rad_s: np.ndarray | None = None) -> SimulatedSession:
+    """The samples a sensor mounted by ``mount`` delivers along ``script``, and the truth; the gyro's errors are
+    drawn from ``rng`` unless given."""
+    kin = _Kinematics(cfg, script, mount)
 
     n = int(np.floor(script.duration_s * cfg.sample_rate_hz)) + 1
     dt = 1.0 / cfg.sample_rate_hz
@@ -486,7 +508,9 @@ def simulate(cfg: SimulatorConfig | None = None) -> SimulatedSession:
 
     imu = cfg.imu
     gyr_bias = np.radians(rng.uniform(-1.0, 1.0, 3) * imu.gyr_bias_max_deg_s)
-    gyr_matrix = _error_matrix(rng, imu.gyr_scale_max, imu.gyr_cross_axis_max)
+    drawn = _error_matrix(rng, imu.gyr_scale_max, imu.gyr_cross_axis_max)
+    gyr_bias = gyr_bias if gyr_bias_rad_s is None else np.asarray(gyr_bias_rad_s, dtype=np.float64)
+    gyr_matrix = drawn if gyr_matrix is None else np.asarray(gyr_matrix, dtype=np.float64)
     acc_matrix = _error_matrix(rng, imu.acc_scale_max, imu.acc_cross_axis_max)
     acc_bias = rng.uniform(-1.0, 1.0, 3) * imu.acc_bias_max_m_s2
     noise_scale = np.sqrt(cfg.sample_rate_hz / 2.0)
@@ -514,7 +538,7 @@ def simulate(cfg: SimulatorConfig | None = None) -> SimulatedSession:
         hard_iron = rng.uniform(-1.0, 1.0, 3) * imu.mag_hard_iron_max_uT
         mag = quaternion.rotate(to_sensor, np.broadcast_to(field_earth, acc_earth.shape)) + hard_iron + rng.normal(0.0, imu.mag_noise_uT, (n, 3))
 
-    truth = _truth(cfg, script, kin, t_s, orientation, gyr_bias)
+    truth = _truth(cfg, script, kin, t_s, orientation, gyr_bias, gyr_matrix)
     return SimulatedSession(cfg, ImuSamples(t_s, gyr, acc, mag), truth)
 
 
@@ -525,7 +549,8 @@ def _error_matrix(rng: np.random.Generator, scale_max: float, cross_max: float) 
     return matrix + off
 
 
-def _truth(cfg, script: _Script, kin: _Kinematics, t_s, orientation: np.ndarray, gyr_bias) -> SimulationTruth:
+def _truth(cfg, script: _Script, kin: _Kinematics, t_s, orientation: np.ndarray, gyr_bias,
+           gyr_matrix) -> SimulationTruth:
     twist = script.twist(t_s)
     breath_bpm = script.breath_rate_hz(t_s) * 60.0
     reps = []
@@ -553,6 +578,7 @@ def _truth(cfg, script: _Script, kin: _Kinematics, t_s, orientation: np.ndarray,
         slouches=script.slouches,
         gyr_bias_rad_s=gyr_bias,
         mount_wxyz=kin.mount,
+        gyr_matrix=gyr_matrix,
         seat_deg=script.seat(t_s),
     )
 
