@@ -177,10 +177,12 @@ def stretch_bias(samples: ImuSamples, stretch: tuple[int, int]) -> tuple[np.ndar
     :class:`BiasFit` deals with that.
     """
     a, b = stretch
-    t = samples.t_s[a:b]
-    gyr = samples.gyr_rad_s[a:b]
-    acc = samples.acc_m_s2[a:b]
-    edge = max(1, int(round(0.5 * samples.rate_hz)))
+    return _bias_of(samples.t_s[a:b], samples.gyr_rad_s[a:b], samples.acc_m_s2[a:b], samples.rate_hz)
+
+
+def _bias_of(t: np.ndarray, gyr: np.ndarray, acc: np.ndarray, rate_hz: float) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`stretch_bias` of a still stretch's times (s), gyro (rad/s) and accelerometer (m/s²) samples."""
+    edge = max(1, int(round(0.5 * rate_hz)))
     mean = gyr.mean(axis=0)
     up = acc.mean(axis=0)
     up /= max(float(np.linalg.norm(up)), 1e-9)
@@ -375,7 +377,7 @@ def find_rests(
     op = orientation or OrientationParams()
     t = samples.t_s
     where = f"{name}: " if name else ""
-    coarse = block_mean(samples, 25.0)
+    coarse = block_mean(samples, 12.5)  # rests are seconds long: 80 ms blocks see them (a whole hour in 0.1 s)
     still = split_at(_stretches_of(t, coarse, p), breaks, t, p.still_min_s)
     # A stretch lying on a table (before the sensor is put on, after it is taken off) is neither neutral nor rest.
     candidates = [(a, b) for a, b in still if worn_upright(samples.acc_m_s2[a:b], chest_normal_axis)] or still
@@ -608,7 +610,7 @@ def _observe(samples: ImuSamples, twist_deg: np.ndarray, raw_deg: np.ndarray, up
                 pending = 0.0
             else:
                 pending += _between_steps(t, twist_deg, pb, a, rests[k - 1], p)
-        baseline = float(np.polyfit(t[a:b] - t[a], twist_deg[a:b], 1)[0])
+        baseline = _slope(t[a:b], twist_deg[a:b])
         fast = _fast_runs(t, twist_deg, a, b, p)
         w1 = b
         w0 = max(a, int(np.searchsorted(t, t[b - 1] - p.level_s)))
@@ -629,8 +631,7 @@ def _observe(samples: ImuSamples, twist_deg: np.ndarray, raw_deg: np.ndarray, up
             quiet[i - a:j - a] = False
         raw_rate = np.gradient(raw_deg[a:b], t[a:b])
         rate = float(raw_rate[quiet].mean()) if quiet.any() else float(raw_rate.mean())
-        sub = ImuSamples(t[a:b], samples.gyr_rad_s[a:b], samples.acc_m_s2[a:b])
-        bias, up = stretch_bias(sub, (0, b - a))
+        bias, up = _bias_of(t[a:b], samples.gyr_rad_s[a:b], samples.acc_m_s2[a:b], samples.rate_hz)
         horizontal = bias - (bias @ up) * up
         level_at = (w0 + w1 - 1) // 2  # the level window's middle sample
         swept = np.zeros(3) if previous_level_at is None else up_integral[level_at] - up_integral[previous_level_at]
@@ -648,6 +649,12 @@ def _observe(samples: ImuSamples, twist_deg: np.ndarray, raw_deg: np.ndarray, up
         if k == len(observations) - 1 or observations[k + 1].piece != obs.piece:
             obs.faces_forward = False
     return observations, windows
+
+
+def _slope(t_s: np.ndarray, values: np.ndarray) -> float:
+    """The least-squares slope of ``values`` over ``t_s``."""
+    dt = t_s - t_s.mean()
+    return float((dt @ (values - values.mean())) / max(float(dt @ dt), 1e-12))
 
 
 def _between_steps(t_s, twist_deg, end_of_previous: int, start: int, previous: tuple[int, int],
