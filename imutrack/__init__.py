@@ -1,6 +1,7 @@
 """imutrack: measure the seated trunk-twist exercise with a chest-worn IMU.
 
-Data flows one way: source → recording → orientation → trunk angles → holds → metrics → store → report.
+Data flows one way: source → recording → rests + orientation → trunk angles → holds → metrics → store →
+report.
 """
 
 __version__ = "0.1.0"

@@ -1,4 +1,4 @@
-"""The analysis pipeline: samples → orientation → trunk angles → reps and holds → metrics.
+"""The analysis pipeline: samples → rests + orientation → trunk angles → reps and holds → metrics.
 
 ``analyze(path)`` is the Python API behind ``imutrack analyze``; it returns a :class:`SessionAnalysis` with the
 per-sample angles, the reps, the per-hold metrics and the session summary.

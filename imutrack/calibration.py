@@ -1,8 +1,8 @@
 """The gyro's scale about the axis that carries the twist, from whole turns of known size.
 
-No rest reveals a gyro's scale error: a consumer MEMS gyro reads 1–3 % high or low, which bends a 60° twist by 1–2°
-(on BROAD's real recordings it is most of the error left after the bias, `docs/accuracy.md`). Turning a known angle
-does reveal it: sit on a swivel chair with the sensor worn as in the exercise, keep still for a few seconds, turn
+No rest reveals a gyro's scale error: a consumer MEMS gyro reads 1–3 % high or low, which bends a 60° twist by
+1–2° (on BROAD's real recordings it is most of the error left after the bias, `docs/accuracy.md`). Turning a known
+angle does reveal it: sit on a swivel chair with the sensor worn as in the exercise, keep still for a few seconds, turn
 the chair round by whole turns (one or more, either way) until you face exactly as before — against a door frame or
 any straight edge — and keep still again. The rotation the gyro measured about vertical over the turns, divided by
 the turns' 360° each, is the scale of the sensor direction that is vertical when the sensor is worn: the one the

@@ -538,8 +538,9 @@ def _first_rest_in_piece(still, level, piece, k0: int, twist_deg, breaks, p: Res
     A rest is the level the holds of both sides are left from and come back to: from the still stretch before it
     to the next time the twist comes back to it, the twist goes beyond ``excursion_deg`` to both sides, and no less
     than a third as far to one side as to the other (from a hold's level, the rest and the other side's holds lie
-    on one side, far; the same side's holds, which reach a little further or less far, on the other, near). A piece with turns to one side only is read by the simpler rule: the first stretch that a movement leaves
-    by more than ``excursion_deg`` and that the next still stretch elsewhere comes back to."""
+    on one side, far; the same side's holds, which reach a little further or less far, on the other, near). A piece
+    with turns to one side only is read by the simpler rule: the first stretch that a movement leaves by more than
+    ``excursion_deg`` and that the next still stretch elsewhere comes back to."""
     members = [k for k in range(k0, len(still)) if piece[k] == piece[k0]]
     for i, k in enumerate(members):
         back = [j for j in members[i + 1:] if abs(level[j] - level[k]) <= p.rest_max_twist_deg]
