@@ -90,6 +90,10 @@ MIGRATIONS: list[str] = [
     ALTER TABLE holds_v3 RENAME TO holds;
     CREATE INDEX holds_by_session ON holds (session_id)
     """,
+    # 4: the gyro scale applied to the session (imutrack calibrate); NULL: its sensor was not calibrated
+    """
+    ALTER TABLE sessions ADD COLUMN gyro_scale REAL
+    """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -116,6 +120,7 @@ class StoredSession:
     best_rom_left_deg: float | None
     best_rom_right_deg: float | None
     asymmetry_deg: float | None
+    gyro_scale: float | None = None  # the gyro scale applied (imutrack calibrate); None: not calibrated
 
 
 def content_hash(path: str | os.PathLike) -> str:
@@ -224,6 +229,7 @@ class Store:
             best_rom_left_deg=_finite(session.left.best_rom_deg),
             best_rom_right_deg=_finite(session.right.best_rom_deg),
             asymmetry_deg=_finite(session.asymmetry_deg),
+            gyro_scale=None if result.calibration is None else float(result.calibration.scale),
             imutrack_version=__version__,
             stored_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
         )

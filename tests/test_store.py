@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from imutrack.analysis import analyze, json_safe
+from imutrack.calibration import GyroCalibration
 from imutrack.cli import main
 from imutrack.progress import MDC_DEG, summarize
 from imutrack.recording import RecordingMeta, write_recording
@@ -112,16 +113,20 @@ def test_a_database_from_the_first_schema_is_migrated_keeping_its_data(tmp_path,
         old_hold = {name: getattr(result.holds[0], name) for name in _HOLD_COLUMNS_V1}
         marks = ", ".join("?" * len(old_hold))
         raw.execute(f"INSERT INTO holds (session_id, {', '.join(old_hold)}) VALUES (1, {marks})", list(old_hold.values()))
+    calibration = GyroCalibration(1.012, (0.0, 0.0, 1.0), 3, 1092.96, "sim")
     with Store(db) as store:
-        store.add(replace(result, holds=[replace(h, neutral_shift_deg=3.5) for h in result.holds]), path)
+        store.add(replace(result, holds=[replace(h, neutral_shift_deg=3.5) for h in result.holds],
+                          calibration=calibration), path)
         # schema 3: a shift that is unknown (the rep lies after a long gap in its recording) is kept as unknown
         store.add(replace(result, holds=[replace(h, neutral_shift_deg=float("nan")) for h in result.holds]), path,
                   digest="gappy")
         holds = list(store.holds())
         sessions = store.sessions()
     with sqlite3.connect(db) as raw:
-        assert raw.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 3
+        assert raw.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 4
     assert [s.best_rom_left_deg for s in sessions][0] == 41.5
+    # schema 4: the gyro scale applied, unknown (not calibrated) for sessions stored before
+    assert [s.gyro_scale for s in sessions] == [None, 1.012, None]
     old_back = json_safe(asdict(holds[0][1]))  # NaN (no breathing found in a short hold) as None, to compare
     assert holds[0][0] == 1 and old_back == json_safe(asdict(replace(result.holds[0], neutral_shift_deg=0.0)))
     n = len(result.holds)

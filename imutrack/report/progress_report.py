@@ -310,7 +310,8 @@ def write_html(data: ReportData, sessions: list[StoredSession], path: Path, titl
     rows = "\n".join(
         f"<tr><td>{e(s.start_time[:16].replace('T', ' '))}</td><td>{e(s.time_slot)}</td><td>{e(s.assisted)}</td>"
         f"<td>{s.reps_left}/{s.reps_right}</td><td>{_fmt(s.best_rom_left_deg)}</td>"
-        f"<td>{_fmt(s.best_rom_right_deg)}</td><td>{_fmt(s.asymmetry_deg, '+.1f')}</td><td>{e(s.device)}</td></tr>"
+        f"<td>{_fmt(s.best_rom_right_deg)}</td><td>{_fmt(s.asymmetry_deg, '+.1f')}</td><td>{e(s.device)}</td>"
+        f"<td>{'no' if s.gyro_scale is None else f'{100 * (s.gyro_scale - 1):+.1f} %'}</td></tr>"
         for s in sessions
     )
     advice = "".join(f'<p class="advice">{e(line)}</p>' for line in p.advice)
@@ -340,7 +341,7 @@ Current streak: {p.streak_days} day(s). Holds of at least 54 s: {_fmt(100 * (p.c
 {images[3]}
 <h2>Sessions</h2>
 <table id="sessions"><thead><tr><th>start (local)</th><th>time of day</th><th>hands</th><th>reps L/R</th>
-<th>best left, °</th><th>best right, °</th><th>asymmetry, °</th><th>device</th></tr></thead>
+<th>best left, °</th><th>best right, °</th><th>asymmetry, °</th><th>device</th><th>gyro calibrated</th></tr></thead>
 <tbody>
 {rows}
 </tbody></table>
@@ -355,6 +356,9 @@ asks for about 60 s.</dd>
 <dt>Sway (°)</dt><dd>Standard deviation of the angle around its slow trend during a hold: lower is steadier.</dd>
 <dt>Asymmetry (°)</dt><dd>Best left minus best right range in a session.</dd>
 <dt>Hands</dt><dd>As declared: "assisted" (one hand beside, one behind) or "unassisted" (no hands).</dd>
+<dt>Gyro calibrated</dt><dd>Whether the sensor's gyro scale was measured (`imutrack calibrate`, whole turns on a
+swivel chair) and taken out, and by how much it read off. An uncalibrated consumer sensor may read angles 1–3 % too
+large or too small: 1–2° on a 60° twist, the same every day.</dd>
 </dl>
 <p><small>Made by imutrack on this computer; nothing was sent anywhere.</small></p>
 </body></html>
