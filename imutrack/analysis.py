@@ -21,18 +21,11 @@ from imutrack.intervals import runs
 from imutrack.holds import HoldParams, Rep, find_reps, on_the_body, twist_rate_deg_s
 from imutrack.metrics import HoldMetrics, MetricParams, SessionMetrics, hold_metrics, session_metrics
 from imutrack.orientation import OrientationEstimator, OrientationParams, OrientationResult
-from imutrack.rests import RestParams, find_rests
+from imutrack.rests import FROM_REST_AFTER, NOT_MEASURABLE, RestParams, find_rests, from_latest_rest
 from imutrack.io import load
 from imutrack.recording import Recording, RecordingMeta
 from imutrack.samples import ImuSamples
-from imutrack.trunk import (
-    FROM_REST_AFTER,
-    NOT_MEASURABLE,
-    Neutral,
-    from_latest_rest,
-    neutral_from,
-    trunk_angles_deg,
-)
+from imutrack.trunk import Neutral, neutral_from, trunk_angles_deg
 
 
 @dataclass

@@ -5,7 +5,7 @@ The twist is gyro integration, so a gap loses the rotation that happened during 
 * a **short** gap (at most ``fill_max_s``): the samples are filled in by linear interpolation at the recording's rate
   and the rotation during the gap is integrated. That is right while the rate changes little over the gap;
 * a gap longer than ``split_s`` also splits the data into pieces, and the twist within each piece is measured from a
-  rest in that same piece (:func:`imutrack.trunk.from_latest_rest`) — a rep whose turn fell into a gap is measured
+  rest in that same piece (:func:`imutrack.rests.from_latest_rest`) — a rep whose turn fell into a gap is measured
   from the rest after it, since the person came back to face forward. Interpolation would miss a bounce in a forced
   hold (a 0.47 s gap over half a bounce had cost 7°). A piece with no rest in it carries on from the one before when
   its gap was *bridged* (filled in; the analysis says so when the filling may have missed more than

@@ -29,7 +29,7 @@ on the seat that was not seen, or a rest that is far from still, is down-weighte
 interval of a session (after the last rest followed by a turn) has no level ahead of it; there the bias is carried on
 from the rests before.
 
-Each rep is then measured from the **level of the rest before it** (:func:`reference_twist`), so a shift on the seat
+Each rep is then measured from the **level of the rest before it** (:func:`from_latest_rest`), so a shift on the seat
 between sides is not counted as twist.
 """
 
@@ -96,7 +96,7 @@ class RestParams:
     drift_curvature_deg_s_per_s2: float = 3e-6
 
 
-# --- still stretches ------------------------------------------------------------------------------------------------
+# --- still stretches --------------------------------------------------------------------------------------------------
 def up_from_acc(acc_m_s2: np.ndarray, width: int) -> np.ndarray:
     """The up direction in the sensor frame, unit (N, 3): the accelerometer's specific force averaged over
     ``width`` samples (at rest it points up, against gravity)."""
@@ -200,7 +200,7 @@ def _bias_of(t: np.ndarray, gyr: np.ndarray, acc: np.ndarray, rate_hz: float) ->
     return horizontal - (horizontal @ up) * up + (mean @ up) * up, up
 
 
-# --- the bias fit --------------------------------------------------------------------------------------------------
+# --- the bias fit -----------------------------------------------------------------------------------------------------
 @dataclass
 class RestObservation:
     """What one rest tells about the bias, all *raw*: measured as if no bias had been taken out.
@@ -323,7 +323,7 @@ class BiasFit:
         return self
 
 
-# --- the batch form ------------------------------------------------------------------------------------------------
+# --- the batch form ---------------------------------------------------------------------------------------------------
 @dataclass
 class Rests:
     """What :func:`find_rests` found. Index intervals are half-open, into the samples given.
@@ -684,7 +684,62 @@ def _between_steps(t_s, twist_deg, end_of_previous: int, start: int, previous: t
     return sum(_step(twist_deg, t_s, run, 0.0) for run in moving)
 
 
-# --- the incremental form --------------------------------------------------------------------------------------------
+# --- facing forward ---------------------------------------------------------------------------------------------------
+FROM_REST_BEFORE, FROM_REST_AFTER, NOT_MEASURABLE = 0, 1, 2  # how each sample's twist is referenced
+
+
+def from_latest_rest(
+    twist_deg: np.ndarray, rests: list[tuple[int, int]], after: int = 0, breaks: list[int] | tuple = (),
+    bridged: list[int] | tuple = (),
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The twist re-referenced at every rest: from the start of each rest's level window (index interval) on,
+    the twist is measured from that window's median twist, until the next rest. Rests starting before
+    index ``after`` (the end of the neutral) are left out. A person who shifts on the seat between reps turns the
+    whole body; measured from the rest before it, each rep's twist is still the trunk's rotation from facing forward.
+
+    ``breaks``: indices where the data starts again after a long gap (:mod:`imutrack.gaps`), whose rotation is
+    unknown. Within each piece between breaks, the twist is measured from that piece's own rests; the part of a piece
+    before its first rest from that first rest (the person turned during the gap, and came back to face forward).
+    A piece with no rest in it — nor the neutral — carries on from the piece before when its gap is among
+    ``bridged`` (filled in, so the twist runs on across it), and cannot be measured otherwise.
+
+    The twist decomposition takes the rotation about vertical out first, so flexion and lean are unaffected by
+    such a shift and need no re-referencing.
+
+    Returns:
+        (twist_deg, reference_deg, how): the re-referenced twist and, per sample, the twist of the rest it is
+        measured from (relative to the session's neutral), degrees (N,) each; and per sample how it is referenced
+        (N,) int: ``FROM_REST_BEFORE`` (or the neutral), ``FROM_REST_AFTER`` (after a gap), ``NOT_MEASURABLE``.
+    """
+    n = len(twist_deg)
+    reference = np.zeros_like(twist_deg)
+    how = np.full(n, FROM_REST_BEFORE, dtype=np.int8)
+    bounds = [0, *sorted(b for b in breaks if 0 < b < n), n]
+    neutral_piece = int(np.searchsorted(bounds, max(after - 1, 0), side="right")) - 1
+    usable = [(a, b) for a, b in rests if a >= after and b > a]
+    previous = 0.0
+    for k, (p0, p1) in enumerate(zip(bounds[:-1], bounds[1:])):
+        own = [(a, min(b, p1)) for a, b in usable if p0 <= a < p1]
+        if k < neutral_piece:  # before the neutral (putting the sensor on): measured from it, across filled gaps
+            previous = 0.0
+            if any(b not in bridged for b in bounds[k + 1:neutral_piece + 1]):
+                how[p0:p1] = NOT_MEASURABLE
+        elif k == neutral_piece:
+            previous = 0.0
+        elif own:
+            a, b = own[0]
+            previous = float(np.median(twist_deg[a:b]))
+            how[p0:a] = FROM_REST_AFTER
+        elif p0 not in bridged or how[p0 - 1] == NOT_MEASURABLE:  # (a filled gap carries on what came before)
+            how[p0:p1] = NOT_MEASURABLE
+        reference[p0:p1] = previous
+        for a, b in own:
+            reference[a:p1] = float(np.median(twist_deg[a:b]))
+        previous = float(reference[p1 - 1])
+    return twist_deg - reference, reference, how
+
+
+# --- the incremental form ---------------------------------------------------------------------------------------------
 class RestTracker:
     """The rest stage for a live session: fed sample batches as they come, it keeps the orientation on a fixed-rate
     grid, the twist from the current "facing forward", and, at the end of each rest it is told of, the same
@@ -871,7 +926,7 @@ class RestTracker:
         self._pending = [pending[n:]]
 
 
-# --- data that is not a seated twist ---------------------------------------------------------------------------------
+# --- data that is not a seated twist ----------------------------------------------------------------------------------
 def estimate_orientation(samples: ImuSamples, orientation: OrientationParams | None = None,
                          params: RestParams | None = None) -> OrientationResult:
     """Orientation of a recording that is not a seated twist (a board turned about every axis, as in BROAD's trials):

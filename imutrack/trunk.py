@@ -113,60 +113,6 @@ def neutral_from(
     return Neutral(float(t_s[i0]), float(t_s[i1 - 1]), mean, forward_at_neutral(mean, chest_normal_axis))
 
 
-FROM_REST_BEFORE, FROM_REST_AFTER, NOT_MEASURABLE = 0, 1, 2  # how each sample's twist is referenced
-
-
-def from_latest_rest(
-    twist_deg: np.ndarray, rests: list[tuple[int, int]], after: int = 0, breaks: list[int] | tuple = (),
-    bridged: list[int] | tuple = (),
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The twist re-referenced at every rest: from the start of each rest (index interval, still and facing
-    forward) on, the twist is measured from that rest's median twist, until the next rest. Rests starting before
-    index ``after`` (the end of the neutral) are left out. A person who shifts on the seat between reps turns the
-    whole body; measured from the rest before it, each rep's twist is still the trunk's rotation from facing forward.
-
-    ``breaks``: indices where the data starts again after a long gap (:mod:`imutrack.gaps`), whose rotation is
-    unknown. Within each piece between breaks, the twist is measured from that piece's own rests; the part of a piece
-    before its first rest from that first rest (the person turned during the gap, and came back to face forward).
-    A piece with no rest in it — nor the neutral — carries on from the piece before when its gap is among
-    ``bridged`` (filled in, so the twist runs on across it), and cannot be measured otherwise.
-
-    The twist decomposition takes the rotation about vertical out first, so flexion and lean are unaffected by
-    such a shift and need no re-referencing.
-
-    Returns:
-        (twist_deg, reference_deg, how): the re-referenced twist and, per sample, the twist of the rest it is
-        measured from (relative to the session's neutral), degrees (N,) each; and per sample how it is referenced
-        (N,) int: ``FROM_REST_BEFORE`` (or the neutral), ``FROM_REST_AFTER`` (after a gap), ``NOT_MEASURABLE``.
-    """
-    n = len(twist_deg)
-    reference = np.zeros_like(twist_deg)
-    how = np.full(n, FROM_REST_BEFORE, dtype=np.int8)
-    bounds = [0, *sorted(b for b in breaks if 0 < b < n), n]
-    neutral_piece = int(np.searchsorted(bounds, max(after - 1, 0), side="right")) - 1
-    usable = [(a, b) for a, b in rests if a >= after and b > a]
-    previous = 0.0
-    for k, (p0, p1) in enumerate(zip(bounds[:-1], bounds[1:])):
-        own = [(a, min(b, p1)) for a, b in usable if p0 <= a < p1]
-        if k < neutral_piece:  # before the neutral (putting the sensor on): measured from it, across filled gaps
-            previous = 0.0
-            if any(b not in bridged for b in bounds[k + 1:neutral_piece + 1]):
-                how[p0:p1] = NOT_MEASURABLE
-        elif k == neutral_piece:
-            previous = 0.0
-        elif own:
-            a, b = own[0]
-            previous = float(np.median(twist_deg[a:b]))
-            how[p0:a] = FROM_REST_AFTER
-        elif p0 not in bridged or how[p0 - 1] == NOT_MEASURABLE:  # (a filled gap carries on what came before)
-            how[p0:p1] = NOT_MEASURABLE
-        reference[p0:p1] = previous
-        for a, b in own:
-            reference[a:p1] = float(np.median(twist_deg[a:b]))
-        previous = float(reference[p1 - 1])
-    return twist_deg - reference, reference, how
-
-
 def twist_deg(quat_wxyz: np.ndarray, neutral: Neutral) -> np.ndarray:
     """Twist relative to ``neutral``, degrees (N,), + = left."""
     return twist_only_deg(quat_wxyz, neutral.quat_wxyz)

@@ -222,7 +222,7 @@ def test_an_accelerometer_only_recording_is_refused_for_twist_with_what_it_can_d
 
 
 def test_from_latest_rest_by_hand():
-    from imutrack.trunk import from_latest_rest
+    from imutrack.rests import from_latest_rest
 
     # neutral [0, 10), a rep, a rest at +8° [40, 50) after a shift on the seat, another rep, a rest at +2° [80, 90)
     twist = np.zeros(100)

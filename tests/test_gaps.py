@@ -1,5 +1,5 @@
 """Gaps in a recording (a BLE link lost and found again): short ones filled in, long ones split the data, and every
-rep still measured from facing forward (imutrack/gaps.py, imutrack.trunk.from_latest_rest)."""
+rep still measured from facing forward (imutrack/gaps.py, imutrack.rests.from_latest_rest)."""
 
 import warnings
 
@@ -11,7 +11,7 @@ from imutrack.errors import ImutrackError, ImutrackWarning
 from imutrack.gaps import GapParams, fill_short_gaps, long_gaps, regularise, split_at
 from imutrack.samples import ImuSamples
 from imutrack.sources.simulator import SimulatorConfig, simulate
-from imutrack.trunk import FROM_REST_AFTER, FROM_REST_BEFORE, NOT_MEASURABLE, from_latest_rest
+from imutrack.rests import FROM_REST_AFTER, FROM_REST_BEFORE, NOT_MEASURABLE, from_latest_rest
 from tests.handling import phone_times, sampled_at
 
 
