@@ -207,7 +207,7 @@ def hold_metrics(
         twist_rate_rms_deg_s=float(np.sqrt(np.mean(rate**2))),
         tremor_rms_deg_s=float(np.sqrt(np.mean(np.sum(tremor**2, axis=1)))),
         bounce_deg=bounce,
-        forced=bounce > p.forced_bounce_deg,
+        forced=bool(bounce > p.forced_bounce_deg),
         slouch_fraction=float(np.mean(flexion > p.slouch_threshold_deg)),
         max_flexion_deg=float(np.max(flexion)),
         mean_lean_deg=float(np.mean(lean)),

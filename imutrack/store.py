@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import sqlite3
 from collections.abc import Iterator
@@ -18,7 +19,9 @@ from dataclasses import asdict, dataclass, fields
 from datetime import datetime, timezone
 from pathlib import Path
 
-from imutrack.analysis import SessionAnalysis
+import numpy as np
+
+from imutrack.analysis import SessionAnalysis, json_safe
 from imutrack.errors import ImutrackError
 from imutrack.metrics import HoldMetrics
 
@@ -93,6 +96,13 @@ MIGRATIONS: list[str] = [
     # 4: the gyro scale applied to the session (imutrack calibrate); NULL: its sensor was not calibrated
     """
     ALTER TABLE sessions ADD COLUMN gyro_scale REAL
+    """,
+    # 5: repair `forced`: before, a numpy bool was stored as a one-byte BLOB, which reads back as True whatever it
+    # held; recomputed from the stored bounce with the threshold every version so far used (1°). And each session
+    # keeps the analysis parameters it was computed with (JSON; NULL for sessions stored before).
+    """
+    UPDATE holds SET forced = CASE WHEN bounce_deg > 1.0 THEN 1 ELSE 0 END;
+    ALTER TABLE sessions ADD COLUMN analysis_params TEXT
     """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -230,6 +240,7 @@ class Store:
             best_rom_right_deg=_finite(session.right.best_rom_deg),
             asymmetry_deg=_finite(session.asymmetry_deg),
             gyro_scale=None if result.calibration is None else float(result.calibration.scale),
+            analysis_params=json.dumps(json_safe(asdict(result.params)), sort_keys=True),
             imutrack_version=__version__,
             stored_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
         )
@@ -247,8 +258,7 @@ class Store:
             db.executemany(
                 f"INSERT INTO holds (session_id, {', '.join(_HOLD_COLUMNS)}) "
                 f"VALUES (?, {', '.join('?' * len(_HOLD_COLUMNS))})",
-                [[session_id, *(_finite(v) if isinstance(v, float) else v for v in asdict(h).values())]
-                 for h in result.holds],
+                [[session_id, *(_column_value(getattr(h, name)) for name in _HOLD_COLUMNS)] for h in result.holds],
             )
             db.execute("COMMIT")
         except BaseException:
@@ -277,6 +287,18 @@ class Store:
             values["rep"] = int(values["rep"])
             values["forced"] = bool(values["forced"])
             yield int(row[0]), HoldMetrics(**{k: (float("nan") if v is None else v) for k, v in values.items()})
+
+
+def _column_value(value):
+    """A hold field as SQLite keeps it with its type: bool as 0/1, int, str, float (NaN and infinities as NULL).
+    numpy's scalars are not SQLite's: a numpy bool would be stored as a BLOB that reads back as True."""
+    if isinstance(value, bool | np.bool_):
+        return int(bool(value))
+    if isinstance(value, int | np.integer):
+        return int(value)
+    if isinstance(value, float | np.floating):
+        return _finite(float(value))
+    return value
 
 
 def _finite(value: float) -> float | None:

@@ -1,5 +1,6 @@
 """The progress report: the numbers behind each figure, the files, escaping, and a real browser rendering it."""
 
+import csv
 import os
 import shutil
 import subprocess
@@ -114,13 +115,17 @@ def test_cli_report_writes_what_is_asked(tmp_path, capsys):
     from imutrack.recording import RecordingMeta, write_recording
     from imutrack.sources.simulator import SimulatorConfig, simulate
 
-    session = simulate(SimulatorConfig(seed=4, reps_per_side=1, hold_s=20.0, sample_rate_hz=25.0))
+    session = simulate(SimulatorConfig(seed=4, reps_per_side=2, hold_s=20.0, sample_rate_hz=25.0,
+                                       forced_probability=0.5))
     rec = write_recording(tmp_path / "s.csv", session.samples, RecordingMeta(start_time="2026-11-20T18:00:00+01:00"))
-    assert analyze(rec).holds
+    forced = [h.forced for h in analyze(rec).holds]
+    assert forced == [r.forced for r in session.truth.reps] and True in forced and False in forced
     db = tmp_path / "p.sqlite3"
     assert main(["analyze", str(rec), "--store", "--db", str(db)]) == 0
     assert main(["report", "--db", str(db), "--html", str(tmp_path / "r.html"), "--csv", str(tmp_path / "r.csv"),
                  "--pdf", str(tmp_path / "r.pdf"), "--png", str(tmp_path / "figs")]) == 0
     assert all((tmp_path / n).exists() for n in ("r.html", "r.csv", "r.pdf", "figs/rom.png"))
+    with open(tmp_path / "r.csv", encoding="utf-8") as f:  # what was stored is what was measured
+        assert [row["forced"] == "True" for row in csv.DictReader(f)] == forced
     assert main(["report", "--db", str(db), "--from", "2027-01-01", "--html", str(tmp_path / "x.html")]) == 1
     assert "nothing to report" in capsys.readouterr().err

@@ -5,15 +5,18 @@ import json
 import multiprocessing
 import shutil
 import sqlite3
-from dataclasses import asdict, replace
+from dataclasses import asdict, fields, replace
 from datetime import date, timedelta
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from imutrack.analysis import analyze, json_safe
 from imutrack.calibration import GyroCalibration
 from imutrack.cli import main
+from imutrack.metrics import HoldMetrics
 from imutrack.progress import MDC_DEG, summarize
 from imutrack.recording import RecordingMeta, write_recording
 from imutrack.sources.simulator import SimulatorConfig, simulate
@@ -123,7 +126,7 @@ def test_a_database_from_the_first_schema_is_migrated_keeping_its_data(tmp_path,
         holds = list(store.holds())
         sessions = store.sessions()
     with sqlite3.connect(db) as raw:
-        assert raw.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 4
+        assert raw.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 5
     assert [s.best_rom_left_deg for s in sessions][0] == 41.5
     # schema 4: the gyro scale applied, unknown (not calibrated) for sessions stored before
     assert [s.gyro_scale for s in sessions] == [None, 1.012, None]
@@ -186,3 +189,60 @@ def test_cli_analyze_store_then_progress(tmp_path, recording, capsys):
     assert "range of motion" in capsys.readouterr().out
     assert main(["progress", "--db", str(tmp_path / "none.sqlite3")]) == 1
     assert "no progress database" in capsys.readouterr().err
+
+
+HOLD_VALUES = {
+    bool: st.sampled_from([True, False, np.bool_(True), np.bool_(False)]),
+    int: st.integers(1, 1000) | st.integers(1, 1000).map(np.int64),
+    float: st.floats(-1e6, 1e6, allow_nan=False) | st.just(float("nan")) | st.floats(-1e6, 1e6).map(np.float64),
+    str: st.sampled_from(["left", "right"]),
+}
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.data())
+def test_every_hold_field_comes_back_with_its_type(tmp_path_factory, recording, data):
+    # A numpy bool was stored as a one-byte BLOB that read back as True: 196 of 196 holds "forced".
+    from typing import get_type_hints
+
+    path, result = recording
+    hints = get_type_hints(HoldMetrics)
+    drawn = {f.name: data.draw(HOLD_VALUES[hints[f.name]], label=f.name) for f in fields(HoldMetrics)}
+    hold = HoldMetrics(**drawn)
+    with Store(tmp_path_factory.mktemp("db") / "p.sqlite3") as store:
+        store.add(replace(result, holds=[hold]), path)
+        (_, back), = list(store.holds())
+    for f in fields(HoldMetrics):
+        value, stored = getattr(back, f.name), drawn[f.name]
+        kind = hints[f.name]
+        assert type(value) is kind, (f.name, type(value))
+        if kind is float and np.isnan(stored):
+            assert np.isnan(value)
+        else:
+            assert value == kind(stored), f.name
+
+
+def test_a_store_with_forced_kept_as_blobs_is_repaired(tmp_path, recording):
+    from imutrack.store import APPLICATION_ID, MIGRATIONS
+
+    path, result = recording
+    db = tmp_path / "v4.sqlite3"
+    with sqlite3.connect(db) as raw:  # what imutrack with schema 4 wrote: `forced` as numpy's bytes
+        for migration in MIGRATIONS[:4]:
+            raw.executescript(migration)
+        raw.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+        raw.execute("PRAGMA user_version = 4")
+    with sqlite3.connect(db) as raw:
+        raw.execute("INSERT INTO sessions (id, content_hash, start_time, start_utc, local_date, time_slot, device, "
+                    "profile, assisted, notes, recording_path, duration_s, reps_left, reps_right, imutrack_version, "
+                    "stored_at) VALUES (1, 'h', '2026-11-01T08:00:00+01:00', '2026-11-01T07:00:00+00:00', "
+                    "'2026-11-01', 'morning', 'd', 'p', 'assisted', '', 'x.csv', 300, 1, 1, '0.1.0', 'now')")
+        for rep, (bounce, forced) in enumerate([(0.4, b"\x00"), (2.5, b"\x01")], start=1):
+            raw.execute("INSERT INTO holds (session_id, rep, side, bounce_deg, forced) VALUES (1, ?, 'left', ?, ?)",
+                        (rep, bounce, forced))
+    with Store(db) as store:
+        assert [h.forced for _, h in store.holds()] == [False, True]
+        store.add(result, path)  # and a new session records the parameters it was computed with
+    with sqlite3.connect(db) as raw:
+        params = raw.execute("SELECT analysis_params FROM sessions ORDER BY id").fetchall()
+    assert params[0][0] is None and json.loads(params[1][0])["metrics"]["forced_bounce_deg"] == 1.0
