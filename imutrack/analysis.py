@@ -28,6 +28,9 @@ from imutrack.samples import ImuSamples
 from imutrack.trunk import Neutral, neutral_from, trunk_angles_deg
 
 
+ANALYSIS_SCHEMA_VERSION = 1  # of what SessionAnalysis.to_dict() gives (docs/analysis.schema.json)
+
+
 @dataclass
 class AnalysisParams:
     """Everything that tunes the analysis (plain data: printed and stored with results).
@@ -93,9 +96,10 @@ class SessionAnalysis:
         return path
 
     def to_dict(self) -> dict:
-        """JSON-ready summary (NaN as None): source, metadata, neutral, reps, holds, session metrics, bias and
-        parameters."""
+        """JSON-ready summary (NaN as None): schema version, source, metadata, neutral, reps, holds, session metrics,
+        bias, parameters, gyro calibration and warnings (docs/analysis.schema.json)."""
         return json_safe({
+            "schema_version": ANALYSIS_SCHEMA_VERSION,
             "source": self.source,
             "meta": asdict(self.meta),
             "neutral": {"start_s": self.neutral.start_s, "end_s": self.neutral.end_s},

@@ -6,6 +6,7 @@ import argparse
 import json
 import math
 import os
+import re
 import warnings
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import asdict
@@ -19,7 +20,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from imutrack.analysis import AnalysisParams, SessionAnalysis, analyze
+from imutrack.analysis import ANALYSIS_SCHEMA_VERSION, AnalysisParams, SessionAnalysis, analyze
 from imutrack.errors import ImutrackError, ImutrackWarning
 from imutrack.orientation import OrientationParams
 from imutrack.recording import (
@@ -39,6 +40,7 @@ from imutrack.sources.simulator import (
 )
 
 console = Console()
+status = Console(stderr=True)  # progress, errors and notes: stdout carries only what was asked for
 
 
 def run(args: argparse.Namespace) -> int:
@@ -82,7 +84,7 @@ def simulator_meta(session: SimulatedSession) -> RecordingMeta:
 
 def _progress() -> Progress:
     return Progress(
-        TextColumn("{task.description:<28}"), BarColumn(), TimeElapsedColumn(), console=console, transient=False
+        TextColumn("{task.description:<28}"), BarColumn(), TimeElapsedColumn(), console=status, transient=False
     )
 
 
@@ -334,7 +336,7 @@ def _recordings_in(paths: list[Path]) -> list[Path]:
         elif detect(path) != "generic":
             found.append(path)
         else:
-            for candidate in sorted(path.iterdir()):
+            for candidate in sorted(path.iterdir(), key=_natural):
                 if candidate.suffix.lower() == ".csv":
                     with open(candidate, encoding="utf-8", errors="replace") as f:
                         if f.readline().startswith(MAGIC):
@@ -344,6 +346,11 @@ def _recordings_in(paths: list[Path]) -> list[Path]:
     if not found:
         raise ImutrackError(f"no recordings or phone-app exports in {', '.join(str(p) for p in paths)}")
     return found
+
+
+def _natural(path: Path) -> list:
+    """Sort key: numbers in a name by their value ("s2" before "s10"), the rest without regard to case."""
+    return [int(part) if part.isdigit() else part.lower() for part in re.split(r"(\d+)", path.name)]
 
 
 def _analyze_one(path: Path, params: AnalysisParams) -> tuple[SessionAnalysis | None, str, list[str]]:
@@ -374,29 +381,30 @@ def analyze_command(args: argparse.Namespace) -> int:
                 outcomes[futures[future]] = future.result()
                 progress.advance(task)
     failed = 0
-    results = []
+    results, documents = [], []
     for path in paths:
         result, error, warned = outcomes[path]
         for message in warned:
             warnings.warn(message, ImutrackWarning, stacklevel=1)
         if result is None:
-            if len(paths) == 1:
+            if len(paths) == 1 and not args.json:
                 raise ImutrackError(error)
-            console.print(f"[red]error[/]: {error}")
+            status.print(f"imutrack: error: {error}", markup=False, highlight=False, soft_wrap=True)
+            documents.append({"schema_version": ANALYSIS_SCHEMA_VERSION, "source": str(path), "error": error})
             failed += 1
             continue
         results.append(result)
+        documents.append(result.to_dict())
         _write_outputs(result, args, several=len(paths) > 1)
     if args.store:
         from imutrack.store import Store, default_path
 
         with Store(args.db or default_path()) as store:
             added = sum(store.add(r, r.source)[1] for r in results)
-        console.print(f"stored {added} new session(s) in {store.path} ({len(results) - added} already there)",
-                      style="dim")
-    if args.json:
-        documents = [r.to_dict() for r in results]
-        print(json.dumps(documents[0] if len(paths) == 1 else documents, indent=2, allow_nan=False))
+        status.print(f"stored {added} new session(s) in {store.path} ({len(results) - added} already there)",
+                     style="dim", markup=False)
+    if args.json:  # one shape whatever the number of inputs (docs/analysis.schema.json)
+        print(json.dumps(documents, indent=2, allow_nan=False))
     else:
         for result in results:
             print_analysis(result)

@@ -188,9 +188,9 @@ def test_cli_analyze_json_plot_angles(tmp_path, capsys):
     path = write_recording(tmp_path / "s.csv", session.samples, RecordingMeta(start_time="2026-11-24T07:30:00+01:00"))
     assert main(["analyze", str(path), "--json", "--plot", str(tmp_path / "s.png"),
                  "--angles", str(tmp_path / "a.csv")]) == 0
-    document = json.loads(capsys.readouterr().out)
+    (document,) = json.loads(capsys.readouterr().out)  # a list, whatever the number of inputs
     assert [h["side"] for h in document["holds"]] == ["left", "right"]
-    assert document["session"]["time_slot"] == "morning"
+    assert document["session"]["time_slot"] == "morning" and document["schema_version"] == 1
     assert (tmp_path / "s.png").read_bytes()[:4] == b"\x89PNG"
     assert (tmp_path / "a.csv").read_text().startswith("t_s,twist_deg")
     assert main(["analyze", str(path)]) == 0
@@ -199,16 +199,17 @@ def test_cli_analyze_json_plot_angles(tmp_path, capsys):
 
 
 def test_cli_analyze_folder_in_parallel_keeps_going_past_a_bad_file(tmp_path, capsys):
-    for seed in (1, 2):
+    for seed in (2, 10):
         session = simulate(SimulatorConfig(seed=seed, reps_per_side=1, hold_s=20.0, sample_rate_hz=50.0))
         write_recording(tmp_path / f"s{seed}.csv", session.samples, RecordingMeta())
     (tmp_path / "broken.csv").write_text("# imutrack recording v1\nt_s,seq\n", encoding="utf-8")
     (tmp_path / "other.csv").write_text("a,b\n1,2\n", encoding="utf-8")  # not a recording: skipped
-    assert main(["analyze", str(tmp_path), "--json", "--jobs", "2"]) == 1
+    assert main(["analyze", str(tmp_path), "--json", "--jobs", "2"]) == 1  # some failed
     captured = capsys.readouterr()
-    documents = json.loads(captured.out[captured.out.index("[") :])
-    assert sorted(d["source"].rsplit("/", 1)[-1] for d in documents) == ["s1.csv", "s2.csv"]
-    assert "broken.csv" in captured.out + captured.err
+    documents = json.loads(captured.out)  # stdout is the JSON only: progress and errors went to stderr
+    assert [d["source"].rsplit("/", 1)[-1] for d in documents] == ["broken.csv", "s2.csv", "s10.csv"]  # natural order
+    assert "holds" in documents[1] and "holds" in documents[2]
+    assert set(documents[0]) == {"schema_version", "source", "error"} and "broken.csv" in captured.err
 
 
 def test_an_accelerometer_only_recording_is_refused_for_twist_with_what_it_can_do(tmp_path, capsys):
@@ -284,3 +285,24 @@ def test_a_recording_started_with_the_sensor_on_the_table_takes_its_neutral_once
     for hold, rep in zip(result.holds, session.truth.reps):
         assert hold.mean_twist_deg == pytest.approx(rep.mean_twist_deg, abs=1.0)
         assert hold.hold_start_s == pytest.approx(rep.hold_start_s + 21.0, abs=0.2)
+
+
+def test_json_output_follows_its_documented_schema(tmp_path, capsys):
+    # docs/analysis.schema.json documents every field; a field added to the output must be added there too
+    import jsonschema
+
+    from tests.conftest import REPO
+
+    schema = json.loads((REPO / "docs" / "analysis.schema.json").read_text(encoding="utf-8"))
+    session = simulate(SimulatorConfig(seed=6, reps_per_side=1, hold_s=0.0, sample_rate_hz=25.0))  # quick turns
+    good = write_recording(tmp_path / "a.csv", session.samples, RecordingMeta())
+    held = write_recording(tmp_path / "b.csv", simulate(SimulatorConfig(seed=6, reps_per_side=1, hold_s=20.0,
+                                                                        sample_rate_hz=25.0)).samples, RecordingMeta())
+    (tmp_path / "c.csv").write_text("# imutrack recording v1\nt_s,seq\n", encoding="utf-8")
+    assert main(["analyze", str(good), str(held), str(tmp_path / "c.csv"), "--json"]) == 1
+    documents = json.loads(capsys.readouterr().out)
+    jsonschema.validate(documents, schema)
+    assert [len(d.get("holds", [])) for d in documents] == [0, 2, 0] and "error" in documents[2]
+    assert len(documents[0]["reps"]) == 2
+    with pytest.raises(jsonschema.ValidationError):  # the schema is strict: an undocumented field fails
+        jsonschema.validate([documents[1] | {"surprise": 1}], schema)

@@ -70,7 +70,7 @@ def test_cli_calibrate_then_analyze(tmp_path, capsys):
     assert main(["calibrate", str(turns)]) == 0
     assert "simulator 9: gyro scale" in " ".join(capsys.readouterr().out.split())
     assert main(["analyze", str(recording), "--json"]) == 0
-    document = json.loads(capsys.readouterr().out)
+    (document,) = json.loads(capsys.readouterr().out)
     assert document["gyro_calibration"]["device"] == "simulator 9" and document["gyro_calibration"]["turns"] == 3
     config = tmp_path / "cal.json"
     config.write_text("{not json", encoding="utf-8")

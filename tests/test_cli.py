@@ -59,7 +59,7 @@ def test_simulate_can_shift_on_the_seat_and_analyze_measures_each_rep_from_facin
     assert max(abs(x) for x in truth["seat_deg_at_turns"]) > 3.0
     capsys.readouterr()
     assert main(["analyze", str(out), "--json"]) == 0
-    holds = json.loads(capsys.readouterr().out)["holds"]
+    holds = json.loads(capsys.readouterr().out)[0]["holds"]
     for hold, seat, rep in zip(holds, truth["seat_deg_at_turns"], truth["reps"]):
         assert hold["neutral_shift_deg"] == pytest.approx(seat, abs=1.0)
         assert hold["mean_twist_deg"] == pytest.approx(rep["mean_twist_deg"], abs=1.0)

@@ -121,7 +121,7 @@ def test_cli_import_then_analyze(tmp_path, capsys):
     converted = tmp_path / "rec" / "phone.csv"
     assert read_recording(converted).meta.profile == "phyphox"
     assert main(["analyze", str(zip_path), "--json"]) == 0
-    document = json.loads(capsys.readouterr().out)
+    (document,) = json.loads(capsys.readouterr().out)
     assert [h["side"] for h in document["holds"]] == ["left", "right"]
     assert main(["import", str(tmp_path / "missing.zip")]) == 1
     assert "no such file" in capsys.readouterr().err
@@ -235,7 +235,6 @@ def test_analyze_finds_phone_exports_in_folders(tmp_path, capsys):
     (folder / "notes.txt").write_text("not data")
     sensor_logger = write_folder(tmp_path / "evening-sensor-logger", sensor_logger_tables(session.samples, "ios"))
     assert main(["analyze", str(folder), str(sensor_logger), "--json", "--jobs", "1"]) == 0
-    text = capsys.readouterr().out
-    documents = json.loads(text[text.index("["):])  # after the progress bar
+    documents = json.loads(capsys.readouterr().out)
     assert sorted(d["meta"]["profile"] for d in documents) == ["phyphox", "sensor-logger"]
     assert all([h["side"] for h in d["holds"]] == ["left", "right"] for d in documents)

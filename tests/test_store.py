@@ -181,7 +181,7 @@ def test_cli_analyze_store_then_progress(tmp_path, recording, capsys):
     db = tmp_path / "p.sqlite3"
     assert main(["analyze", str(path), "--store", "--db", str(db)]) == 0
     assert main(["analyze", str(path), "--store", "--db", str(db)]) == 0
-    assert "0 new session(s)" in flat(capsys.readouterr().out)
+    assert "0 new session(s)" in flat(capsys.readouterr().err)  # a note: stdout keeps the data alone
     assert main(["progress", "--db", str(db), "--json"]) == 0
     summary = json.loads(capsys.readouterr().out)
     assert summary["sessions"] == 1 and summary["holds"] == 2
