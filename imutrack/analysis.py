@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 import os
 import warnings
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 
 import numpy as np
@@ -95,6 +95,12 @@ class SessionAnalysis:
             f.write("".join(f"{t:.6f},{a:.4f},{b:.4f},{c:.4f},{r},{ph},{d:.4f}\n" for t, a, b, c, r, ph, d in rows))
         return path
 
+    def hold_rows(self) -> list[dict]:
+        """One row per hold: ``source``, ``session_start`` (ISO 8601, local offset), ``time_slot``, then every
+        :class:`HoldMetrics` field (units in their names; NaN where not measured)."""
+        head = {"source": self.source, "session_start": self.session.start_time, "time_slot": self.session.time_slot}
+        return [head | asdict(h) for h in self.holds]
+
     def to_dict(self) -> dict:
         """JSON-ready summary (NaN as None): schema version, source, metadata, neutral, reps, holds, session metrics,
         bias, parameters, gyro calibration and warnings (docs/analysis.schema.json)."""
@@ -114,6 +120,24 @@ class SessionAnalysis:
             "gyro_calibration": asdict(self.calibration) if self.calibration is not None else None,
             "warnings": list(self.warnings),
         })
+
+
+HOLD_TABLE_COLUMNS = ["source", "session_start", "time_slot", *(f.name for f in fields(HoldMetrics))]
+
+
+def holds_frame(*sources, params: AnalysisParams | None = None):
+    """A pandas DataFrame of every hold of the given recordings (paths, :class:`Recording`s or analyses already
+    made), one row each, with ``HOLD_TABLE_COLUMNS`` (:meth:`SessionAnalysis.hold_rows`). Needs pandas
+    (``pip install "imutrack[pandas]"``)."""
+    try:
+        import pandas
+    except ImportError:
+        raise ImutrackError('holds_frame needs pandas: pip install "imutrack[pandas]"') from None
+    rows = []
+    for source in sources:
+        result = source if isinstance(source, SessionAnalysis) else analyze(source, params)
+        rows += result.hold_rows()
+    return pandas.DataFrame(rows, columns=HOLD_TABLE_COLUMNS)
 
 
 def json_safe(value):

@@ -108,7 +108,11 @@ def build_parser() -> argparse.ArgumentParser:
         "table per session, or JSON with --json.",
     )
     analyze.add_argument("files", type=Path, nargs="+", metavar="FILE_OR_FOLDER", help="recordings (.csv) or folders")
-    analyze.add_argument("--json", action="store_true", help="print JSON (one object per session) instead of tables")
+    analyze.add_argument("--json", action="store_true", help="print JSON instead of tables: a list, one record per "
+                                                             "recording (docs/analysis.schema.json)")
+    analyze.add_argument("--csv", type=Path, metavar="HOLDS.csv",
+                         help="also write one row per hold across all recordings (source, session start, time slot, "
+                              "every hold metric)")
     analyze.add_argument("--plot", type=Path, metavar="PNG", help="session figure (a folder when there are several)")
     analyze.add_argument(
         "--angles", type=Path, metavar="CSV", help="per-sample angles t_s, twist_deg, flexion_deg, lean_deg, rep, "

@@ -20,7 +20,13 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from imutrack.analysis import ANALYSIS_SCHEMA_VERSION, AnalysisParams, SessionAnalysis, analyze
+from imutrack.analysis import (
+    ANALYSIS_SCHEMA_VERSION,
+    HOLD_TABLE_COLUMNS,
+    AnalysisParams,
+    SessionAnalysis,
+    analyze,
+)
 from imutrack.errors import ImutrackError, ImutrackWarning
 from imutrack.orientation import OrientationParams
 from imutrack.recording import (
@@ -403,6 +409,12 @@ def analyze_command(args: argparse.Namespace) -> int:
             added = sum(store.add(r, r.source)[1] for r in results)
         status.print(f"stored {added} new session(s) in {store.path} ({len(results) - added} already there)",
                      style="dim", markup=False)
+    if args.csv is not None:
+        from imutrack.report.tables import write_csv
+
+        write_csv(args.csv, HOLD_TABLE_COLUMNS, ([row[c] for c in HOLD_TABLE_COLUMNS]
+                                                 for result in results for row in result.hold_rows()))
+        status.print(f"holds: {args.csv}", style="dim", markup=False, highlight=False)
     if args.json:  # one shape whatever the number of inputs (docs/analysis.schema.json)
         print(json.dumps(documents, indent=2, allow_nan=False))
     else:

@@ -306,3 +306,28 @@ def test_json_output_follows_its_documented_schema(tmp_path, capsys):
     assert len(documents[0]["reps"]) == 2
     with pytest.raises(jsonschema.ValidationError):  # the schema is strict: an undocumented field fails
         jsonschema.validate([documents[1] | {"surprise": 1}], schema)
+
+
+def test_holds_of_many_recordings_as_one_csv_and_one_dataframe(tmp_path, capsys, monkeypatch):
+    import pandas
+
+    import imutrack
+
+    paths, truths = [], []
+    for seed, start in ((7, "2026-11-24T07:30:00+01:00"), (8, "2026-11-24T19:05:00+01:00")):
+        session = simulate(SimulatorConfig(seed=seed, reps_per_side=1, hold_s=20.0, sample_rate_hz=25.0))
+        name = "=HYPERLINK(x).csv" if seed == 8 else f"s{seed}.csv"  # a file name a spreadsheet would run
+        paths.append(write_recording(tmp_path / name, session.samples, RecordingMeta(start_time=start)))
+        truths += [r.mean_twist_deg for r in session.truth.reps]
+    monkeypatch.chdir(tmp_path)  # the recordings given by name, as a user in that folder would
+    assert main(["analyze", *(p.name for p in paths), "--csv", "holds.csv"]) == 0
+    table = pandas.read_csv(tmp_path / "holds.csv")
+    assert list(table.columns) == imutrack.analysis.HOLD_TABLE_COLUMNS
+    assert list(table["time_slot"]) == ["morning", "morning", "evening", "evening"]
+    assert list(table["side"]) == ["left", "right"] * 2 and table["forced"].dtype == bool
+    np.testing.assert_allclose(table["mean_twist_deg"], truths, atol=0.5)
+    assert list(table["source"]) == ["s7.csv"] * 2 + ["'=HYPERLINK(x).csv"] * 2  # shown as text, not run
+    frame = imutrack.holds_frame(*paths)
+    assert list(frame.columns) == list(table.columns) and len(frame) == 4
+    np.testing.assert_allclose(frame["mean_twist_deg"], table["mean_twist_deg"], atol=1e-6)
+    assert frame["session_start"][0] == "2026-11-24T07:30:00+01:00"

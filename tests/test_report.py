@@ -129,3 +129,12 @@ def test_cli_report_writes_what_is_asked(tmp_path, capsys):
         assert [row["forced"] == "True" for row in csv.DictReader(f)] == forced
     assert main(["report", "--db", str(db), "--from", "2027-01-01", "--html", str(tmp_path / "x.html")]) == 1
     assert "nothing to report" in capsys.readouterr().err
+
+
+def test_the_csv_of_holds_opens_as_data_in_a_spreadsheet(tmp_path):
+    sessions, holds = history(device='=HYPERLINK("http://x","click")')  # a device name is user text
+    path = report.write_csv(sessions, holds, tmp_path / "r.csv")
+    with open(path, encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    assert {row["device"] for row in rows} == {"'=HYPERLINK(\"http://x\",\"click\")"}
+    assert rows[0]["mean_lean_deg"] != "" and float(rows[0]["rom_deg"]) == 40.0  # numbers stay numbers

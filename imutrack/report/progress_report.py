@@ -7,7 +7,6 @@ and snapshot-compared without looking at pixels.
 from __future__ import annotations
 
 import base64
-import csv
 import html
 import io
 from dataclasses import dataclass, fields
@@ -23,6 +22,7 @@ from matplotlib.backends.backend_pdf import PdfPages  # noqa: E402
 
 from imutrack.metrics import HoldMetrics  # noqa: E402
 from imutrack.progress import MDC_DEG, Progress, summarize  # noqa: E402
+from imutrack.report.tables import write_csv as write_table  # noqa: E402
 from imutrack.store import StoredSession  # noqa: E402
 
 SLOTS = ("morning", "afternoon", "evening")
@@ -267,16 +267,12 @@ def write_pdf(data: ReportData, sessions: list[StoredSession], path: Path, figs:
 
 
 def write_csv(sessions: list[StoredSession], holds: list[tuple[int, HoldMetrics]], path: Path) -> Path:
+    """One row per hold with its session's start, time slot, hands and device (cells safe for spreadsheets)."""
     by_id = {s.id: s for s in sessions}
     hold_names = [f.name for f in fields(HoldMetrics)]
-    with open(path, "w", newline="", encoding="utf-8") as f:
-        writer = csv.writer(f)
-        writer.writerow(["session_start", "local_date", "time_slot", "assisted", "device", *hold_names])
-        for sid, h in holds:
-            s = by_id[sid]
-            writer.writerow([s.start_time, s.local_date, s.time_slot, s.assisted, s.device,
-                             *(getattr(h, name) for name in hold_names)])
-    return path
+    return write_table(path, ["session_start", "local_date", "time_slot", "assisted", "device", *hold_names],
+                       ([by_id[sid].start_time, by_id[sid].local_date, by_id[sid].time_slot, by_id[sid].assisted,
+                         by_id[sid].device, *(getattr(h, name) for name in hold_names)] for sid, h in holds))
 
 
 def _fmt(value: float | None, spec: str = ".1f") -> str:
