@@ -22,7 +22,6 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 import numpy as np
-from scipy.signal import savgol_filter
 
 from imutrack.frames import MOVEMENT_ONSET_FRACTION
 from imutrack.intervals import runs
@@ -85,6 +84,8 @@ def twist_rate_deg_s(t_s: np.ndarray, twist_deg: np.ndarray, smooth_s: float) ->
     window = max(5, int(round(smooth_s / dt)) | 1)
     if window > len(twist_deg):
         return np.gradient(twist_deg, t_s)
+    from scipy.signal import savgol_filter  # scipy.signal costs a second to import: only when needed
+
     return savgol_filter(twist_deg, window, 2, deriv=1, delta=dt)
 
 

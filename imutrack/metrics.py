@@ -8,7 +8,6 @@ from functools import lru_cache
 
 import numpy as np
 from scipy.ndimage import maximum_filter1d, uniform_filter1d
-from scipy.signal import butter, savgol_filter, sosfilt, sosfilt_zi, sosfiltfilt
 
 from imutrack.holds import Rep
 from imutrack.intervals import runs
@@ -70,6 +69,8 @@ def _bandpass(lo_hz: float, hi_hz: float, fs: float) -> tuple[np.ndarray, np.nda
     """A 2nd-order Butterworth band-pass as second-order sections, its steady-state initial conditions, and the
     length of the odd extension scipy's ``sosfiltfilt`` pads with (computed once: they cost more than the filtering
     of a hold)."""
+    from scipy.signal import butter, sosfilt_zi  # scipy.signal costs a second to import: only when needed
+
     sos = butter(2, [lo_hz, hi_hz], btype="bandpass", fs=fs, output="sos")
     taps = 2 * len(sos) + 1 - min(int((sos[:, 2] == 0).sum()), int((sos[:, 5] == 0).sum()))
     return sos, sosfilt_zi(sos), 3 * taps
@@ -82,6 +83,8 @@ def _band(signal: np.ndarray, fs: float, band_hz: tuple[float, float]) -> np.nda
     hi = min(hi, 0.45 * fs)
     if len(signal) < 30 or lo >= hi:
         return np.zeros_like(signal)
+    from scipy.signal import sosfilt, sosfiltfilt
+
     sos, zi, edge = _bandpass(lo, hi, round(fs, 6))
     if len(signal) <= edge:
         return sosfiltfilt(sos, signal, axis=0)
@@ -103,6 +106,8 @@ def breathing(t_s: np.ndarray, flexion_deg: np.ndarray, params: MetricParams) ->
     its peak), gives the rate.
     Depth is 2√2 × the SD of the cleaned series (exact for a sinusoid).
     """
+    from scipy.signal import savgol_filter  # scipy.signal costs a second to import: only when needed
+
     n = len(t_s)
     if n < 10 or t_s[-1] - t_s[0] < 15.0:  # fewer than ~2 slow breaths: no estimate
         return float("nan"), float("nan")
