@@ -19,7 +19,8 @@ towards forward by a degree or two over it (0.1–0.3°/s, smoothly), and breath
   integral over the interval — plus how exactly the person came back (``return_sd_deg``), plus any quick movement in
   a rest that is not settling (a shift on the seat: a second or two, where settling takes many), which is measured
   and taken out;
-* its **rate**: the bias plus the settling, good to ``rest_rate_sd_deg_s``;
+* its **rate** over the same last seconds: the bias plus what is left of the settling, good to
+  ``rest_rate_sd_deg_s``;
 * its **horizontal bias**: the mean rate about the two horizontal axes, with the net tilt the accelerometer saw over
   the rest taken out (breathing in a short rest leaves a net pitch that would otherwise read as bias).
 
@@ -209,7 +210,8 @@ class RestObservation:
         start_s, end_s: the rest, s.
         level_start_s, level_end_s: the window its level is taken over, s.
         level_deg: raw twist (the integral of the rate about vertical, bias included) over the level window, °.
-        rate_deg_s: raw mean rate about vertical over the rest, °/s (bias + settling).
+        rate_deg_s: raw mean rate about vertical over the level window, °/s (bias + what is left of settling: by the
+            rest's end people have mostly settled).
         horizontal_bias_rad_s: the bias about the horizontal axes (sensor frame, ⊥ ``up``), rad/s (3,).
         up: mean up direction in the sensor frame over the rest, unit (3,).
         steps_before_deg: quick movements that are not settling, from the previous rest's level window to this
@@ -268,7 +270,7 @@ class BiasFit:
             row[i] = 1.0
             rows.append(row)
             values.append(r.rate_deg_s)
-            duration = max(r.end_s - r.start_s, 1e-3)
+            duration = max(r.level_end_s - r.level_start_s, 1e-3)
             sds.append(np.hypot(p.rest_rate_sd_deg_s, self.noise_deg_rts / np.sqrt(duration)))
             kinds.append(0)
         for i in range(1, k):  # levels: the bias's integral between consecutive rests' levels
@@ -631,7 +633,9 @@ def _observe(samples: ImuSamples, twist_deg: np.ndarray, raw_deg: np.ndarray, up
         for i, j in fast:
             quiet[i - a:j - a] = False
         raw_rate = np.gradient(raw_deg[a:b], t[a:b])
-        rate = float(raw_rate[quiet].mean()) if quiet.any() else float(raw_rate.mean())
+        late = quiet & (np.arange(a, b) >= w0)  # the rest's end: settling, if any, has mostly run its course
+        rate = float(raw_rate[late].mean()) if late.sum() > 2 else (
+            float(raw_rate[quiet].mean()) if quiet.any() else float(raw_rate.mean()))
         bias, up = _bias_of(t[a:b], samples.gyr_rad_s[a:b], samples.acc_m_s2[a:b], samples.rate_hz)
         horizontal = bias - (bias @ up) * up
         level_at = (w0 + w1 - 1) // 2  # the level window's middle sample
