@@ -2,6 +2,7 @@
 
 import json
 import warnings
+from pathlib import Path
 from datetime import datetime
 
 import numpy as np
@@ -238,3 +239,29 @@ def test_analyze_finds_phone_exports_in_folders(tmp_path, capsys):
     documents = json.loads(capsys.readouterr().out)
     assert sorted(d["meta"]["profile"] for d in documents) == ["phyphox", "sensor-logger"]
     assert all([h["side"] for h in d["holds"]] == ["left", "right"] for d in documents)
+
+
+def test_a_generic_csv_in_units_other_than_declared_is_refused_with_the_fix(tmp_path):
+    session = simulate(SimulatorConfig(seed=24, reps_per_side=1, hold_s=20.0, sample_rate_hz=50.0))
+    s = session.samples
+    columns = dict(t="t", gx="gx", gy="gy", gz="gz", ax="ax", ay="ay", az="az")
+
+    def write(t, gyr) -> Path:
+        path = tmp_path / "x.csv"
+        rows = ["t,gx,gy,gz,ax,ay,az"] + [",".join(f"{v:.9g}" for v in (ti, *g, *a))
+                                          for ti, g, a in zip(t, gyr, s.acc_m_s2)]
+        path.write_text("\n".join(rows) + "\n", encoding="utf-8")
+        return path
+
+    ms = write(s.t_s * 1000.0, s.gyr_rad_s)  # milliseconds, not declared: read as seconds
+    with pytest.raises(RecordingFormatError, match=r"0\.05 Hz.*say --units t=ms"):
+        load(ms, columns=columns)
+    assert load(ms, columns=columns, units=dict(t="ms")).samples.rate_hz == pytest.approx(50.0)
+    degrees = write(s.t_s, np.degrees(s.gyr_rad_s))  # degrees per second, not declared: read as radians
+    with pytest.raises(RecordingFormatError, match="say --units gyr=deg/s"):
+        load(degrees, columns=columns)
+    np.testing.assert_allclose(load(degrees, columns=columns, units=dict(gyr="deg/s")).samples.gyr_rad_s,
+                               s.gyr_rad_s, atol=1e-6)
+    seconds_as_ns = write(s.t_s * 1e9, s.gyr_rad_s)
+    with pytest.raises(RecordingFormatError, match="say --units t=ns"):
+        load(seconds_as_ns, columns=columns, units=dict(t="us"))

@@ -33,6 +33,38 @@ def parse_mapping(text: str, what: str) -> dict[str, str]:
     return mapping
 
 
+MAX_GYRO_RAD_S = np.radians(1000.0)  # beyond a trunk's turns, and the usual full scale of a MEMS gyro
+MAX_QUIET_GYRO_SD_RAD_S = 0.05  # a still sensor's gyro varies by far less (0.001-0.01 rad/s over a second)
+
+
+def check_plausible(samples: ImuSamples, where: str, units: dict[str, str]) -> None:
+    """Refuse numbers that no chest IMU gives, with the ``--units`` that would fix them: a rate outside 5–5000 Hz or
+    a session of more than 12 h (time in another unit), a gyro beyond 1000 °/s, or one whose quietest second varies
+    by more than 0.05 rad/s (degrees per second read as radians per second)."""
+    rate, hours = samples.rate_hz, samples.duration_s / 3600.0
+    said = units.get("t", "s")
+    if not 5.0 <= rate <= 5000.0 or hours > 12.0:
+        shorter = {"s": "ms", "ms": "us", "us": "ns"}.get(said)
+        longer = {"ns": "us", "us": "ms", "ms": "s"}.get(said)
+        guess = shorter if rate < 5.0 or hours > 12.0 else longer
+        fix = f"; if the time column is in {guess}, say --units t={guess}" if guess else ""
+        raise RecordingFormatError(
+            f"{where}: read with time in {said}, the samples are {1.0 / rate:.3g} s apart ({rate:.3g} Hz) over "
+            f"{hours:.3g} h: no chest sensor records like that{fix}")
+    gyr = samples.gyr_rad_s
+    fast = float(np.percentile(np.linalg.norm(gyr, axis=1), 99.9))
+    width = max(2, int(round(rate)))
+    seconds = len(gyr) // width
+    quiet = float(np.min(np.median(gyr[:seconds * width].reshape(seconds, width, 3).std(axis=1), axis=1))) \
+        if seconds else 0.0
+    if units.get("gyr", "rad/s") == "rad/s" and (fast > MAX_GYRO_RAD_S or quiet > MAX_QUIET_GYRO_SD_RAD_S):
+        what = (f"reaches {fast:.3g} rad/s" if fast > MAX_GYRO_RAD_S else
+                f"varies by {quiet:.3g} rad/s even in its quietest second")
+        raise RecordingFormatError(
+            f"{where}: read as rad/s, the gyroscope {what}, as no chest sensor does; if it is in degrees per second, "
+            "say --units gyr=deg/s")
+
+
 def read_generic(text: str, where: str, columns: dict[str, str], units: dict[str, str],
                  chest_axis: str = "+z") -> tuple[ImuSamples, RecordingMeta, list[str]]:
     table = read_table(text, where)
@@ -74,6 +106,7 @@ def read_generic(text: str, where: str, columns: dict[str, str], units: dict[str
     if len(t) < 2:
         raise RecordingFormatError(f"{where}: fewer than two usable rows")
     samples = ImuSamples(t - t[0], both[:, 0:3], both[:, 3:6], both[:, 6:9] if has_mag else None)
+    check_plausible(samples, where, units)
     meta = RecordingMeta(device="generic CSV", profile="generic", chest_normal_axis=chest_axis,
                          sample_rate_hz=round(samples.rate_hz, 3))
     return samples, meta, notes
