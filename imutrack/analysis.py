@@ -29,6 +29,9 @@ from imutrack.trunk import Neutral, neutral_from, trunk_angles_deg
 
 
 ANALYSIS_SCHEMA_VERSION = 1  # of what SessionAnalysis.to_dict() gives (docs/analysis.schema.json)
+# The version of the numbers: raised with every entry under "Scientific changes" in CHANGELOG.md, so stored sessions
+# computed by an earlier analysis are known (imutrack reanalyze). 2: the rest stage (the bias fitted on all rests).
+ANALYSIS_VERSION = 2
 
 
 @dataclass
@@ -106,6 +109,7 @@ class SessionAnalysis:
         bias, parameters, gyro calibration and warnings (docs/analysis.schema.json)."""
         return json_safe({
             "schema_version": ANALYSIS_SCHEMA_VERSION,
+            "analysis_version": ANALYSIS_VERSION,
             "source": self.source,
             "meta": asdict(self.meta),
             "neutral": {"start_s": self.neutral.start_s, "end_s": self.neutral.end_s},

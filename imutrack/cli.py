@@ -86,6 +86,18 @@ def build_parser() -> argparse.ArgumentParser:
                           help="write instead N whole turns on a swivel chair with the same simulated sensor (for "
                                "'imutrack calibrate'; + = to the left)")
 
+    reanalyze = commands.add_parser(
+        "reanalyze",
+        help="analyse the stored sessions again from their recordings with this version of the analysis",
+        description="After a change of the analysis (CHANGELOG.md, Scientific changes) the stored sessions keep the "
+        "numbers of the version that computed them, and progress and reports say so. This analyses them again from "
+        "their recordings (with the choices made when they were first analysed: neutral, chest axis, 9D) and shows "
+        "what changed. Sessions whose recording is gone keep their numbers.",
+    )
+    reanalyze.add_argument("--db", type=Path, help="progress database (default: in the user data folder)")
+    reanalyze.add_argument("--all", action="store_true", help="every session, not only those from earlier versions")
+    reanalyze.add_argument("--jobs", type=int, default=0, help="parallel processes (default: cores)")
+
     calibrate = commands.add_parser(
         "calibrate",
         help="measure the gyro's scale from whole turns on a swivel chair, and keep it for the sensor",

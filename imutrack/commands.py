@@ -63,6 +63,7 @@ def run(args: argparse.Namespace) -> int:
         "import": import_command,
         "live": live_command,
         "calibrate": calibrate_command,
+        "reanalyze": reanalyze_command,
     }[args.command]
     return handler(args)
 
@@ -435,6 +436,66 @@ def _write_outputs(result: SessionAnalysis, args: argparse.Namespace, several: b
         result.write_angles_csv(target)
 
 
+def reanalyze_command(args: argparse.Namespace) -> int:
+    """Analyse stored sessions again from their recordings with this version of the analysis, and say what changed."""
+    from imutrack.analysis import ANALYSIS_VERSION
+    from imutrack.store import Store, default_path
+
+    path = args.db or default_path()
+    if not path.exists():
+        raise ImutrackError(f"no progress database at {path} yet: analyse sessions with 'imutrack analyze --store'")
+    with Store(path) as store:
+        todo = [s for s in store.sessions() if args.all or s.analysis_version != ANALYSIS_VERSION]
+        params = {s.id: _kept_choices(store.analysis_params(s.id)) for s in todo}
+    gone = [s for s in todo if not s.recording_path or not Path(s.recording_path).is_file()]
+    todo = [s for s in todo if s not in gone]
+    if not todo and not gone:
+        console.print(f"every stored session is already from this analysis (version {ANALYSIS_VERSION})")
+        return 0
+    outcomes = {}
+    if todo:
+        with _progress() as progress, ProcessPoolExecutor(max_workers=args.jobs or os.cpu_count() or 1) as pool:
+            task = progress.add_task(f"re-analysing {len(todo)} sessions", total=len(todo))
+            futures = {pool.submit(_analyze_one, Path(s.recording_path), params[s.id]): s for s in todo}
+            for future in as_completed(futures):
+                outcomes[futures[future].id] = future.result()
+                progress.advance(task)
+    table = Table(title=f"{path.name}: re-analysed (analysis version {ANALYSIS_VERSION})", title_justify="left",
+                  box=box.SIMPLE_HEAD)
+    for column in ("session", "left best, °", "right best, °"):
+        table.add_column(column, justify="right")
+    failed = 0
+    with Store(path) as store:
+        for s in todo:
+            result, error, _ = outcomes[s.id]
+            if result is None:
+                status.print(f"imutrack: error: {error}; the stored session is kept as it was", markup=False,
+                             highlight=False, soft_wrap=True)
+                failed += 1
+                continue
+            store.replace(s.id, result)
+            m = result.session
+            table.add_row(f"{s.start_time[:16].replace('T', ' ')} {s.time_slot}",
+                          f"{_num(s.best_rom_left_deg, '.1f')} → {_num(m.left.best_rom_deg, '.1f')}",
+                          f"{_num(s.best_rom_right_deg, '.1f')} → {_num(m.right.best_rom_deg, '.1f')}")
+    console.print(table)
+    for s in gone:
+        status.print(f"note: the recording of the session of {s.start_time[:16].replace('T', ' ')} is gone "
+                     f"({s.recording_path or 'not kept'}): it keeps the numbers of analysis version "
+                     f"{s.analysis_version or 1}", markup=False, highlight=False, soft_wrap=True)
+    return 1 if failed else 0
+
+
+def _kept_choices(stored: dict | None) -> AnalysisParams:
+    """The current analysis, with what a person chose when the session was first analysed (an explicit neutral, the
+    chest axis, 9D) carried over from its stored parameters."""
+    stored = stored or {}
+    neutral = stored.get("neutral_s")
+    return AnalysisParams(orientation=OrientationParams(use_mag=bool(stored.get("orientation", {}).get("use_mag"))),
+                          neutral_s=tuple(neutral) if neutral else None,
+                          chest_normal_axis=stored.get("chest_normal_axis"))
+
+
 def calibrate_command(args: argparse.Namespace) -> int:
     """Measure the gyro's scale from a recording of whole turns on a swivel chair, and keep it for its device."""
     from imutrack.calibration import estimate, save
@@ -544,7 +605,7 @@ def sim_sensor_command(args: argparse.Namespace) -> int:
 
 
 def progress_command(args: argparse.Namespace) -> int:
-    from imutrack.progress import MDC_DEG, summarize
+    from imutrack.progress import MDC_DEG, summarize, version_note
     from imutrack.store import Store, default_path
 
     path = args.db or default_path()
@@ -562,6 +623,9 @@ def progress_command(args: argparse.Namespace) -> int:
     if not sessions:
         console.print("no sessions in that period")
         return 0
+    note = version_note(sessions)
+    if note:
+        status.print(f"note: {note}", markup=False, highlight=False)
     console.print(f"[bold]{summary.sessions} sessions[/], {summary.holds} holds, {summary.first_date} to "
                   f"{summary.last_date}; streak {summary.streak_days} day(s)")
     table = Table(box=box.SIMPLE_HEAD, title="range of motion (best hold of the day)", title_justify="left")

@@ -51,6 +51,18 @@ class Progress:
     advice: list[str] = field(default_factory=list)
 
 
+def version_note(sessions: list[StoredSession]) -> str | None:
+    """A sentence when some of the sessions were computed by an earlier version of the analysis (their numbers are
+    not comparable with the others'), or None."""
+    from imutrack.analysis import ANALYSIS_VERSION
+
+    earlier = sum(s.analysis_version != ANALYSIS_VERSION for s in sessions)
+    if not earlier:
+        return None
+    return (f"{earlier} of {len(sessions)} sessions were computed by an earlier version of the analysis, so their "
+            "numbers do not compare with the others': run 'imutrack reanalyze' to bring them up to date")
+
+
 def _trend(daily: dict[str, float]) -> SideTrend:
     if not daily:
         return SideTrend(0, None, None, None, None, None, None)

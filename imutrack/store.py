@@ -104,6 +104,10 @@ MIGRATIONS: list[str] = [
     UPDATE holds SET forced = CASE WHEN bounce_deg > 1.0 THEN 1 ELSE 0 END;
     ALTER TABLE sessions ADD COLUMN analysis_params TEXT
     """,
+    # 6: which analysis computed the numbers (imutrack.analysis.ANALYSIS_VERSION); NULL: one before versions were kept
+    """
+    ALTER TABLE sessions ADD COLUMN analysis_version INTEGER
+    """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -131,6 +135,7 @@ class StoredSession:
     best_rom_right_deg: float | None
     asymmetry_deg: float | None
     gyro_scale: float | None = None  # the gyro scale applied (imutrack calibrate); None: not calibrated
+    analysis_version: int | None = None  # which analysis computed the numbers; None: one before versions were kept
 
 
 def content_hash(path: str | os.PathLike) -> str:
@@ -211,12 +216,63 @@ class Store:
         """Store an analysed session; returns (session id, True if it was new). The same recording stored again
         returns the existing id and changes nothing. ``digest`` identifies a session whose recording is not kept
         (``recording_path`` None)."""
-        from imutrack import __version__
-
         if digest is None:
             if recording_path is None:
                 raise ValueError("a session needs its recording or a digest")
             digest = content_hash(recording_path)
+        row = self._row(result, digest, recording_path)
+        db = self._db
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            existing = db.execute("SELECT id FROM sessions WHERE content_hash = ?", (digest,)).fetchone()
+            if existing:
+                db.execute("COMMIT")
+                return int(existing[0]), False
+            cursor = db.execute(
+                f"INSERT INTO sessions ({', '.join(row)}) VALUES ({', '.join('?' * len(row))})", list(row.values())
+            )
+            session_id = int(cursor.lastrowid)
+            self._insert_holds(session_id, result)
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        return session_id, True
+
+    def replace(self, session_id: int, result: SessionAnalysis) -> None:
+        """Store a new analysis of a stored session in place of the old one (:func:`imutrack reanalyze`): its
+        numbers, holds, parameters and analysis version; the recording, its identity and when it was stored stay."""
+        old = self._db.execute("SELECT content_hash, recording_path, stored_at FROM sessions WHERE id = ?",
+                               (session_id,)).fetchone()
+        if old is None:
+            raise StoreError(f"{self.path}: no session {session_id}")
+        row = self._row(result, old[0], old[1] or None)
+        row.update(recording_path=old[1], stored_at=old[2])
+        db = self._db
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            db.execute(f"UPDATE sessions SET {', '.join(f'{k} = ?' for k in row)} WHERE id = ?",
+                       [*row.values(), session_id])
+            db.execute("DELETE FROM holds WHERE session_id = ?", (session_id,))
+            self._insert_holds(session_id, result)
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+
+    def _insert_holds(self, session_id: int, result: SessionAnalysis) -> None:
+        self._db.executemany(
+            f"INSERT INTO holds (session_id, {', '.join(_HOLD_COLUMNS)}) "
+            f"VALUES (?, {', '.join('?' * len(_HOLD_COLUMNS))})",
+            [[session_id, *(_column_value(getattr(h, name)) for name in _HOLD_COLUMNS)] for h in result.holds],
+        )
+
+    @staticmethod
+    def _row(result: SessionAnalysis, digest: str, recording_path) -> dict:
+        """A session's row of the sessions table."""
+        from imutrack import __version__
+        from imutrack.analysis import ANALYSIS_VERSION
+
         meta, session = result.meta, result.session
         start = meta.start_time or datetime.now().astimezone().isoformat(timespec="seconds")
         start_dt = datetime.fromisoformat(start)
@@ -241,30 +297,16 @@ class Store:
             asymmetry_deg=_finite(session.asymmetry_deg),
             gyro_scale=None if result.calibration is None else float(result.calibration.scale),
             analysis_params=json.dumps(json_safe(asdict(result.params)), sort_keys=True),
+            analysis_version=ANALYSIS_VERSION,
             imutrack_version=__version__,
             stored_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
         )
-        db = self._db
-        db.execute("BEGIN IMMEDIATE")
-        try:
-            existing = db.execute("SELECT id FROM sessions WHERE content_hash = ?", (digest,)).fetchone()
-            if existing:
-                db.execute("COMMIT")
-                return int(existing[0]), False
-            cursor = db.execute(
-                f"INSERT INTO sessions ({', '.join(row)}) VALUES ({', '.join('?' * len(row))})", list(row.values())
-            )
-            session_id = int(cursor.lastrowid)
-            db.executemany(
-                f"INSERT INTO holds (session_id, {', '.join(_HOLD_COLUMNS)}) "
-                f"VALUES (?, {', '.join('?' * len(_HOLD_COLUMNS))})",
-                [[session_id, *(_column_value(getattr(h, name)) for name in _HOLD_COLUMNS)] for h in result.holds],
-            )
-            db.execute("COMMIT")
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
-        return session_id, True
+        return row
+
+    def analysis_params(self, session_id: int) -> dict | None:
+        """The analysis parameters a stored session was computed with (as JSON data), or None if not kept."""
+        row = self._db.execute("SELECT analysis_params FROM sessions WHERE id = ?", (session_id,)).fetchone()
+        return json.loads(row[0]) if row and row[0] else None
 
     def sessions(self, date_from: str | None = None, date_to: str | None = None) -> list[StoredSession]:
         """Sessions in time order, optionally between local dates (inclusive, YYYY-MM-DD)."""

@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from imutrack.analysis import analyze, json_safe
+from imutrack.analysis import ANALYSIS_VERSION, analyze, json_safe
 from imutrack.calibration import GyroCalibration
 from imutrack.cli import main
 from imutrack.metrics import HoldMetrics
@@ -126,10 +126,12 @@ def test_a_database_from_the_first_schema_is_migrated_keeping_its_data(tmp_path,
         holds = list(store.holds())
         sessions = store.sessions()
     with sqlite3.connect(db) as raw:
-        assert raw.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 5
+        assert raw.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 6
     assert [s.best_rom_left_deg for s in sessions][0] == 41.5
     # schema 4: the gyro scale applied, unknown (not calibrated) for sessions stored before
     assert [s.gyro_scale for s in sessions] == [None, 1.012, None]
+    # schema 6: the analysis version, unknown for the session stored before versions were kept
+    assert [s.analysis_version for s in sessions] == [None, ANALYSIS_VERSION, ANALYSIS_VERSION]
     old_back = json_safe(asdict(holds[0][1]))  # NaN (no breathing found in a short hold) as None, to compare
     assert holds[0][0] == 1 and old_back == json_safe(asdict(replace(result.holds[0], neutral_shift_deg=0.0)))
     n = len(result.holds)
@@ -246,3 +248,34 @@ def test_a_store_with_forced_kept_as_blobs_is_repaired(tmp_path, recording):
     with sqlite3.connect(db) as raw:
         params = raw.execute("SELECT analysis_params FROM sessions ORDER BY id").fetchall()
     assert params[0][0] is None and json.loads(params[1][0])["metrics"]["forced_bounce_deg"] == 1.0
+
+
+def test_sessions_from_an_earlier_analysis_are_pointed_out_and_reanalysed(tmp_path, capsys):
+    db = tmp_path / "p.sqlite3"
+    paths = []
+    for seed in (31, 32):
+        session = simulate(SimulatorConfig(seed=seed, reps_per_side=1, hold_s=20.0, sample_rate_hz=25.0))
+        paths.append(write_recording(tmp_path / f"s{seed}.csv", session.samples,
+                                     RecordingMeta(start_time=f"2026-11-{seed - 10}T08:30:00+01:00")))
+    assert main(["analyze", *map(str, paths), "--store", "--db", str(db)]) == 0
+    with Store(db) as store:
+        now = {s.id: (s.best_rom_left_deg, s.best_rom_right_deg) for s in store.sessions()}
+    with sqlite3.connect(db) as raw:  # as an earlier analysis left them: other numbers, no version
+        raw.execute("UPDATE sessions SET analysis_version = NULL, best_rom_left_deg = best_rom_left_deg - 3")
+        raw.execute("UPDATE holds SET rom_deg = rom_deg - 3")
+    paths[1].rename(tmp_path / "moved.csv")  # one recording is no longer where it was
+    capsys.readouterr()
+    assert main(["progress", "--db", str(db)]) == 0
+    assert "2 of 2 sessions were computed by an earlier version of the analysis" in flat(capsys.readouterr().err)
+    assert main(["reanalyze", "--db", str(db), "--jobs", "1"]) == 0
+    captured = capsys.readouterr()
+    assert f"{now[1][0] - 3:.1f} → {now[1][0]:.1f}" in flat(captured.out)  # what changed, per session
+    assert "is gone" in captured.err and "keeps the numbers of analysis version 1" in flat(captured.err)
+    with Store(db) as store:
+        sessions = store.sessions()
+        holds = [h for sid, h in store.holds() if sid == sessions[0].id]
+    assert (sessions[0].best_rom_left_deg, sessions[0].best_rom_right_deg) == pytest.approx(now[1])
+    assert [s.analysis_version for s in sessions] == [ANALYSIS_VERSION, None]
+    assert max(h.rom_deg for h in holds if h.side == "left") == pytest.approx(now[1][0])
+    assert main(["progress", "--db", str(db)]) == 0
+    assert "1 of 2 sessions were computed by an earlier version" in flat(capsys.readouterr().err)

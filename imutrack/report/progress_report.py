@@ -21,7 +21,7 @@ import numpy as np  # noqa: E402
 from matplotlib.backends.backend_pdf import PdfPages  # noqa: E402
 
 from imutrack.metrics import HoldMetrics  # noqa: E402
-from imutrack.progress import MDC_DEG, Progress, summarize  # noqa: E402
+from imutrack.progress import MDC_DEG, Progress, summarize, version_note  # noqa: E402
 from imutrack.report.tables import write_csv as write_table  # noqa: E402
 from imutrack.store import StoredSession  # noqa: E402
 
@@ -310,7 +310,8 @@ def write_html(data: ReportData, sessions: list[StoredSession], path: Path, titl
         f"<td>{'no' if s.gyro_scale is None else f'{100 * (s.gyro_scale - 1):+.1f} %'}</td></tr>"
         for s in sessions
     )
-    advice = "".join(f'<p class="advice">{e(line)}</p>' for line in p.advice)
+    note = version_note(sessions)
+    advice = "".join(f'<p class="advice">{e(line)}</p>' for line in [*p.advice, *([note] if note else [])])
     page = f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>{e(title)}</title>
 <meta name="viewport" content="width=device-width, initial-scale=1">
