@@ -263,24 +263,23 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     from imutrack import commands
 
+    last = None  # the line that ends the run, after the warnings
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", ImutrackWarning)
         try:
             code = commands.run(args)
         except ImutrackError as exc:
-            _print_warnings(caught)
-            print(f"imutrack: error: {exc}", file=sys.stderr)
-            return 1
+            code, last = 1, f"imutrack: error: {exc}"
         except OSError as exc:
-            _print_warnings(caught)
             where = f"{exc.filename}: " if exc.filename else ""
-            print(f"imutrack: error: {where}{exc.strerror or exc}", file=sys.stderr)
-            return 1
+            code, last = 1, f"imutrack: error: {where}{exc.strerror or exc}"
         except KeyboardInterrupt:
-            _print_warnings(caught)
-            print("imutrack: interrupted", file=sys.stderr)
-            return 130
+            code, last = 130, "imutrack: interrupted"
+    # Shown once the recording of warnings is over: shown inside it, a warning would be recorded again, into the
+    # very list being shown (a phyphox file with a 1e308 acceleration grew the process to 24 GB that way).
     _print_warnings(caught)
+    if last:
+        print(last, file=sys.stderr)
     return code
 
 

@@ -361,7 +361,7 @@ def _read_fast(path: Path) -> Recording | None:
     if table.shape[1] != len(columns) or not np.isfinite(table).all():
         return None
     try:
-        return _assemble(table, columns, meta, events, path, lambda: None)
+        return _assemble(table, columns, meta, events, path, lambda row: str(path))  # any problem: the careful path
     except RecordingFormatError:
         return None
 

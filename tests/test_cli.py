@@ -92,3 +92,23 @@ def test_bad_values_give_a_one_line_error(capsys):
     assert main(["demo", "--reps", "0"]) == 1
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "--reps must be at least 1" in err
+
+
+def test_a_warning_from_a_library_is_shown_once_and_the_command_ends(monkeypatch):
+    # shown while warnings were still being recorded, it was recorded again into the list being shown: the process
+    # grew without end (a phyphox file with an acceleration of 1e308)
+    import warnings
+
+    from imutrack import commands
+
+    def warns(args):
+        warnings.warn("overflow encountered", RuntimeWarning)
+        return 0
+
+    shown = []
+    monkeypatch.setattr(commands, "run", warns)
+    with warnings.catch_warnings():
+        warnings.simplefilter("default")
+        monkeypatch.setattr(warnings, "showwarning", lambda message, *rest, **kw: shown.append(str(message)))
+        assert main(["info", "x.csv"]) == 0
+    assert shown == ["overflow encountered"]

@@ -247,3 +247,16 @@ def test_a_bad_row_deep_in_a_large_file_is_still_named_by_line(tmp_path):
     path.write_text("\n".join(lines))
     with pytest.raises(RecordingFormatError, match=r"big\.csv:4001: value 2 is not a number"):
         read_recording(path)
+
+
+@pytest.mark.parametrize(("mutate", "message"), [
+    (lambda t: t.replace("\n0.050000,5,", "\n0.030000,5,", 1), r"big\.csv:16: time t_s=0.030000 s does not increase"),
+    (lambda t: t.replace("\n0.050000,5,", "\n0.050000,5.5,", 1), r"big\.csv:16: seq must be a whole number"),
+])
+def test_a_large_file_with_a_bad_row_gives_the_same_one_line_error(tmp_path, mutate, message):
+    # above 64 KiB the reader takes its fast path first; a row it cannot take had raised a TypeError there
+    path = tmp_path / "big.csv"
+    path.write_text(mutate(valid_text(3000)), encoding="utf-8")
+    assert path.stat().st_size > 64 * 1024
+    with pytest.raises(RecordingFormatError, match=message):
+        read_recording(path)
