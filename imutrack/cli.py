@@ -254,16 +254,43 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _axis_values_joined(argv: list[str]) -> list[str]:
+    """``--chest-axis -z`` as ``--chest-axis=-z``: argparse takes a value starting with "-" for an option."""
+    out = []
+    for token in argv:
+        if out and out[-1] == "--chest-axis" and token in ("-x", "-y", "-z"):
+            out[-1] = f"--chest-axis={token}"
+        else:
+            out.append(token)
+    return out
+
+
+def _stop_cleanly_on_sigterm():
+    """A polite request to stop (SIGTERM: a system shutting down, a service manager) ends a command as Ctrl-C does:
+    recordings are closed cleanly, with nothing lost beyond the last flush. Only the main thread can set it. Returns
+    the handler it replaced (None when it set none)."""
+    import signal
+    import threading
+
+    def stop(signum, frame):
+        raise KeyboardInterrupt
+
+    if hasattr(signal, "SIGTERM") and threading.current_thread() is threading.main_thread():
+        return signal.signal(signal.SIGTERM, stop)
+    return None
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point; returns the process exit code (0 ok, 1 error, 2 usage, 130 interrupted)."""
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parser.parse_args(_axis_values_joined(sys.argv[1:] if argv is None else argv))
     if args.command is None:
         parser.print_help()
         return 0
     from imutrack import commands
 
     last = None  # the line that ends the run, after the warnings
+    previous = _stop_cleanly_on_sigterm()
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", ImutrackWarning)
         try:
@@ -275,6 +302,11 @@ def main(argv: list[str] | None = None) -> int:
             code, last = 1, f"imutrack: error: {where}{exc.strerror or exc}"
         except KeyboardInterrupt:
             code, last = 130, "imutrack: interrupted"
+        finally:
+            if previous is not None:
+                import signal
+
+                signal.signal(signal.SIGTERM, previous)
     # Shown once the recording of warnings is over: shown inside it, a warning would be recorded again, into the
     # very list being shown (a phyphox file with a 1e308 acceleration grew the process to 24 GB that way).
     _print_warnings(caught)

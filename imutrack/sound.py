@@ -7,6 +7,8 @@ WAV file and checked without a sound device; :func:`play` hands it to the platfo
 
 from __future__ import annotations
 
+import atexit
+import os
 import shutil
 import subprocess
 import sys
@@ -114,20 +116,52 @@ def player() -> list[str] | None:
     return None
 
 
+_played: tempfile.TemporaryDirectory | None = None  # this process's sound files, removed when it ends
+_players: list[subprocess.Popen] = []  # players still running
+
+
+def _sound_file() -> str:
+    """A new WAV file's path in this process's own temporary folder (removed at exit: a player may still be reading
+    a file when :func:`play` returns, so they cannot be removed one by one)."""
+    global _played
+    if _played is None:
+        _played = tempfile.TemporaryDirectory(prefix="imutrack-sound-")
+        atexit.register(forget_sounds)
+    handle, name = tempfile.mkstemp(suffix=".wav", dir=_played.name)
+    os.close(handle)
+    return name
+
+
+def forget_sounds() -> None:
+    """Let the players finish (a cue lasts a second or two) and remove the sound files played so far; done at exit."""
+    global _played
+    while _players:
+        running = _players.pop()
+        try:
+            running.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            running.kill()
+            running.wait()
+    if _played is not None:
+        _played.cleanup()
+        _played = None
+
+
 def play(audio: np.ndarray) -> bool:
     """Play without waiting; False when no player is available (the cues are then shown only)."""
     if sys.platform.startswith("win"):
         import winsound
 
-        with tempfile.NamedTemporaryFile(suffix=".wav", delete=False) as f:
-            write_wav(f.name, audio)
-        winsound.PlaySound(f.name, winsound.SND_FILENAME | winsound.SND_ASYNC)
+        name = _sound_file()
+        write_wav(name, audio)
+        winsound.PlaySound(name, winsound.SND_FILENAME | winsound.SND_ASYNC)
         return True
     command = player()
     if command is None:
         return False
-    with tempfile.NamedTemporaryFile(suffix=".wav", delete=False) as f:
-        write_wav(f.name, audio)
-    subprocess.Popen(command + [f.name], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                     stdin=subprocess.DEVNULL)
+    name = _sound_file()
+    write_wav(name, audio)
+    _players[:] = [p for p in _players if p.poll() is None]  # reap those done
+    _players.append(subprocess.Popen(command + [name], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                     stdin=subprocess.DEVNULL))
     return True

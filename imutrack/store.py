@@ -153,6 +153,7 @@ class Store:
     def __init__(self, path: str | os.PathLike):
         self.path = Path(path)
         self._db = self._open()
+        self._checked = False  # quick_check passed (before the first write)
 
     def __enter__(self) -> Store:
         return self
@@ -220,6 +221,7 @@ class Store:
             if recording_path is None:
                 raise ValueError("a session needs its recording or a digest")
             digest = content_hash(recording_path)
+        self._check_before_writing()
         row = self._row(result, digest, recording_path)
         db = self._db
         db.execute("BEGIN IMMEDIATE")
@@ -246,6 +248,7 @@ class Store:
                                (session_id,)).fetchone()
         if old is None:
             raise StoreError(f"{self.path}: no session {session_id}")
+        self._check_before_writing()
         row = self._row(result, old[0], old[1] or None)
         row.update(recording_path=old[1], stored_at=old[2])
         db = self._db
@@ -259,6 +262,20 @@ class Store:
         except BaseException:
             db.execute("ROLLBACK")
             raise
+
+    def _check_before_writing(self) -> None:
+        """SQLite's own check of the file, once before this store's first write: writing into a damaged database
+        would bury the damage under new data (and say "stored")."""
+        if self._checked:
+            return
+        try:
+            found = [row[0] for row in self._db.execute("PRAGMA quick_check").fetchall()]
+        except sqlite3.DatabaseError as exc:
+            found = [str(exc)]
+        if found != ["ok"]:
+            raise StoreError(f"{self.path} is damaged ({found[0]}); nothing was written to it (keep a copy, and "
+                             "move it aside to start a new one)")
+        self._checked = True
 
     def _insert_holds(self, session_id: int, result: SessionAnalysis) -> None:
         self._db.executemany(
@@ -303,6 +320,14 @@ class Store:
         )
         return row
 
+    def _read(self, query: str, params) -> list[tuple]:
+        """All rows of a query; a damaged file is one clear error, not a traceback."""
+        try:
+            return self._db.execute(query, params).fetchall()
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(f"{self.path} is damaged ({exc}); it was left untouched (keep a copy, and move it aside "
+                             "to start a new one)") from None
+
     def analysis_params(self, session_id: int) -> dict | None:
         """The analysis parameters a stored session was computed with (as JSON data), or None if not kept."""
         row = self._db.execute("SELECT analysis_params FROM sessions WHERE id = ?", (session_id,)).fetchone()
@@ -311,10 +336,10 @@ class Store:
     def sessions(self, date_from: str | None = None, date_to: str | None = None) -> list[StoredSession]:
         """Sessions in time order, optionally between local dates (inclusive, YYYY-MM-DD)."""
         names = [f.name for f in fields(StoredSession)]
-        rows = self._db.execute(
+        rows = self._read(
             f"SELECT {', '.join(names)} FROM sessions WHERE local_date >= ? AND local_date <= ? ORDER BY start_utc",
             (date_from or "0000-00-00", date_to or "9999-99-99"),
-        ).fetchall()
+        )
         return [StoredSession(*row) for row in rows]
 
     def holds(self, session_ids: list[int] | None = None) -> Iterator[tuple[int, HoldMetrics]]:
@@ -324,7 +349,7 @@ class Store:
         if session_ids is not None:
             query += f" WHERE session_id IN ({', '.join('?' * len(session_ids))})"
             params = list(session_ids)
-        for row in self._db.execute(query + " ORDER BY session_id, rep", params):
+        for row in self._read(query + " ORDER BY session_id, rep", params):
             values = dict(zip(_HOLD_COLUMNS, row[1:]))
             values["rep"] = int(values["rep"])
             values["forced"] = bool(values["forced"])

@@ -112,3 +112,15 @@ def test_a_warning_from_a_library_is_shown_once_and_the_command_ends(monkeypatch
         monkeypatch.setattr(warnings, "showwarning", lambda message, *rest, **kw: shown.append(str(message)))
         assert main(["info", "x.csv"]) == 0
     assert shown == ["overflow encountered"]
+
+
+def test_a_negative_chest_axis_is_taken_as_the_docs_write_it(tmp_path, capsys):
+    from imutrack.recording import RecordingMeta, write_recording
+    from imutrack.sources.simulator import SimulatorConfig, simulate
+
+    session = simulate(SimulatorConfig(seed=3, reps_per_side=1, hold_s=20.0, sample_rate_hz=25.0,
+                                       chest_normal_axis="-z"))
+    path = write_recording(tmp_path / "s.csv", session.samples, RecordingMeta(chest_normal_axis="+x"))
+    assert main(["analyze", str(path), "--chest-axis", "-z", "--json"]) == 0  # was: "expected one argument"
+    (document,) = json.loads(capsys.readouterr().out)
+    assert document["params"]["chest_normal_axis"] == "-z"

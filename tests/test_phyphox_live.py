@@ -93,7 +93,8 @@ def test_cli_live_with_a_phyphox_phone(tmp_path, capsys):
     assert "Calibrated" in text and "Hold, breathe deeply" in text and "session complete" in text
 
 
-def test_ctrl_c_while_recording_closes_the_file_cleanly(samples, tmp_path):
+@pytest.mark.parametrize("stop", ["SIGINT", "SIGTERM"])  # Ctrl-C, and a polite request from the system
+def test_ctrl_c_while_recording_closes_the_file_cleanly(samples, tmp_path, stop):
     import os
     import signal
     import subprocess
@@ -110,7 +111,7 @@ def test_ctrl_c_while_recording_closes_the_file_cleanly(samples, tmp_path):
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline and (not out.exists() or out.stat().st_size < 20_000):
             time.sleep(0.05)  # waiting for the recording to grow (polled, not a fixed sleep for correctness)
-        os.kill(process.pid, signal.SIGINT)
+        os.kill(process.pid, getattr(signal, stop))
         stdout, stderr = process.communicate(timeout=30)
     assert process.returncode == 0, stderr
     assert out.read_bytes().endswith(b"\n")  # no torn line: closed cleanly

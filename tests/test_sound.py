@@ -1,6 +1,7 @@
 """Cue audio, rendered to WAV and checked without a sound device."""
 
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -49,3 +50,15 @@ def test_no_player_means_no_sound_and_no_error(monkeypatch):
     monkeypatch.setattr(shutil, "which", lambda name: None)
     monkeypatch.setattr(sound.sys, "platform", "linux")
     assert sound.play(sound.tone(sound.TONES["tick"])) is False
+
+
+def test_played_sounds_leave_no_files_behind(monkeypatch):
+    # each cue is written to a WAV file for the player; 13 were left in the temporary folder per session
+    monkeypatch.setattr(sound.sys, "platform", "linux")
+    monkeypatch.setattr(sound, "player", lambda: ["true"])  # a player that plays nothing
+    for kind in ("turn", "hold", "done"):
+        assert sound.play(sound.cue_audio(kind, with_speech=False))
+    folder = Path(sound._played.name)
+    assert len(list(folder.glob("*.wav"))) == 3
+    sound.forget_sounds()
+    assert not folder.exists() and sound._played is None

@@ -279,3 +279,25 @@ def test_sessions_from_an_earlier_analysis_are_pointed_out_and_reanalysed(tmp_pa
     assert max(h.rom_deg for h in holds if h.side == "left") == pytest.approx(now[1][0])
     assert main(["progress", "--db", str(db)]) == 0
     assert "1 of 2 sessions were computed by an earlier version" in flat(capsys.readouterr().err)
+
+
+def test_a_damaged_store_is_neither_written_nor_a_traceback(tmp_path, recording, capsys):
+    path, result = recording
+    db = tmp_path / "p.sqlite3"
+    with Store(db) as store:
+        for k in range(30):  # enough rows for several pages
+            store.add(result, path, digest=f"d{k}")
+    size = db.stat().st_size
+    with open(db, "r+b") as f:  # a disk error scrambles a page in the middle of the file
+        f.seek(size // 2)
+        f.write(bytes(range(256)) * 8)
+    before = _digest(db)
+    with Store(db) as store, pytest.raises(StoreError, match="is damaged"):
+        store.add(result, path, digest="new")
+    assert _digest(db) == before  # nothing was written
+    assert main(["analyze", str(path), "--store", "--db", str(db)]) == 1
+    err = capsys.readouterr().err
+    assert "is damaged" in err and "nothing was written" in err and "stored" not in err
+    assert _digest(db) == before
+    assert main(["progress", "--db", str(db)]) == 1
+    assert capsys.readouterr().err.count("\n") == 1
