@@ -13,6 +13,7 @@ from pathlib import Path
 
 from imutrack import __version__
 from imutrack.errors import ImutrackError, ImutrackWarning
+from imutrack.text import printable
 
 PROFILE_NAMES = ("diy", "witmotion", "thingy52", "movesense", "polar-sense", "polar-h10")
 
@@ -311,14 +312,14 @@ def main(argv: list[str] | None = None) -> int:
     # very list being shown (a phyphox file with a 1e308 acceleration grew the process to 24 GB that way).
     _print_warnings(caught)
     if last:
-        print(last, file=sys.stderr)
+        print(printable(last), file=sys.stderr)
     return code
 
 
 def _print_warnings(caught: list[warnings.WarningMessage]) -> None:
     for message in caught:
         if issubclass(message.category, ImutrackWarning):
-            print(f"imutrack: warning: {message.message}", file=sys.stderr)
+            print(printable(f"imutrack: warning: {message.message}"), file=sys.stderr)
         else:
             warnings.showwarning(message.message, message.category, message.filename, message.lineno)
 

@@ -19,6 +19,7 @@ from rich import box
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from rich.text import Text
 
 from imutrack.analysis import (
     ANALYSIS_SCHEMA_VERSION,
@@ -28,6 +29,7 @@ from imutrack.analysis import (
     analyze,
 )
 from imutrack.errors import ImutrackError, ImutrackWarning
+from imutrack.text import printable
 from imutrack.orientation import OrientationParams
 from imutrack.recording import (
     MAGIC,
@@ -216,7 +218,7 @@ SEAT_SHIFT_NOTE_DEG = 3.0  # a rest facing this far from the start's neutral is 
 def print_analysis(result: SessionAnalysis, truth: SimulatedSession | None = None) -> None:
     """The session's holds as a table (with the simulator's truth next to the measured twist when given)."""
     m = result.session
-    table = Table(title=f"{Path(result.source).name}: holds", title_justify="left", box=box.SIMPLE_HEAD,
+    table = Table(title=plain(f"{Path(result.source).name}: holds"), title_justify="left", box=box.SIMPLE_HEAD,
                   pad_edge=False, show_edge=False, collapse_padding=True)
     columns = ["rep", "side", "hold s", "twist°"]
     if truth is not None:
@@ -318,9 +320,9 @@ def info(args: argparse.Namespace) -> int:
         recording = read_recording(path)
         samples, meta = recording.samples, recording.meta
         table.add_row(
-            path.name,
-            f"{meta.device} ({meta.profile}{', mag' if samples.has_mag else ''})",
-            meta.start_time[:16].replace("T", " ") or "?",
+            plain(path.name),
+            plain(f"{meta.device} ({meta.profile}{', mag' if samples.has_mag else ''})"),
+            plain(meta.start_time[:16].replace("T", " ")) or "?",
             f"{samples.duration_s / 60:.1f}",
             "-" if np.isnan(samples.rate_hz) else f"{samples.rate_hz:.1f}",
             f"{len(samples):,}",
@@ -353,6 +355,12 @@ def _recordings_in(paths: list[Path]) -> list[Path]:
     if not found:
         raise ImutrackError(f"no recordings or phone-app exports in {', '.join(str(p) for p in paths)}")
     return found
+
+
+def plain(text: str) -> Text:
+    """User text (a file name, a header field) for the terminal: as it is, never read as rich markup ("[link=…]"),
+    with control characters (a terminal's escape sequences: a window title, a cleared screen) shown as "?"."""
+    return Text(printable(text))
 
 
 def _natural(path: Path) -> list:
@@ -396,7 +404,7 @@ def analyze_command(args: argparse.Namespace) -> int:
         if result is None:
             if len(paths) == 1 and not args.json:
                 raise ImutrackError(error)
-            status.print(f"imutrack: error: {error}", markup=False, highlight=False, soft_wrap=True)
+            status.print(printable(f"imutrack: error: {error}"), markup=False, highlight=False, soft_wrap=True)
             documents.append({"schema_version": ANALYSIS_SCHEMA_VERSION, "source": str(path), "error": error})
             failed += 1
             continue

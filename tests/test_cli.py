@@ -124,3 +124,26 @@ def test_a_negative_chest_axis_is_taken_as_the_docs_write_it(tmp_path, capsys):
     assert main(["analyze", str(path), "--chest-axis", "-z", "--json"]) == 0  # was: "expected one argument"
     (document,) = json.loads(capsys.readouterr().out)
     assert document["params"]["chest_normal_axis"] == "-z"
+
+
+HOSTILE = "evil [/] [link=http://x]x\x1b]0;pwned\x07 $x$ [bold]"  # rich markup, a terminal escape, mathtext
+
+
+def test_user_text_reaches_the_terminal_and_figures_as_plain_text(tmp_path, capsys):
+    from imutrack.recording import RecordingMeta, write_recording
+    from imutrack.sources.simulator import SimulatorConfig, simulate
+
+    session = simulate(SimulatorConfig(seed=3, reps_per_side=1, hold_s=20.0, sample_rate_hz=25.0))
+    path = write_recording(tmp_path / "odd $x$ [red].csv", session.samples,
+                           RecordingMeta(device=HOSTILE.replace("\x1b", "").replace("\x07", ""), assisted="$a$"))
+    text = path.read_text(encoding="utf-8").replace("# device: evil", f"# device: {HOSTILE[:4]}\x1b]0;pwned\x07", 1)
+    path.write_text(text, encoding="utf-8")
+    assert main(["info", str(path)]) == 0  # "[/]" had crashed rich
+    out = capsys.readouterr().out
+    assert "\x1b]0;" not in out and "?]0;pwned?" in "".join(out.split())  # the escape shown, not obeyed
+    assert "[/]" in out and "[link=http" in "".join(out.split())  # markup shown as written
+    assert main(["analyze", str(path), "--plot", str(tmp_path / "f.png"), "--store", "--db",
+                 str(tmp_path / "p.sqlite3")]) == 0  # "$" had crashed matplotlib's mathtext
+    assert "odd $x$ [red].csv: holds" in capsys.readouterr().out
+    assert main(["report", "--db", str(tmp_path / "p.sqlite3"), "--pdf", str(tmp_path / "r.pdf")]) == 0
+    assert (tmp_path / "r.pdf").read_bytes()[:5] == b"%PDF-"

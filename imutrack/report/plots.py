@@ -75,8 +75,8 @@ def plot_session(
     ax_breath.set_ylabel("breaths/min")
     ax_breath.set_ylim(0, max([12.0, *[r * 1.4 for r in breath_rate_bpm if np.isfinite(r)]]))
     ax_breath.set_xlabel("time, min")
-    if title:
-        ax_twist.set_title(title, fontsize=10)
+    if title:  # a file name: user text, where "$" would start mathtext
+        ax_twist.set_title(title, fontsize=10, parse_math=False)
     path = Path(path)
     fig.savefig(path, dpi=110)
     plt.close(fig)

@@ -258,8 +258,10 @@ def write_pdf(data: ReportData, sessions: list[StoredSession], path: Path, figs:
         rows = [[s.start_time[:16].replace("T", " "), s.time_slot, s.assisted, _fmt(s.best_rom_left_deg),
                  _fmt(s.best_rom_right_deg)] for s in sessions[-40:]]
         if rows:
-            ax.table(cellText=rows, colLabels=["start", "slot", "hands", "left ROM, °", "right ROM, °"],
-                     loc="upper center", fontsize=8)
+            table = ax.table(cellText=rows, colLabels=["start", "slot", "hands", "left ROM, °", "right ROM, °"],
+                             loc="upper center", fontsize=8)
+            for cell in table.get_celld().values():  # user text: "$" would start mathtext
+                cell.get_text().set_parse_math(False)
         ax.set_title("Most recent sessions", fontsize=10)
         pdf.savefig(fig)
         plt.close(fig)
