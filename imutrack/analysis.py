@@ -28,6 +28,7 @@ from imutrack.samples import ImuSamples
 from imutrack.trunk import Neutral, neutral_from, trunk_angles_deg
 
 
+MAX_RATE_HZ = 10_000.0  # above any IMU's rate: time in another unit (the gap filling would make a grid at that step)
 ANALYSIS_SCHEMA_VERSION = 1  # of what SessionAnalysis.to_dict() gives (docs/analysis.schema.json)
 # The version of the numbers: raised with every entry under "Scientific changes" in CHANGELOG.md, so stored sessions
 # computed by an earlier analysis are known (imutrack reanalyze). 2: the rest stage (the bias fitted on all rests).
@@ -183,6 +184,9 @@ def analyze(
         )
     if len(samples) < 10:
         raise ImutrackError(f"{name}: too few samples to analyse ({len(samples)})")
+    if not 1.0 <= samples.rate_hz <= MAX_RATE_HZ:  # (a grid at a nanosecond step would fill the memory)
+        raise ImutrackError(f"{name}: the samples are {1.0 / samples.rate_hz:.3g} s apart ({samples.rate_hz:.3g} Hz): "
+                            "no chest sensor records like that; is the time column in another unit?")
     axis = p.chest_normal_axis or meta.chest_normal_axis
     if calibration == "auto":
         calibration = saved(meta.device) if meta.device not in ("", "unknown") else None

@@ -101,7 +101,25 @@ class RecordingMeta:
                     f"{where}: sample_rate_hz is not a number: {values['sample_rate_hz']!r}"
                 ) from None
         values["extra"] = {k: v for k, v in pairs.items() if k not in known}
+        start = values.get("start_time", "")
+        if start and not _is_time(start):
+            warnings.warn(f"{where}: start_time {start[:40]!r} is not an ISO 8601 time (like "
+                          "2026-11-24T08:15:03+01:00): the session's date and time of day are taken as unknown",
+                          ImutrackWarning, stacklevel=2)
+            values["extra"]["start_time_as_written"] = start
+            values["start_time"] = ""
         return cls(**values)
+
+
+def _is_time(text: str) -> bool:
+    """Whether ``text`` is an ISO 8601 time a clock can show (years 1–9999)."""
+    from datetime import datetime
+
+    try:
+        datetime.fromisoformat(text)
+    except (ValueError, OverflowError):
+        return False
+    return True
 
 
 def local_now_iso() -> str:

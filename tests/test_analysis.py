@@ -331,3 +331,12 @@ def test_holds_of_many_recordings_as_one_csv_and_one_dataframe(tmp_path, capsys,
     assert list(frame.columns) == list(table.columns) and len(frame) == 4
     np.testing.assert_allclose(frame["mean_twist_deg"], table["mean_twist_deg"], atol=1e-6)
     assert frame["session_start"][0] == "2026-11-24T07:30:00+01:00"
+
+
+def test_a_time_in_the_wrong_unit_is_refused_before_it_fills_the_memory():
+    # nanosecond steps (seconds read as nanoseconds) with short gaps: filling each gap at that step had asked for GiBs
+    rng = np.random.default_rng(0)
+    t = np.cumsum(np.where(np.arange(400) % 50 == 49, 0.15, 1e-9))
+    samples = ImuSamples(t, rng.normal(0, 0.01, (400, 3)), np.tile([0.0, 9.81, 0.0], (400, 1)))
+    with pytest.raises(ImutrackError, match=r"Hz\): no chest sensor records like that; is the time column in another"):
+        analyze(samples)

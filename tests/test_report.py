@@ -138,3 +138,17 @@ def test_the_csv_of_holds_opens_as_data_in_a_spreadsheet(tmp_path):
         rows = list(csv.DictReader(f))
     assert {row["device"] for row in rows} == {"'=HYPERLINK(\"http://x\",\"click\")"}
     assert rows[0]["mean_lean_deg"] != "" and float(rows[0]["rom_deg"]) == 40.0  # numbers stay numbers
+
+
+def test_a_pdf_stopped_halfway_leaves_no_half_file(tmp_path, monkeypatch):
+    sessions, holds = history()
+    data = report.report_data(sessions, holds)
+
+    def stopped(figs, own, sessions, path):
+        path.write_bytes(b"%PDF-1.4 half")
+        raise KeyboardInterrupt  # Ctrl-C while the pages are written
+
+    monkeypatch.setattr(report, "_write_pdf_pages", stopped)
+    with pytest.raises(KeyboardInterrupt):
+        report.write_pdf(data, sessions, tmp_path / "r.pdf")
+    assert list(tmp_path.iterdir()) == []

@@ -301,3 +301,14 @@ def test_a_damaged_store_is_neither_written_nor_a_traceback(tmp_path, recording,
     assert _digest(db) == before
     assert main(["progress", "--db", str(db)]) == 1
     assert capsys.readouterr().err.count("\n") == 1
+
+
+def test_a_start_time_that_is_no_time_is_said_and_the_session_still_stored(tmp_path, capsys):
+    session = simulate(SimulatorConfig(seed=33, reps_per_side=1, hold_s=20.0, sample_rate_hz=25.0))
+    path = write_recording(tmp_path / "s.csv", session.samples, RecordingMeta(start_time="yesterday morning"))
+    assert main(["analyze", str(path), "--store", "--db", str(tmp_path / "p.sqlite3")]) == 0  # had crashed
+    err = flat(capsys.readouterr().err)
+    assert "start_time 'yesterday morning' is not an ISO 8601 time" in err
+    with Store(tmp_path / "p.sqlite3") as store:
+        (stored,) = store.sessions()
+    assert stored.time_slot == "unknown"

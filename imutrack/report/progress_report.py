@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import html
 import io
+import os
 from dataclasses import dataclass, fields
 from datetime import date, timedelta
 from pathlib import Path
@@ -248,6 +249,16 @@ def write_pdf(data: ReportData, sessions: list[StoredSession], path: Path, figs:
     """Printable PDF: the figures, then the most recent sessions. ``figs`` reuses already drawn figures."""
     own = figs is None
     figs = figures(data) if own else figs
+    partial = path.with_name(path.name + ".partial")  # moved into place once whole: Ctrl-C leaves no half PDF
+    try:
+        _write_pdf_pages(figs, own, sessions, partial)
+        os.replace(partial, path)
+    finally:
+        partial.unlink(missing_ok=True)
+    return path
+
+
+def _write_pdf_pages(figs: dict, own: bool, sessions: list[StoredSession], path: Path) -> None:
     with PdfPages(path) as pdf:
         for fig in figs.values():
             pdf.savefig(fig)
@@ -265,7 +276,6 @@ def write_pdf(data: ReportData, sessions: list[StoredSession], path: Path, figs:
         ax.set_title("Most recent sessions", fontsize=10)
         pdf.savefig(fig)
         plt.close(fig)
-    return path
 
 
 def write_csv(sessions: list[StoredSession], holds: list[tuple[int, HoldMetrics]], path: Path) -> Path:
