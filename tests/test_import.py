@@ -265,3 +265,33 @@ def test_a_generic_csv_in_units_other_than_declared_is_refused_with_the_fix(tmp_
     seconds_as_ns = write(s.t_s * 1e9, s.gyr_rad_s)
     with pytest.raises(RecordingFormatError, match="say --units t=ns"):
         load(seconds_as_ns, columns=columns, units=dict(t="us"))
+
+
+def _patched_zip(source: Path, target: Path, field: str, value: int) -> Path:
+    """A copy of a zip whose first member says it is encrypted (``field="flag"``) or compressed with method
+    ``value`` (``field="method"``), in its local header and its central directory entry alike."""
+    import struct
+
+    raw = bytearray(source.read_bytes())
+    local, central = raw.find(b"PK\x03\x04"), raw.find(b"PK\x01\x02")
+    for at in ((local + 6, central + 8) if field == "flag" else (local + 8, central + 10)):
+        old = struct.unpack_from("<H", raw, at)[0]
+        struct.pack_into("<H", raw, at, (old | value) if field == "flag" else value)
+    target.write_bytes(bytes(raw))
+    return target
+
+
+def test_zips_that_cannot_or_should_not_be_read_are_refused_in_one_line(tmp_path, still, monkeypatch):
+    import imutrack.io
+
+    good = write_zip(tmp_path / "good.zip", phyphox_tables(still.slice(0, 500)))
+    assert len(load(good).samples) > 400
+    locked = _patched_zip(good, tmp_path / "locked.zip", "flag", 0x1)
+    with pytest.raises(RecordingFormatError, match=r"locked\.zip: .* cannot be read .*encrypted.*without a password"):
+        load(locked)
+    odd = _patched_zip(good, tmp_path / "odd.zip", "method", 97)
+    with pytest.raises(RecordingFormatError, match=r"odd\.zip: .* cannot be read .*compression"):
+        load(odd)
+    monkeypatch.setattr(imutrack.io, "MAX_TABLE_BYTES", 1000)  # a member that would unpack to more is not read
+    with pytest.raises(RecordingFormatError, match=r"good\.zip: .* is 0 MB, more than the 0 MB one session's table"):
+        load(good)

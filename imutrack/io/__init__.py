@@ -22,28 +22,51 @@ from imutrack.recording import MAGIC, Recording, read_recording
 
 FORMATS = ("auto", "imutrack", "phyphox", "sensor-logger", "polar-logger", "generic")
 READERS = {"phyphox": read_phyphox, "sensor-logger": read_sensor_logger, "polar-logger": read_polar_logger}
-MAX_MEMBER_BYTES = 2_000_000_000
+# The largest table read (a phone's export unpacked, or a file): two hours at 500 Hz are ~220 MB of CSV. A zip member
+# that would unpack to more (a "zip bomb": 2.5 MB that unpack to 1 GiB) is refused before it is read.
+MAX_TABLE_BYTES = 512 * 1024 * 1024
+
+
+def _too_big(where: str, size: int) -> RecordingFormatError:
+    return RecordingFormatError(f"{where} is {size / 2**20:,.0f} MB, more than the {MAX_TABLE_BYTES / 2**20:.0f} MB "
+                                "one session's table can be: is it a whole day's log? Export the session alone")
 
 
 def _texts(path: Path) -> dict[str, str]:
-    """name → text of the CSV tables in a zip, a folder, or one file."""
+    """name → text of the CSV tables in a zip, a folder, or one file (each at most ``MAX_TABLE_BYTES``)."""
     def decode(raw: bytes, name: str) -> str:
         try:
             return raw.decode("utf-8")
         except UnicodeDecodeError:
             return raw.decode("latin-1")
 
+    def read(p: Path) -> str:
+        if p.stat().st_size > MAX_TABLE_BYTES:
+            raise _too_big(str(p), p.stat().st_size)
+        return decode(p.read_bytes(), p.name)
+
     if path.is_dir():
-        return {str(p.relative_to(path)): decode(p.read_bytes(), p.name) for p in sorted(path.rglob("*"))
+        return {str(p.relative_to(path)): read(p) for p in sorted(path.rglob("*"))
                 if p.suffix.lower() in (".csv", ".txt")}
     if zipfile.is_zipfile(path):
         try:
             with zipfile.ZipFile(path) as archive:
-                return {info.filename: decode(archive.read(info), info.filename) for info in archive.infolist()
-                        if info.filename.lower().endswith((".csv", ".txt")) and info.file_size < MAX_MEMBER_BYTES}
-        except (zipfile.BadZipFile, OSError) as exc:
+                tables = [info for info in archive.infolist() if info.filename.lower().endswith((".csv", ".txt"))]
+                for info in tables:
+                    if info.file_size > MAX_TABLE_BYTES:
+                        raise _too_big(f"{path}: {info.filename}", info.file_size)
+                texts = {}
+                for info in tables:
+                    try:
+                        texts[info.filename] = decode(archive.read(info), info.filename)
+                    except (RuntimeError, NotImplementedError) as exc:  # a password, an unknown compression
+                        raise RecordingFormatError(
+                            f"{path}: {info.filename} cannot be read ({exc}); export it again as an ordinary zip "
+                            "without a password") from None
+                return texts
+        except (zipfile.BadZipFile, OSError, EOFError) as exc:
             raise RecordingFormatError(f"{path}: damaged zip file ({exc})") from None
-    return {path.name: decode(path.read_bytes(), path.name)}
+    return {path.name: read(path)}
 
 
 def detect(path: Path) -> str:
