@@ -117,3 +117,29 @@ def test_ctrl_c_while_recording_closes_the_file_cleanly(samples, tmp_path, stop)
     assert out.read_bytes().endswith(b"\n")  # no torn line: closed cleanly
     recording = read_recording(out)
     assert len(recording.samples) > 100 and f"recorded {len(recording.samples):,} samples" in flat(stdout)
+
+
+NAMES = BufferNames().gyr + BufferNames().acc
+
+
+@pytest.mark.parametrize("answer", [
+    b"[1, 2, 3]",  # a JSON array
+    b'"hello"',  # a JSON string
+    b'{"buffer": {' + b", ".join(b'"%s": [1, 2]' % n.encode() for n in NAMES) + b"}}",  # buffers as lists
+    b'{"buffer": {' + b", ".join(b'"%s": "abc"' % n.encode() for n in NAMES) + b"}}",  # buffers as strings
+    b'{"buffer": {' + b", ".join(b'"%s": {"buffer": ["x", 1]}' % n.encode() for n in NAMES) + b"}}",
+])
+def test_an_answer_that_is_not_phyphoxs_is_one_clear_error(answer):
+    stream = PhyphoxStream("http://127.0.0.1:1", http_get=lambda url, timeout: answer)
+    with pytest.raises(ImutrackError, match=r"127\.0\.0\.1:1/get: .*(not phyphox's JSON|not a list of numbers)"):
+        stream.poll()
+
+
+def test_nulls_in_a_buffer_are_missing_values_not_an_error():
+    document = {"buffer": {n: {"buffer": [0.0, None, 0.02] if n.endswith("time") else [0.1, None, 0.1]}
+                           for n in NAMES}}
+    import json
+
+    stream = PhyphoxStream("http://127.0.0.1:1", http_get=lambda url, timeout: json.dumps(document).encode())
+    batch = stream.poll()
+    assert batch is not None and len(batch) == 2  # the row with a missing value is left out

@@ -73,9 +73,12 @@ class PhyphoxStream:
             raise ImutrackError(f"{self.url}: phyphox did not answer ({reason}); is remote access on, and the phone "
                                 "on the same network?") from None
         try:
-            return json.loads(raw)
+            document = json.loads(raw)
         except ValueError:
-            raise ImutrackError(f"{self.url}{path.split('?')[0]}: the answer is not phyphox's JSON") from None
+            document = None
+        if not isinstance(document, dict):
+            raise ImutrackError(f"{self.url}{path.split('?')[0]}: the answer is not phyphox's JSON")
+        return document
 
     def recording_meta(self, assisted: str = "unknown", notes: str = "") -> RecordingMeta:
         """Metadata for a recording of this phone (phone axes; strapped screen outward: +z out of the chest)."""
@@ -109,7 +112,7 @@ class PhyphoxStream:
                     f"{self.url}: the experiment has no buffer {', '.join(missing)}; record gyroscope and "
                     "accelerometer (with g) with these buffer names, or give the names"
                 )
-            columns = [np.asarray(buffers[n].get("buffer", []), dtype=np.float64) for n in names]
+            columns = [self._numbers(buffers[n], n) for n in names]
             n = min(len(c) for c in columns)
             if n == 0:
                 continue
@@ -122,6 +125,17 @@ class PhyphoxStream:
                 self._last[kind] = float(block[-1, 0])
                 setattr(self, f"_{kind}", np.vstack([getattr(self, f"_{kind}"), block]))
         return self._release()
+
+    def _numbers(self, entry, name: str) -> np.ndarray:
+        """A buffer's values as numbers (null, as phyphox sends for a missing value, as NaN); anything else is not
+        phyphox's answer."""
+        values = entry.get("buffer", []) if isinstance(entry, dict) else None
+        if isinstance(values, list):
+            try:
+                return np.array([np.nan if v is None else v for v in values], dtype=np.float64)
+            except (TypeError, ValueError):
+                pass
+        raise ImutrackError(f"{self.url}/get: buffer {name} in phyphox's answer is not a list of numbers")
 
     def _release(self) -> ImuSamples | None:
         """Gyro samples bracketed by accelerometer samples, with the accelerometer interpolated onto them."""
