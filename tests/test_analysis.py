@@ -340,3 +340,7 @@ def test_a_time_in_the_wrong_unit_is_refused_before_it_fills_the_memory():
     samples = ImuSamples(t, rng.normal(0, 0.01, (400, 3)), np.tile([0.0, 9.81, 0.0], (400, 1)))
     with pytest.raises(ImutrackError, match=r"Hz\): no chest sensor records like that; is the time column in another"):
         analyze(samples)
+    still = ImuSamples(np.arange(400) / 50.0, samples.gyr_rad_s, samples.acc_m_s2)
+    for factor in (1e300, 1e-300):  # had been a LinAlgError and "Maximum allowed dimension exceeded"
+        with pytest.raises(ImutrackError, match="no chest sensor records like that"):
+            analyze(ImuSamples(still.t_s * factor, still.gyr_rad_s, still.acc_m_s2))

@@ -295,3 +295,18 @@ def test_zips_that_cannot_or_should_not_be_read_are_refused_in_one_line(tmp_path
     monkeypatch.setattr(imutrack.io, "MAX_TABLE_BYTES", 1000)  # a member that would unpack to more is not read
     with pytest.raises(RecordingFormatError, match=r"good\.zip: .* is 0 MB, more than the 0 MB one session's table"):
         load(good)
+
+
+def test_a_clock_no_calendar_can_show_leaves_the_start_time_out(still):
+    # a garbled clock (Sensor Logger's year -314918, Polar's "date value out of range") had been a traceback
+    from imutrack.io.polar_logger import read_polar_logger
+    from imutrack.io.sensor_logger import read_sensor_logger
+    from tests.phone_files import polar_logger_tables, sensor_logger_tables
+
+    samples, meta, notes = read_sensor_logger(sensor_logger_tables(still.slice(0, 300), epoch_s=5e12), "s.zip")
+    assert meta.start_time == "" and len(samples) > 250 and any("no time a clock can show" in n for n in notes)
+    tables = {name: "\n".join(line if i == 0 else line.replace(";817", ";817000", 1)
+                              for i, line in enumerate(text.splitlines())) + "\n"
+              for name, text in polar_logger_tables(still.slice(0, 300)).items()}
+    samples, meta, notes = read_polar_logger(tables, "p")
+    assert meta.start_time == "" and len(samples) > 250 and any("no time a clock can show" in n for n in notes)

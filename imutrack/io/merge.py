@@ -66,6 +66,17 @@ def merge_streams(
     return samples, inside
 
 
+def local_time(epoch, seconds: float) -> str:
+    """``epoch`` (an aware datetime) plus ``seconds``, as local ISO 8601 with its offset; "" when that is no time a
+    clock can show (a garbled timestamp: the year −314918, say)."""
+    from datetime import timedelta
+
+    try:
+        return (epoch + timedelta(seconds=float(seconds))).astimezone().isoformat(timespec="seconds")
+    except (ValueError, OverflowError, OSError):
+        return ""
+
+
 ACC_UNITS = {"m/s2": 1.0, "g": GRAVITY_M_S2, "mg": GRAVITY_M_S2 / 1000.0}
 
 

@@ -9,13 +9,13 @@ and are what the streams are aligned on (the phone timestamps of two streams can
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 
 import numpy as np
 
 from imutrack.errors import RecordingFormatError
 from imutrack.frames import GRAVITY_M_S2
-from imutrack.io.merge import merge_streams
+from imutrack.io.merge import local_time, merge_streams
 from imutrack.io.tables import read_table
 from imutrack.recording import RecordingMeta
 from imutrack.samples import ImuSamples
@@ -59,7 +59,10 @@ def read_polar_logger(tables: dict[str, str], where: str, chest_axis: str = "+z"
         notes.append(f"{dropped} gyroscope samples in gaps of the accelerometer stream were left out")
     if len(samples) < 2:
         raise RecordingFormatError(f"{where}: the ACC and GYRO streams do not overlap in sensor time")
-    start = (POLAR_EPOCH + timedelta(seconds=float(samples.t_s[0]))).astimezone().isoformat(timespec="seconds")
+    start = local_time(POLAR_EPOCH, samples.t_s[0])
+    if not start:
+        notes.append(f"its clock reads {samples.t_s[0]:.6g} s since 2000, no time a clock can show: the start time is "
+                     "left out")
     samples = ImuSamples(samples.t_s - samples.t_s[0], samples.gyr_rad_s, samples.acc_m_s2)
     meta = RecordingMeta(device="Polar sensor (Polar Sensor Logger)", profile="polar-logger",
                          sensor_frame="Polar sensor axes", chest_normal_axis=chest_axis,

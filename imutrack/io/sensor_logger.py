@@ -12,12 +12,12 @@ Sensor frame: the phone's (x right, y up along the screen, z out of the screen),
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timezone
 
 import numpy as np
 
 from imutrack.errors import RecordingFormatError
-from imutrack.io.merge import acc_unit_from_gravity, interpolate_columns, merge_streams
+from imutrack.io.merge import acc_unit_from_gravity, interpolate_columns, local_time, merge_streams
 from imutrack.io.tables import Table, read_table
 from imutrack.recording import RecordingMeta
 from imutrack.samples import ImuSamples
@@ -87,7 +87,10 @@ def read_sensor_logger(tables: dict[str, str], where: str, chest_axis: str = "+z
         notes.append(f"{dropped} gyroscope samples in gaps of the accelerometer stream were left out")
     if len(samples) < 2:
         raise RecordingFormatError(f"{where}: the gyroscope and accelerometer streams do not overlap in time")
-    start = datetime.fromtimestamp(samples.t_s[0]).astimezone().isoformat(timespec="seconds")
+    start = local_time(datetime(1970, 1, 1, tzinfo=timezone.utc), samples.t_s[0])  # epoch nanoseconds, read as s
+    if not start:
+        notes.append(f"its clock reads {samples.t_s[0]:.6g} s since 1970, no time a clock can show: the start time is "
+                     "left out")
     samples = ImuSamples(samples.t_s - samples.t_s[0], samples.gyr_rad_s, samples.acc_m_s2, samples.mag_uT)
     meta = RecordingMeta(device=f"phone (Sensor Logger{', ' + platform if platform else ''})",
                          profile="sensor-logger", sensor_frame="phone: x right, y up, z out of the screen",
