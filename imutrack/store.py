@@ -174,9 +174,13 @@ class Store:
         db = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
         try:
             db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            # One read transaction, so the three come from the same moment: read one by one, another process's
+            # first migration could commit in between (no application id yet, but tables) — "another program's".
+            db.execute("BEGIN")
             app_id = db.execute("PRAGMA application_id").fetchone()[0]
             version = db.execute("PRAGMA user_version").fetchone()[0]
             tables = db.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
+            db.execute("COMMIT")
             if existed and app_id != APPLICATION_ID and (tables or version):
                 raise StoreError(f"{self.path} is another program's database, not imutrack's; it was left untouched")
             if version > SCHEMA_VERSION:
@@ -184,7 +188,7 @@ class Store:
                     f"{self.path} was written by a newer imutrack (schema {version}, this one knows {SCHEMA_VERSION});"
                     " update imutrack"
                 )
-            db.execute("PRAGMA journal_mode = WAL")
+            _use_wal(db)
             db.execute("PRAGMA foreign_keys = ON")
             self._migrate(db, version)
         except sqlite3.DatabaseError as exc:
@@ -354,6 +358,23 @@ class Store:
             values["rep"] = int(values["rep"])
             values["forced"] = bool(values["forced"])
             yield int(row[0]), HoldMetrics(**{k: (float("nan") if v is None else v) for k, v in values.items()})
+
+
+def _use_wal(db: sqlite3.Connection) -> None:
+    """Write-ahead logging, so readers and one writer do not block each other. Switching needs the file to itself for
+    a moment, and SQLite may answer "locked" at once rather than wait: retried until the busy timeout."""
+    import time
+
+    deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+    while True:
+        try:
+            if db.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
+                db.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.01)
 
 
 def _column_value(value):
