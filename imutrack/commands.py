@@ -426,10 +426,31 @@ def analyze_command(args: argparse.Namespace) -> int:
         status.print(f"holds: {args.csv}", style="dim", markup=False, highlight=False)
     if args.json:  # one shape whatever the number of inputs (docs/analysis.schema.json)
         print(json.dumps(documents, indent=2, allow_nan=False))
-    else:
+    elif len(paths) == 1:
         for result in results:
             print_analysis(result)
+    elif results:
+        print_sessions(results)
     return 1 if failed else 0
+
+
+def print_sessions(results: list[SessionAnalysis]) -> None:
+    """Several sessions: one row each (the holds of one are in `imutrack analyze FILE`, or all in --csv)."""
+    table = Table(title=f"{len(results)} sessions", title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
+    for column in ("recording", "start", "holds", "best L/R°", "asym°", "≥54 s", "notes"):
+        table.add_column(column, justify="left" if column in ("recording", "start") else "right",
+                         no_wrap=column != "recording", overflow="fold")
+    for result in results:
+        m = result.session
+        table.add_row(plain(Path(result.source).name), m.start_time[:16].replace("T", " ") or m.time_slot,
+                      f"{m.left.holds}+{m.right.holds}",
+                      f"{_num(m.left.best_rom_deg, '.1f')}/{_num(m.right.best_rom_deg, '.1f')}",
+                      _num(m.asymmetry_deg, "+.1f"), f"{m.compliant_holds}/{len(result.holds)}",
+                      str(len(result.warnings)) if result.warnings else "")
+    console.print(table)
+    console.print("holds: left + right; best: the best hold's mean angle per side (its range of motion); asym: best "
+                  "left − best right; ≥54 s: holds of 90 % of the 60 s target; notes: warnings (on stderr). The "
+                  "holds of one session: imutrack analyze FILE; of all, one row each: --csv HOLDS.csv.", style="dim")
 
 
 def _write_outputs(result: SessionAnalysis, args: argparse.Namespace, several: bool) -> None:

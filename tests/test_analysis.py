@@ -344,3 +344,13 @@ def test_a_time_in_the_wrong_unit_is_refused_before_it_fills_the_memory():
     for factor in (1e300, 1e-300):  # had been a LinAlgError and "Maximum allowed dimension exceeded"
         with pytest.raises(ImutrackError, match="no chest sensor records like that"):
             analyze(ImuSamples(still.t_s * factor, still.gyr_rad_s, still.acc_m_s2))
+
+
+def test_a_folder_in_text_is_one_row_per_session_and_the_legend_once(tmp_path, capsys):
+    for seed in (2, 10):
+        session = simulate(SimulatorConfig(seed=seed, reps_per_side=1, hold_s=20.0, sample_rate_hz=25.0))
+        write_recording(tmp_path / f"s{seed}.csv", session.samples, RecordingMeta())
+    assert main(["analyze", str(tmp_path), "--jobs", "1"]) == 0
+    out = capsys.readouterr().out
+    rows = [line.split()[0] for line in out.splitlines() if line.strip().startswith("s")]
+    assert rows == ["s2.csv", "s10.csv"] and out.count("holds: left + right") == 1 and "rep " not in out
