@@ -35,6 +35,17 @@ def _interval(text: str) -> tuple[float, float]:
     return start, end
 
 
+def _start_time(text: str) -> str:
+    """An ISO 8601 time; without a UTC offset, this computer's is taken."""
+    from datetime import datetime
+
+    try:
+        when = datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a time like 2026-11-24T08:15:00+01:00, got {text!r}") from None
+    return (when if when.tzinfo else when.astimezone()).isoformat(timespec="seconds")
+
+
 def _date(text: str) -> str:
     from datetime import date
 
@@ -163,6 +174,9 @@ def build_parser() -> argparse.ArgumentParser:
                      help="generic CSV: which column is which (names or 1-based numbers)")
     imp.add_argument("--units", default="", metavar="t=ms,gyr=deg/s,acc=g",
                      help="generic CSV: units of time (s|ms|us|ns), gyro (rad/s|deg/s), acc (m/s2|g|mg)")
+    imp.add_argument("--start-time", type=_start_time, metavar="2026-11-24T08:15:00+01:00",
+                     help="when the session began (local time with its UTC offset), for a file that does not say: "
+                          "it dates the session and its time of day in the progress report")
     imp.add_argument("--chest-axis", choices=["+x", "-x", "+y", "-y", "+z", "-z"],
                      help="phone axis out of the chest (default +z: screen facing outward)")
     imp.add_argument("--out", type=Path, help="folder for the recordings (default: the user data folder)")

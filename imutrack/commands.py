@@ -733,6 +733,8 @@ def import_command(args: argparse.Namespace) -> int:
     out_dir = args.out or data_dir() / "recordings"
     for path in args.files:
         recording = load(path, args.format, columns, units, args.chest_axis)
+        if args.start_time:
+            recording.meta.start_time = args.start_time
         target = _unique(out_dir / f"{path.stem}.csv")
         write_recording(target, recording.samples, recording.meta)
         samples = recording.samples

@@ -310,3 +310,19 @@ def test_a_clock_no_calendar_can_show_leaves_the_start_time_out(still):
               for name, text in polar_logger_tables(still.slice(0, 300)).items()}
     samples, meta, notes = read_polar_logger(tables, "p")
     assert meta.start_time == "" and len(samples) > 250 and any("no time a clock can show" in n for n in notes)
+
+
+def test_import_can_say_when_a_session_began(tmp_path, still, capsys):
+    from imutrack.cli import main
+
+    rows = ["t,gx,gy,gz,ax,ay,az"] + [",".join(f"{v:.9g}" for v in (t, *g, *a))
+                                      for t, g, a in zip(still.t_s, still.gyr_rad_s, still.acc_m_s2)]
+    source = tmp_path / "logger.csv"
+    source.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    columns = "t=t,gx=gx,gy=gy,gz=gz,ax=ax,ay=ay,az=az"
+    assert main(["import", str(source), "--columns", columns, "--out", str(tmp_path / "a"),
+                 "--start-time", "2026-11-24T19:05:00+01:00"]) == 0
+    assert read_recording(tmp_path / "a" / "logger.csv").meta.start_time == "2026-11-24T19:05:00+01:00"
+    with pytest.raises(SystemExit) as usage:
+        main(["import", str(source), "--columns", columns, "--start-time", "yesterday"])
+    assert usage.value.code == 2 and "expected a time like 2026-11-24T08:15:00+01:00" in capsys.readouterr().err
