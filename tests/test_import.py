@@ -110,7 +110,7 @@ def test_generic_csv_with_columns_and_units(tmp_path, still):
         load(path, columns={k: v for k, v in columns.items() if k != "az"})
     with pytest.raises(RecordingFormatError, match="unknown gyr unit 'rpm'"):
         load(path, columns=columns, units=dict(gyr="rpm"))
-    with pytest.raises(RecordingFormatError, match="describe its columns with --columns"):
+    with pytest.raises(RecordingFormatError, match=r"convert it with .imutrack import .* --columns t=…"):
         load(path)
 
 

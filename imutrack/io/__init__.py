@@ -104,7 +104,8 @@ def load(path: str | os.PathLike, fmt: str = "auto", columns: dict[str, str] | N
             raise RecordingFormatError(f"{path}: a generic import takes one CSV file, found {len(texts)}")
         if not columns:
             raise RecordingFormatError(
-                f"{path}: not a format imutrack recognises; describe its columns with --columns (and --units)"
+                f"{path}: not a format imutrack recognises; convert it with 'imutrack import {path} --columns "
+                "t=…,gx=…,gy=…,gz=…,ax=…,ay=…,az=… --units t=s,gyr=rad/s' (the names of its columns, and their units)"
             )
         samples, meta, notes = read_generic(next(iter(texts.values())), str(path), columns, units or {},
                                             chest_axis or "+z")
