@@ -1,6 +1,7 @@
 """The real bleak code path against a bumble virtual sensor on an in-memory link (no hardware, no OS Bluetooth)."""
 
 import asyncio
+import re
 import sys
 import threading
 import warnings
@@ -113,6 +114,9 @@ def test_recording_equals_what_the_sensor_sent(samples, samples_52_hz, profile, 
     np.testing.assert_allclose(recording.samples.acc_m_s2, acc, rtol=1e-8, atol=1e-12)
     np.testing.assert_allclose(recording.samples.t_s, samples.t_s - samples.t_s[0], atol=1e-6)
     assert recording.meta.profile == profile and recording.lost_samples == 0
+    # the sensor's own name and address, not what was typed to find it
+    assert re.fullmatch(rf"{re.escape(sensor.name)} \(([0-9A-F]{{2}}:){{5}}[0-9A-F]{{2}}\S*\)",
+                        recording.meta.device), recording.meta.device
     assert status.dropped_packets == 0
     assert status.battery_pct == (87 if PROFILES[profile].battery_uuid else None)
     assert recording.host_t_s is not None and np.all(np.diff(recording.host_t_s) >= 0)
@@ -272,6 +276,9 @@ def test_a_guided_session_with_a_ble_sensor(tmp_path, capsys, profile, name, rat
     assert "Calibrated" in text and "Hold, breathe deeply" in text and "session complete" in text
     recording = read_recording(out)
     assert recording.meta.profile == profile and recording.lost_samples == 0
+    # the sensor's own name and address, not what was typed to find it
+    assert re.fullmatch(rf"{re.escape(sensor.name)} \(([0-9A-F]{{2}}:){{5}}[0-9A-F]{{2}}\S*\)",
+                        recording.meta.device), recording.meta.device
     assert len(recording.samples) > rate_hz * 40
 
 

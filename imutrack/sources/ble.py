@@ -128,6 +128,7 @@ class BleRecorder:
     require_gyro: bool = False
     status: RecorderStatus = field(default_factory=RecorderStatus)
     _address: str | None = None
+    _name: str = ""
 
     async def run(self, stop: asyncio.Event | None = None) -> RecorderStatus:
         """Record until ``duration_s`` of data, ``stop`` is set, or the device stays away too long.
@@ -197,6 +198,7 @@ class BleRecorder:
             except asyncio.TimeoutError:
                 raise BleError(f"device {self.target} not found; is it on, charged and in range?") from None
         self._address = device.address
+        self._name = adv.local_name or device.name or ""
         profile = self.profile or identify(adv.local_name or device.name, adv.service_uuids)
         if profile is None:
             raise BleError(
@@ -283,7 +285,7 @@ class BleRecorder:
         samples, seq, host = taken
         if writer is None:
             meta = RecordingMeta(
-                device=self.target,
+                device=f"{self._name or self.target} ({self._address})" if self._address else self.target,
                 profile=profile.name,
                 sensor_frame=profile.sensor_frame,
                 chest_normal_axis=profile.chest_normal_axis,
