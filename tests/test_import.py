@@ -326,3 +326,20 @@ def test_import_can_say_when_a_session_began(tmp_path, still, capsys):
     with pytest.raises(SystemExit) as usage:
         main(["import", str(source), "--columns", columns, "--start-time", "yesterday"])
     assert usage.value.code == 2 and "expected a time like 2026-11-24T08:15:00+01:00" in capsys.readouterr().err
+
+
+def test_a_polar_folder_with_several_sensors_pairs_each_stream_with_its_own(still):
+    # an H10's ACC beside a Verity Sense's pair had been paired across devices ("streams do not overlap")
+    from imutrack.io.polar_logger import read_polar_logger
+    from tests.phone_files import polar_logger_tables
+
+    pair = polar_logger_tables(still.slice(0, 300))
+    h10 = {"Polar_H10_9F8E7D6C_20251120_081500_ACC.txt":
+           polar_logger_tables(still.slice(0, 300), with_gyro=False)["Polar_Sense_ABC123_20251120_081500_ACC.txt"]
+           .replace(";817", ";900", 1)}  # another device, another clock
+    samples, _, notes = read_polar_logger(h10 | pair, "folder")  # the H10 file sorts first
+    assert len(samples) > 250
+    assert any("took Polar_Sense_ABC123_20251120_081500_ACC.txt" in n and "Polar_H10_9F8E7D6C" in n for n in notes)
+    gyro_only = {k: v for k, v in pair.items() if k.endswith("GYRO.txt")}
+    with pytest.raises(RecordingFormatError, match="different sensors or sessions"):
+        read_polar_logger(h10 | gyro_only, "folder")

@@ -40,10 +40,32 @@ def _stream(name: str, text: str, where: str, unit_pattern: str) -> tuple[np.nda
     return table.values[:, t_col] * 1e-9, table.values[:, axes], [f"{name} {s}" for s in table.skipped]
 
 
+def _pair(tables: dict[str, str], where: str) -> tuple[str | None, str | None, list[str]]:
+    """The ACC and GYRO files of one sensor's session, and what the choice leaves out. The app names each stream
+    ``<model>_<device id>_<date>_<time>_<STREAM>.txt``: the two streams of a session share all but the stream, and a
+    folder may hold other sensors' files too (an H10's ACC beside a Verity Sense's pair)."""
+    def stem(name: str, stream: str) -> str:
+        return name[: -len(f"_{stream}.txt")]
+
+    accs = sorted(n for n in tables if n.endswith("_ACC.txt"))
+    gyrs = sorted(n for n in tables if n.endswith("_GYRO.txt"))
+    gyr_by_stem = {stem(n, "GYRO"): n for n in gyrs}
+    pairs = [(a, gyr_by_stem[stem(a, "ACC")]) for a in accs if stem(a, "ACC") in gyr_by_stem]
+    if pairs:
+        acc_name, gyr_name = pairs[0]
+        left = [n for n in accs + gyrs if n not in (acc_name, gyr_name)]
+        notes = [f"{where}: took {acc_name} with {gyr_name}; also here, not taken: {', '.join(left)}"] if left else []
+        return acc_name, gyr_name, notes
+    if accs and gyrs:
+        raise RecordingFormatError(
+            f"{where}: the ACC and GYRO files are of different sensors or sessions ({', '.join(accs + gyrs)}): "
+            "the two streams of one recording share their name up to _ACC/_GYRO")
+    return (accs[0] if accs else None), (gyrs[0] if gyrs else None), []
+
+
 def read_polar_logger(tables: dict[str, str], where: str, chest_axis: str = "+z"
                       ) -> tuple[ImuSamples, RecordingMeta, list[str]]:
-    acc_name = next((n for n in tables if n.endswith("_ACC.txt")), None)
-    gyr_name = next((n for n in tables if n.endswith("_GYRO.txt")), None)
+    acc_name, gyr_name, pairing = _pair(tables, where)
     if acc_name is None:
         raise RecordingFormatError(f"{where}: no …_ACC.txt stream")
     if gyr_name is None:
@@ -52,6 +74,7 @@ def read_polar_logger(tables: dict[str, str], where: str, chest_axis: str = "+z"
             "gyroscope; such a sensor can still show posture (slouch, lean) and breathing"
         )
     t_acc, acc_mg, notes = _stream(acc_name, tables[acc_name], where, "mg")
+    notes = pairing + notes
     t_gyr, gyr_dps, more = _stream(gyr_name, tables[gyr_name], where, "dps")
     notes += more
     samples, dropped = merge_streams((t_gyr, np.radians(gyr_dps)), (t_acc, acc_mg * 1e-3 * GRAVITY_M_S2))
