@@ -35,7 +35,7 @@ def phyphox_tables(samples: ImuSamples, separator: str = ",", decimal_comma: boo
     acc = np.column_stack([np.interp(acc_t, samples.t_s, samples.acc_m_s2[:, k]) for k in range(3)])
     time_csv = separator.join(['"event"', '"experiment time"', '"system time"', '"system time text"']) + "\n" + \
         separator.join(['"START"', _number(0.0, decimal_comma), _number(start_unix_s, decimal_comma),
-                        '"2025-11-24 08:15:00.000 UTC+01:00"']) + "\n"
+                        '"2025-11-24 09:15:00.000 UTC+01:00"']) + "\n"
     return {"Gyroscope.csv": table(names["gyr"], samples.t_s, samples.gyr_rad_s),
             "Accelerometer.csv": table(names["acc"], acc_t, acc),
             "meta/time.csv": time_csv,
@@ -63,7 +63,7 @@ def _low_pass(values: np.ndarray, width: int) -> np.ndarray:
 
 
 def sensor_logger_tables(samples: ImuSamples, platform: str = "android", epoch_s: float = 1_763_972_100.0,
-                         acc_stride: int = 3) -> dict[str, str]:
+                         acc_stride: int = 3, zone: str = "Europe/Berlin") -> dict[str, str]:
     """Sensor Logger's tables: columns time (epoch ns), seconds_elapsed, z, y, x. Android: TotalAcceleration (with
     gravity) on its own, sparser clock; iOS: Accelerometer (user) and Gravity with Core Motion's sign, no total."""
     def table(t_s: np.ndarray, xyz: np.ndarray) -> str:
@@ -78,7 +78,7 @@ def sensor_logger_tables(samples: ImuSamples, platform: str = "android", epoch_s
     acc = np.column_stack([np.interp(t_acc, samples.t_s, samples.acc_m_s2[:, k]) for k in range(3)])
     g_acc = np.column_stack([np.interp(t_acc, samples.t_s, gravity[:, k]) for k in range(3)])
     tables = {"Gyroscope.csv": table(samples.t_s, samples.gyr_rad_s),
-              "Metadata.csv": f"version,device name,platform\n1.40,test phone,{platform}\n"}
+              "Metadata.csv": f"version,device name,recording timezone,platform\n1.40,test phone,{zone},{platform}\n"}
     if platform == "android":
         tables["TotalAcceleration.csv"] = table(t_acc, acc)
         tables["Accelerometer.csv"] = table(t_acc, acc - g_acc)

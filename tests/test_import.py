@@ -3,7 +3,6 @@
 import json
 import warnings
 from pathlib import Path
-from datetime import datetime
 
 import numpy as np
 import pytest
@@ -36,8 +35,7 @@ def test_phyphox_exports_import_with_both_clocks_merged(name, still):
     recording = load(path)
     samples = recording.samples
     assert recording.meta.profile == "phyphox" and recording.meta.chest_normal_axis == "+z"
-    assert recording.meta.start_time == datetime.fromtimestamp(1_763_972_100).astimezone().isoformat(
-        timespec="seconds")
+    assert recording.meta.start_time == "2025-11-24T09:15:00+01:00"  # in the phone's zone, as its export says
     # the gyro clock is the timeline; the accelerometer (25 Hz, 3 ms late) is interpolated onto it, never beyond
     assert samples.rate_hz == pytest.approx(50.0)
     first = int(round(0.003 * 50)) + 1  # gyro samples before the first acc sample are not extrapolated
@@ -310,6 +308,38 @@ def test_a_clock_no_calendar_can_show_leaves_the_start_time_out(still):
               for name, text in polar_logger_tables(still.slice(0, 300)).items()}
     samples, meta, notes = read_polar_logger(tables, "p")
     assert meta.start_time == "" and len(samples) > 250 and any("no time a clock can show" in n for n in notes)
+
+
+@pytest.mark.parametrize("machine_zone", ["UTC", "Asia/Kolkata", "America/New_York"])
+def test_each_export_tells_its_start_time_in_the_phones_zone(still, machine_zone, monkeypatch):
+    # phyphox and Sensor Logger state the phone's zone; Polar's sensor clock counts the phone's wall clock. The start
+    # time must not move with the zone of the computer that reads the file (it had: UTC read as this machine's time)
+    import time
+
+    from imutrack.io.merge import zone_named
+    from imutrack.io.polar_logger import read_polar_logger
+    from imutrack.io.sensor_logger import read_sensor_logger
+    from tests.phone_files import polar_logger_tables, sensor_logger_tables
+
+    monkeypatch.setenv("TZ", machine_zone)
+    time.tzset()
+    try:
+        short = still.slice(0, 300)
+        assert read_phyphox(phyphox_tables(short), "p.zip")[1].start_time == "2025-11-24T09:15:00+01:00"
+        # 1 763 972 100 s since 1970 is 08:15 UTC: 09:15 in Berlin (winter), 13:45 in Kolkata
+        assert read_sensor_logger(sensor_logger_tables(short), "s.zip")[1].start_time == "2025-11-24T09:15:00+01:00"
+        kolkata = read_sensor_logger(sensor_logger_tables(short, zone="Asia/Kolkata"), "s.zip")[1].start_time
+        assert kolkata == "2025-11-24T13:45:00+05:30"
+        # 817 000 000 s after 2000-01-01 00:00 on the phone's wall clock is 2025-11-21 00:26:40, wherever it is read
+        polar = read_polar_logger(polar_logger_tables(short), "p")[1].start_time
+        assert polar.startswith("2025-11-21T00:26:40")
+    finally:
+        monkeypatch.delenv("TZ")
+        time.tzset()
+    assert zone_named("UTC+01:00").utcoffset(None).total_seconds() == 3600
+    assert zone_named("GMT-0330").utcoffset(None).total_seconds() == -12600
+    assert zone_named("+0530").utcoffset(None).total_seconds() == 19800
+    assert zone_named("Europe/Nowhere") is None and zone_named("") is None and zone_named("CET-ish") is None
 
 
 def test_import_can_say_when_a_session_began(tmp_path, still, capsys):

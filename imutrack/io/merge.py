@@ -66,15 +66,39 @@ def merge_streams(
     return samples, inside
 
 
-def local_time(epoch, seconds: float) -> str:
-    """``epoch`` (an aware datetime) plus ``seconds``, as local ISO 8601 with its offset; "" when that is no time a
-    clock can show (a garbled timestamp: the year −314918, say)."""
+def local_time(epoch, seconds: float, zone=None) -> str:
+    """``epoch`` plus ``seconds``, as ISO 8601 with its UTC offset: in ``zone`` (a ``tzinfo``: the one the export
+    states) or, without one, this computer's; a naive ``epoch`` counts wall-clock time in that zone. "" when that is
+    no time a clock can show (a garbled timestamp: the year −314918, say)."""
     from datetime import timedelta
 
     try:
-        return (epoch + timedelta(seconds=float(seconds))).astimezone().isoformat(timespec="seconds")
+        when = epoch + timedelta(seconds=float(seconds))
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=zone) if zone is not None else when.astimezone()
+        return when.astimezone(zone).isoformat(timespec="seconds")
     except (ValueError, OverflowError, OSError):
         return ""
+
+
+def zone_named(text: str):
+    """The ``tzinfo`` an export's text names — "UTC+01:00", "+0100", or an IANA name like "Europe/Berlin" — or None."""
+    import re
+    from datetime import timedelta, timezone
+
+    text = (text or "").strip()
+    match = re.search(r"(?:UTC|GMT)?\s*([+-])(\d{1,2}):?(\d{2})?\s*$", text)
+    if match and (text.upper().startswith(("UTC", "GMT")) or text[:1] in "+-"):
+        sign = 1 if match.group(1) == "+" else -1
+        return timezone(sign * timedelta(hours=int(match.group(2)), minutes=int(match.group(3) or 0)))
+    if "/" in text:
+        try:
+            from zoneinfo import ZoneInfo
+
+            return ZoneInfo(text)
+        except (ValueError, OSError, ImportError, KeyError):
+            return None
+    return None
 
 
 ACC_UNITS = {"m/s2": 1.0, "g": GRAVITY_M_S2, "mg": GRAVITY_M_S2 / 1000.0}

@@ -15,12 +15,12 @@ the screen facing outward, +z points forward (chest axis "+z"); screen inward: "
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import datetime, timezone
 
 import numpy as np
 
 from imutrack.errors import RecordingFormatError
-from imutrack.io.merge import acc_unit_from_gravity, merge_streams
+from imutrack.io.merge import acc_unit_from_gravity, local_time, merge_streams, zone_named
 from imutrack.io.tables import Table, read_table
 from imutrack.recording import RecordingMeta
 from imutrack.samples import ImuSamples
@@ -123,9 +123,12 @@ def _start_time(text: str) -> str:
     for row in rows[1:]:
         if len(row) == len(header) and row[header.index("event")].strip().upper() == "START":
             value = row[header.index("system time")].strip()
+            # the phone's zone, as "2025-11-24 08:15:00.000 UTC+01:00" says it (the time of day is the phone's)
+            text_column = header.index("system time text") if "system time text" in header else None
+            zone = zone_named(row[text_column].rsplit(" ", 1)[-1]) if text_column is not None else None
             try:
                 seconds = float(value.replace(",", ".") if decimal_comma else value)
-                return datetime.fromtimestamp(seconds).astimezone().isoformat(timespec="seconds")
-            except (ValueError, OverflowError, OSError):  # not a number, or no date a clock can show
+            except ValueError:
                 return ""
+            return local_time(datetime(1970, 1, 1, tzinfo=timezone.utc), seconds, zone)
     return ""

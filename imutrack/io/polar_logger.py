@@ -9,7 +9,7 @@ and are what the streams are aligned on (the phone timestamps of two streams can
 from __future__ import annotations
 
 import re
-from datetime import datetime, timezone
+from datetime import datetime
 
 import numpy as np
 
@@ -20,7 +20,8 @@ from imutrack.io.tables import read_table
 from imutrack.recording import RecordingMeta
 from imutrack.samples import ImuSamples
 
-POLAR_EPOCH = datetime(2000, 1, 1, tzinfo=timezone.utc)
+# The sensor's clock counts from 2000-01-01 in the phone's local time (the app sets it so): a wall clock, not UTC.
+POLAR_EPOCH = datetime(2000, 1, 1)
 
 
 def looks_like_polar_logger(tables: dict[str, str]) -> bool:

@@ -17,7 +17,7 @@ from datetime import datetime, timezone
 import numpy as np
 
 from imutrack.errors import RecordingFormatError
-from imutrack.io.merge import acc_unit_from_gravity, interpolate_columns, local_time, merge_streams
+from imutrack.io.merge import acc_unit_from_gravity, interpolate_columns, local_time, merge_streams, zone_named
 from imutrack.io.tables import Table, read_table
 from imutrack.recording import RecordingMeta
 from imutrack.samples import ImuSamples
@@ -33,16 +33,23 @@ def _stream(table: Table) -> tuple[np.ndarray, np.ndarray]:
     return v[:, index["time"]] * 1e-9, v[:, [index["x"], index["y"], index["z"]]]
 
 
-def _platform(tables: dict[str, str]) -> str | None:
+def _metadata(tables: dict[str, str], key: str) -> str | None:
+    """A field of ``Metadata.csv`` (a header row and a row of values), or None."""
+    import csv
+
     for name, text in tables.items():
         if name.split("/")[-1].lower() == "metadata.csv":
-            lines = text.splitlines()
-            if len(lines) >= 2:
-                header = [h.strip().strip('"').lower() for h in lines[0].split(",")]
-                values = [v.strip().strip('"').lower() for v in lines[1].split(",")]
-                if "platform" in header and len(values) == len(header):
-                    return values[header.index("platform")]
+            rows = list(csv.reader(text.splitlines()))
+            if len(rows) >= 2:
+                header = [h.strip().lower() for h in rows[0]]
+                if key in header and len(rows[1]) == len(header):
+                    return rows[1][header.index(key)].strip()
     return None
+
+
+def _platform(tables: dict[str, str]) -> str | None:
+    platform = _metadata(tables, "platform")
+    return platform.lower() if platform else None
 
 
 def looks_like_sensor_logger(tables: dict[str, str]) -> bool:
@@ -87,7 +94,9 @@ def read_sensor_logger(tables: dict[str, str], where: str, chest_axis: str = "+z
         notes.append(f"{dropped} gyroscope samples in gaps of the accelerometer stream were left out")
     if len(samples) < 2:
         raise RecordingFormatError(f"{where}: the gyroscope and accelerometer streams do not overlap in time")
-    start = local_time(datetime(1970, 1, 1, tzinfo=timezone.utc), samples.t_s[0])  # epoch nanoseconds, read as s
+    # epoch nanoseconds, read as s; the time of day is the phone's: in the zone the export states, when it does
+    start = local_time(datetime(1970, 1, 1, tzinfo=timezone.utc), samples.t_s[0],
+                       zone_named(_metadata(tables, "recording timezone") or ""))
     if not start:
         notes.append(f"its clock reads {samples.t_s[0]:.6g} s since 1970, no time a clock can show: the start time is "
                      "left out")
