@@ -195,7 +195,7 @@ def live_case() -> Result:
     both as a share of one core over the stream's duration."""
     from rich.console import Console
 
-    from imutrack.live_cli import live_panel
+    from imutrack.cli.guide import live_panel
     from imutrack.live import Guide, GuideConfig
 
     samples = simulate(SimulatorConfig(sample_rate_hz=1000.0, reps_per_side=1, hold_s=30.0, seed=3)).samples
@@ -251,7 +251,7 @@ def report_case(repeat: int) -> Result:
     import sqlite3
     from types import SimpleNamespace
 
-    from imutrack.commands import write_report
+    from imutrack.report.progress_report import write_reports
     from imutrack.metrics import HoldMetrics, SessionMetrics, SideSummary
     from imutrack.store import Store
 
@@ -287,7 +287,7 @@ def report_case(repeat: int) -> Result:
                 raw.execute("SELECT * FROM holds").fetchall()
 
         out = Path(tmp) / "out"
-        seconds = best_of(lambda: write_report(db, html=out / "r.html", pdf=out / "r.pdf", csv=out / "r.csv"),
+        seconds = best_of(lambda: write_reports(db, html=out / "r.html", pdf=out / "r.pdf", csv=out / "r.csv"),
                           repeat)
         return Result("progress report (HTML + PDF + CSV)", f"{k:,} sessions, {n_holds:,} holds", seconds,
                       "sqlite: read all rows", best_of(raw_read, repeat), "target < 2 s")

@@ -257,7 +257,7 @@ def test_a_guided_session_with_a_ble_sensor(tmp_path, capsys, profile, name, rat
     import argparse
     import contextlib
 
-    from imutrack import commands
+    from imutrack.cli import guide
     from imutrack.recording import read_recording
 
     session = simulate(SimulatorConfig(seed=61, reps_per_side=1, hold_s=25.0, rest_s=6.0, sample_rate_hz=rate_hz))
@@ -271,7 +271,7 @@ def test_a_guided_session_with_a_ble_sensor(tmp_path, capsys, profile, name, rat
     args = argparse.Namespace(device=name, profile=None, simulate=False, phyphox=None, reps=1, hold=15.0,
                               rest=3.0, lenient=False, unassisted=False, plain=True, quiet=True, speed=1.0, out=out,
                               db=tmp_path / "p.sqlite3", no_store=False, poll=0.1)
-    assert commands.live_command(args, backends=backends) == 0
+    assert guide.live_command(args, backends=backends) == 0
     text = capsys.readouterr().out
     assert "Calibrated" in text and "Hold, breathe deeply" in text and "session complete" in text
     recording = read_recording(out)
@@ -287,7 +287,7 @@ def test_a_guided_session_with_a_missing_sensor_ends_with_one_line(tmp_path, sam
     import contextlib
     import functools
 
-    from imutrack import commands
+    from imutrack.cli import guide
 
     @contextlib.asynccontextmanager
     async def backends():
@@ -299,7 +299,7 @@ def test_a_guided_session_with_a_missing_sensor_ends_with_one_line(tmp_path, sam
                               out=tmp_path / "x.csv", db=tmp_path / "p.sqlite3", no_store=False, poll=0.1)
     monkeypatch.setattr(ble, "BleRecorder", functools.partial(ble.BleRecorder, connect_timeout_s=0.5))
     with pytest.raises(ble.BleError, match="device nobody not found"):  # one line from the CLI, no traceback
-        commands.live_command(args, backends=backends)
+        guide.live_command(args, backends=backends)
     assert not (tmp_path / "x.csv").exists()
 
 
@@ -366,3 +366,33 @@ def test_sim_sensor_command_serves_a_recorder_across_processes(tmp_path):
     assert recording.meta.profile == "diy" and status.battery_pct == 87
     assert recording.samples.duration_s >= 2.0 and recording.samples.rate_hz == pytest.approx(100.0)
     assert recording.lost_samples == 0 and status.dropped_packets == 0
+
+
+def test_record_reads_a_ble_sensor_as_it_reads_any_source(tmp_path, samples, capsys):
+    """imutrack record --device, through the Source protocol and the real bleak path: the recording holds exactly
+    what the sensor sent, up to --duration, with the person's notes."""
+    import argparse
+    import contextlib
+
+    from imutrack.cli import record as record_cli
+
+    served = []
+
+    @contextlib.asynccontextmanager
+    async def backends():
+        async with virtual_world(samples, "diy", speed=20.0) as (sensor, central):
+            served.append(sensor)
+            yield central.client_backend, central.scanner_backend
+
+    out = tmp_path / "rec.csv"
+    args = argparse.Namespace(device="imutrack", phyphox=None, simulate=False, profile=None, out=out, duration=8.0,
+                              speed=1.0, assisted="unassisted", notes="by the window", poll=0.1)
+    assert record_cli.record_command(args, backends=backends) == 0
+    recording = read_recording(out)
+    gyr, _ = expected_from(served[0], "diy")
+    n = len(recording.samples)
+    assert 8.0 <= recording.samples.duration_s < 9.0 and n <= len(gyr)
+    np.testing.assert_allclose(recording.samples.gyr_rad_s, gyr[:n], rtol=1e-8, atol=1e-12)
+    assert recording.meta.assisted == "unassisted" and recording.meta.notes == "by the window"
+    assert recording.meta.device.startswith("imutrack (") and recording.lost_samples == 0
+    assert f"recorded {n:,} samples" in capsys.readouterr().out

@@ -99,7 +99,7 @@ def test_a_warning_from_a_library_is_shown_once_and_the_command_ends(monkeypatch
     # grew without end (a phyphox file with an acceleration of 1e308)
     import warnings
 
-    from imutrack import commands
+    from imutrack.cli import commands
 
     def warns(args):
         warnings.warn("overflow encountered", RuntimeWarning)

@@ -80,7 +80,7 @@ def test_q_quits_and_keeps_the_recording(tmp_path):
 def test_the_gauge_marks_today_and_the_best_before():
     from rich.console import Console
 
-    from imutrack.live_cli import live_panel
+    from imutrack.cli.guide import live_panel
     from imutrack.live import GuideState, Phase
 
     state = GuideState(phase=Phase.HOLD, side="left", twist_deg=40.0, hold_remaining_s=30.0,

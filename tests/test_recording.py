@@ -260,3 +260,21 @@ def test_a_large_file_with_a_bad_row_gives_the_same_one_line_error(tmp_path, mut
     assert path.stat().st_size > 64 * 1024
     with pytest.raises(RecordingFormatError, match=message):
         read_recording(path)
+
+
+def test_record_the_simulated_person_as_any_source(tmp_path, capsys):
+    # the simulator is a live source like a sensor: its recording is the session its seed makes, sample for sample
+    from imutrack.sources.simulator import SimulatorConfig, simulate
+
+    out = tmp_path / "sim.csv"
+    assert main(["record", "--simulate", "--speed", "0", "--duration", "30", "--out", str(out),
+                 "--unassisted", "--notes", "morning"]) == 0
+    recording = read_recording(out)
+    seed = int(recording.meta.extra["simulator_seed"])
+    session = simulate(SimulatorConfig(sample_rate_hz=50.0, seed=seed))
+    n = len(recording.samples)
+    assert 30.0 <= recording.samples.duration_s < 30.2
+    np.testing.assert_allclose(recording.samples.gyr_rad_s, session.samples.gyr_rad_s[:n], rtol=1e-8, atol=1e-15)
+    np.testing.assert_allclose(recording.samples.t_s, session.samples.t_s[:n], atol=1e-9)
+    assert recording.meta.assisted == "unassisted" and recording.meta.notes == "morning"
+    assert recording.meta.profile == "simulator"

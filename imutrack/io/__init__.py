@@ -7,13 +7,14 @@ blind to where the data came from.
 from __future__ import annotations
 
 import os
+import re
 import warnings
 import zipfile
 from pathlib import Path
 
 import numpy as np
 
-from imutrack.errors import ImutrackWarning, RecordingFormatError
+from imutrack.errors import ImutrackError, ImutrackWarning, RecordingFormatError
 from imutrack.io.generic import read_generic
 from imutrack.io.phyphox import read_phyphox
 from imutrack.io.polar_logger import looks_like_polar_logger, read_polar_logger
@@ -116,3 +117,30 @@ def load(path: str | os.PathLike, fmt: str = "auto", columns: dict[str, str] | N
     if len(notes) > 20:
         warnings.warn(f"{path}: … and {len(notes) - 20} more skipped rows", ImutrackWarning, stacklevel=2)
     return Recording(meta, samples, np.arange(len(samples), dtype=np.int64), None, [], path)
+
+
+def find_sessions(paths: list[Path]) -> list[Path]:
+    """Sessions to analyse: files as given; a folder that is itself a phone-app export as one session; any other
+    folder expanded to the imutrack recordings and recognised phone-app zips directly inside it."""
+    found = []
+    for path in paths:
+        if not path.is_dir():
+            found.append(path)
+        elif detect(path) != "generic":
+            found.append(path)
+        else:
+            for candidate in sorted(path.iterdir(), key=natural_key):
+                if candidate.suffix.lower() == ".csv":
+                    with open(candidate, encoding="utf-8", errors="replace") as f:
+                        if f.readline().startswith(MAGIC):
+                            found.append(candidate)
+                elif candidate.suffix.lower() == ".zip" and detect(candidate) != "generic":
+                    found.append(candidate)
+    if not found:
+        raise ImutrackError(f"no recordings or phone-app exports in {', '.join(str(p) for p in paths)}")
+    return found
+
+
+def natural_key(path: Path) -> list:
+    """Sort key: numbers in a name by their value ("s2" before "s10"), the rest without regard to case."""
+    return [int(part) if part.isdigit() else part.lower() for part in re.split(r"(\d+)", path.name)]

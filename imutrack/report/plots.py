@@ -81,3 +81,29 @@ def plot_session(
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return path
+
+
+def session_figure(path: str | Path, result, truth_twist_deg: np.ndarray | None = None) -> Path:
+    """The figure of one analysed session (a :class:`~imutrack.analysis.SessionAnalysis`): twist and flexion over
+    time, each hold shaded and labelled with its angle, breathing per hold; with the simulator's truth (twist, °, on
+    the recording's samples) beside the measured twist when given."""
+    from imutrack.report import SEAT_SHIFT_NOTE_DEG
+
+    def label(h) -> str:
+        moved = f"\nforward moved {h.neutral_shift_deg:+.0f}°" if abs(h.neutral_shift_deg) >= SEAT_SHIFT_NOTE_DEG else ""
+        return f"{h.side[0].upper()}{h.rep} {h.rom_deg:.0f}°{moved}"
+
+    holds = [Span(h.hold_start_s, h.hold_end_s, label(h), h.side) for h in result.holds]
+    return plot_session(
+        path,
+        result.t_s,
+        result.twist_deg,
+        result.flexion_deg,
+        holds=holds,
+        reference_twist_deg=truth_twist_deg,
+        reference_label="simulator truth",
+        slouch_threshold_deg=result.params.metrics.slouch_threshold_deg,
+        breath_rate_bpm=[h.breath_rate_bpm for h in result.holds],
+        breath_depth_deg=[h.breath_depth_deg for h in result.holds],
+        title=Path(result.source).name,
+    )

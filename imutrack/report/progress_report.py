@@ -21,6 +21,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from matplotlib.backends.backend_pdf import PdfPages  # noqa: E402
 
+from imutrack.errors import ImutrackError  # noqa: E402
 from imutrack.metrics import HoldMetrics  # noqa: E402
 from imutrack.progress import MDC_DEG, Progress, summarize, version_note  # noqa: E402
 from imutrack.report.tables import write_csv as write_table  # noqa: E402
@@ -374,3 +375,30 @@ large or too small: 1–2° on a 60° twist, the same every day.</dd>
 """
     path.write_text(page, encoding="utf-8")
     return path
+
+
+def write_reports(db: Path, html: Path | None = None, pdf: Path | None = None, csv: Path | None = None,
+                  png: Path | None = None, date_from: str | None = None, date_to: str | None = None) -> list[Path]:
+    """Write the requested report files from the progress database; returns their paths."""
+    from imutrack.store import Store
+
+    with Store(db) as store:
+        sessions = store.sessions(date_from, date_to)
+        holds = list(store.holds([s.id for s in sessions]))
+    if not sessions:
+        raise ImutrackError(f"no sessions in {db} for that period: nothing to report")
+    data = report_data(sessions, holds)
+    figs = figures(data) if (html or pdf or png) else {}
+    written = []
+    try:
+        for target, write in ((html, lambda p: write_html(data, sessions, p, figs=figs)),
+                              (pdf, lambda p: write_pdf(data, sessions, p, figs=figs)),
+                              (csv, lambda p: write_csv(sessions, holds, p))):
+            if target is not None:
+                target.parent.mkdir(parents=True, exist_ok=True)
+                written.append(write(target))
+        if png is not None:
+            written += write_png(data, png, figs=figs)
+    finally:
+        close(figs)
+    return written

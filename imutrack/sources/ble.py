@@ -127,6 +127,7 @@ class BleRecorder:
     on_batch: Callable[[ImuSamples], None] | None = None
     require_gyro: bool = False
     status: RecorderStatus = field(default_factory=RecorderStatus)
+    meta: RecordingMeta | None = None  # the recording's header, once the first samples are written
     _address: str | None = None
     _name: str = ""
 
@@ -296,6 +297,7 @@ class BleRecorder:
                 extra={} if profile.has_gyro else {"has_gyro": "false"},
             )
             writer = RecordingWriter(self.out, meta, has_mag=samples.has_mag, has_host_time=True)
+            self.meta = meta
             self.status.path = self.out
         writer.append(samples, seq=seq, host_t_s=host)
         self.status.samples += len(samples)
@@ -325,3 +327,98 @@ class BleRecorder:
     def _report(self) -> None:
         if self.on_status is not None:
             self.on_status(self.status)
+
+
+def describe(status: RecorderStatus) -> str:
+    """A recorder's status as one line."""
+    battery = "" if status.battery_pct is None else f", battery {status.battery_pct} %"
+    return (f"{status.state}: {status.samples:,} samples, {status.rate_hz:.0f} Hz, {status.dropped_packets} bad "
+            f"packets, {status.lost_samples} lost samples, {status.reconnects} reconnects{battery}")
+
+
+class BleSource:
+    """A BLE sensor as a live :class:`~imutrack.sources.Source`. The :class:`BleRecorder` runs on its own thread and
+    event loop and writes the recording itself (sequence numbers, host times, gap events); its batches reach the
+    consumer through a queue, and batches of None carry the host's clock (shifted onto the sensor's) between them.
+
+    ``backends`` is a factory of an async context manager yielding (client, scanner) bleak backend classes, entered on
+    the recorder's own event loop (the tests' virtual sensors); None uses the platform's Bluetooth.
+    """
+
+    writes_recording = True
+
+    def __init__(self, recorder: BleRecorder, backends=None):
+        import queue
+
+        self.recorder = recorder
+        self.backends = backends
+        self._queue: queue.Queue = queue.Queue()
+        self._failure: list[BaseException] = []
+        self._stop: Callable[[], None] | None = None
+        self._thread = None
+        self._closing = False
+        recorder.on_batch = self._queue.put
+        profile = recorder.profile
+        self._provisional = RecordingMeta(device=recorder.target,
+                                          profile=profile.name if profile else "",
+                                          chest_normal_axis=profile.chest_normal_axis if profile else "+z",
+                                          assisted=recorder.assisted, notes=recorder.notes)
+
+    @property
+    def meta(self) -> RecordingMeta:
+        return self.recorder.meta or self._provisional
+
+    def _run(self) -> None:
+        async def main() -> None:
+            stop = asyncio.Event()
+            loop = asyncio.get_running_loop()
+
+            def request_stop() -> None:
+                with contextlib.suppress(RuntimeError):  # the loop has already ended (the recorder stopped itself)
+                    loop.call_soon_threadsafe(stop.set)
+
+            self._stop = request_stop
+            if self._closing:  # closed before the loop ran
+                stop.set()
+            if self.backends is None:
+                await self.recorder.run(stop)
+                return
+            async with self.backends() as (client_backend, scanner_backend):
+                self.recorder.client_backend, self.recorder.scanner_backend = client_backend, scanner_backend
+                await self.recorder.run(stop)
+
+        try:
+            asyncio.run(main())
+        except BaseException as exc:  # noqa: BLE001 (handed to the consumer's thread)
+            self._failure.append(exc)
+
+    def batches(self):
+        import queue
+        import threading
+
+        self._thread = threading.Thread(target=self._run, name="imutrack-ble", daemon=True)
+        self._thread.start()
+        started, offset = time.monotonic(), None
+        while self._thread.is_alive() or not self._queue.empty():
+            try:
+                batch = self._queue.get(timeout=0.1)
+            except queue.Empty:
+                yield None, time.monotonic() - started - (offset or 0.0)
+                continue
+            offset = time.monotonic() - started - float(batch.t_s[-1]) if offset is None else offset
+            yield batch, float(batch.t_s[-1])
+        if self._failure:
+            raise self._failure.pop()
+
+    def status(self) -> str:
+        return describe(self.recorder.status)
+
+    def close(self) -> None:
+        self._closing = True
+        if self._stop is not None:
+            self._stop()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+            self._thread = None
+        if self._failure and not isinstance(self._failure[0], ImutrackError):
+            raise self._failure.pop()

@@ -154,3 +154,43 @@ class PhyphoxStream:
         if self._t0 is None:
             self._t0 = float(take[0, 0])
         return ImuSamples(take[:, 0] - self._t0, take[:, 1:4], acc_on_gyr)
+
+
+class PhyphoxSource:
+    """A phone running phyphox as a live :class:`~imutrack.sources.Source`: polled every ``poll_s``; between
+    samples, batches of None carry the host's clock (shifted onto the phone's) so timers run on."""
+
+    writes_recording = False
+
+    def __init__(self, url: str, poll_s: float = 0.1, stream: PhyphoxStream | None = None):
+        self.stream = stream or PhyphoxStream(url)
+        self.meta = self.stream.recording_meta()
+        self.poll_s = poll_s
+        self._samples = 0
+        self._last_t_s = 0.0
+        self._closed = False
+
+    def batches(self):
+        import time
+
+        self.stream.start()
+        started, offset = time.monotonic(), None
+        while not self._closed:
+            batch = self.stream.poll()
+            now = time.monotonic() - started
+            if batch is not None and len(batch):
+                offset = now - float(batch.t_s[-1]) if offset is None else offset
+                self._samples += len(batch)
+                self._last_t_s = float(batch.t_s[-1])
+                if np.isnan(self.meta.sample_rate_hz) and len(batch) > 1:  # the first batch tells the phone's rate
+                    self.meta.sample_rate_hz = round(batch.rate_hz, 3)
+                yield batch, self._last_t_s
+            else:
+                yield None, now - (offset or 0.0)
+            time.sleep(self.poll_s)
+
+    def status(self) -> str:
+        return f"phone: {self._samples:,} samples, {self._last_t_s:.0f} s, {self.stream.requests:,} polls"
+
+    def close(self) -> None:
+        self._closed = True

@@ -32,6 +32,7 @@ from scipy.spatial.transform import Rotation
 from imutrack import quaternion
 from imutrack.errors import ImutrackError
 from imutrack.frames import GRAVITY_M_S2, MOVEMENT_ONSET_FRACTION, axis_vector
+from imutrack.recording import RecordingMeta
 from imutrack.samples import ImuSamples
 
 _DIFF_STEP_S = 1e-4  # central-difference step for the sensor's linear acceleration
@@ -293,6 +294,79 @@ class SimulatedSession:
     config: SimulatorConfig
     samples: ImuSamples
     truth: SimulationTruth
+
+    def recording_meta(self) -> RecordingMeta:
+        """The header a recording of this session carries: each seed is another simulated sensor (its bias, scale
+        errors and mounting), so the seed names the device."""
+        cfg = self.config
+        return RecordingMeta(
+            device=f"simulator {cfg.seed}",
+            profile="simulator",
+            sensor_frame=f"simulated sternum sensor; {cfg.chest_normal_axis} out of the chest, "
+            f"mount tilted {cfg.mount_tilt_deg:g} deg",
+            chest_normal_axis=cfg.chest_normal_axis,
+            sample_rate_hz=cfg.sample_rate_hz,
+            start_time=cfg.start_time,
+            assisted="assisted",
+            notes="simulated session",
+            extra={"simulator_seed": str(cfg.seed)},
+        )
+
+    def truth_summary(self) -> dict:
+        """The ground truth's events as plain data (JSON-ready): config, neutral, reps, slouches, the body's heading
+        on the seat at each rep's start (degrees from the start), gyro bias (rad/s, sensor frame), mounting (wxyz)."""
+        truth = self.truth
+        return {
+            "config": self.config.to_dict(),
+            "neutral_end_s": truth.neutral_end_s,
+            "reps": [asdict(rep) | {"hold_duration_s": rep.hold_duration_s} for rep in truth.reps],
+            "slouches": [asdict(s) for s in truth.slouches],
+            "seat_deg_at_turns": [float(truth.seat_deg[np.searchsorted(truth.t_s, rep.turn_start_s)])
+                                  for rep in truth.reps] if truth.seat_deg is not None else [],
+            "gyr_bias_rad_s": truth.gyr_bias_rad_s.tolist(),
+            "mount_wxyz": truth.mount_wxyz.tolist(),
+        }
+
+
+class SimulatedSource:
+    """The simulated person as a live :class:`~imutrack.sources.Source`: the session's samples in batches of
+    ``batch_s``, paced at ``speed`` × real time (0: as fast as they are taken)."""
+
+    writes_recording = False
+
+    def __init__(self, session: SimulatedSession, speed: float = 1.0, batch_s: float = 0.1):
+        self.session = session
+        self.meta = session.recording_meta()
+        self.speed = speed
+        self.batch_s = batch_s
+        self._sent = 0
+        self._closed = False
+
+    def batches(self):
+        import time
+
+        samples = self.session.samples
+        started = time.monotonic()
+        edges = np.searchsorted(samples.t_s, np.arange(0.0, samples.t_s[-1] + self.batch_s, self.batch_s))
+        for a, b in zip(edges[:-1], edges[1:]):
+            if self._closed:
+                return
+            if b <= a:
+                continue
+            batch = samples.slice(int(a), int(b))
+            if self.speed > 0:
+                delay = started + batch.t_s[-1] / self.speed - time.monotonic()
+                if delay > 0:
+                    time.sleep(delay)
+            self._sent = int(b)
+            yield batch, float(batch.t_s[-1])
+
+    def status(self) -> str:
+        samples = self.session.samples
+        return f"simulated: {self._sent:,} of {len(samples):,} samples, {samples.rate_hz:.0f} Hz"
+
+    def close(self) -> None:
+        self._closed = True
 
 
 @dataclass

@@ -1,12 +1,13 @@
-"""What each CLI command does: compose the stages, show progress and results with rich."""
+"""The analysis commands: ``demo``, ``simulate``, ``info``, ``analyze``, ``reanalyze``, ``calibrate``, ``import``,
+``progress`` and ``report`` compose the pipeline's stages and show their results with rich; ``run`` sends each
+command to its function (the recording commands are in :mod:`imutrack.cli.record`, the guided session in
+:mod:`imutrack.cli.guide`)."""
 
 from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
-import re
 import warnings
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import asdict
@@ -14,12 +15,8 @@ from datetime import datetime
 from pathlib import Path
 
 import numpy as np
-from platformdirs import user_data_dir
 from rich import box
-from rich.console import Console
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
-from rich.text import Text
 
 from imutrack.analysis import (
     ANALYSIS_SCHEMA_VERSION,
@@ -28,17 +25,12 @@ from imutrack.analysis import (
     SessionAnalysis,
     analyze,
 )
+from imutrack.cli.console import console, data_dir, num, plain, progress_bar, status, unique
 from imutrack.errors import ImutrackError, ImutrackWarning
-from imutrack.text import printable
+from imutrack.io import find_sessions
 from imutrack.orientation import OrientationParams
-from imutrack.recording import (
-    MAGIC,
-    RecordingMeta,
-    RecordingWriter,
-    local_now_iso,
-    read_recording,
-    write_recording,
-)
+from imutrack.recording import RecordingMeta, local_now_iso, read_recording, write_recording
+from imutrack.report import SEAT_SHIFT_NOTE_DEG
 from imutrack.sources.simulator import (
     SimulatedSession,
     SimulatorConfig,
@@ -46,9 +38,7 @@ from imutrack.sources.simulator import (
     simulate,
     simulate_calibration,
 )
-
-console = Console()
-status = Console(stderr=True)  # progress, errors and notes: stdout carries only what was asked for
+from imutrack.text import printable
 
 
 def run(args: argparse.Namespace) -> int:
@@ -57,44 +47,18 @@ def run(args: argparse.Namespace) -> int:
         "simulate": simulate_command,
         "info": info,
         "analyze": analyze_command,
-        "scan": scan_command,
-        "record": record_command,
-        "sim-sensor": sim_sensor_command,
         "progress": progress_command,
         "report": report_command,
         "import": import_command,
-        "live": live_command,
         "calibrate": calibrate_command,
         "reanalyze": reanalyze_command,
-    }[args.command]
+    }.get(args.command)
+    if handler is None:
+        from imutrack.cli import guide, record
+
+        handler = {"scan": record.scan_command, "record": record.record_command,
+                   "sim-sensor": record.sim_sensor_command, "live": guide.live_command}[args.command]
     return handler(args)
-
-
-def data_dir() -> Path:
-    """The user's imutrack data folder (recordings, database)."""
-    return Path(user_data_dir("imutrack", appauthor=False))
-
-
-def simulator_meta(session: SimulatedSession) -> RecordingMeta:
-    cfg = session.config
-    return RecordingMeta(
-        device=f"simulator {cfg.seed}",  # each seed is another simulated sensor (bias, scale errors, mounting)
-        profile="simulator",
-        sensor_frame=f"simulated sternum sensor; {cfg.chest_normal_axis} out of the chest, "
-        f"mount tilted {cfg.mount_tilt_deg:g} deg",
-        chest_normal_axis=cfg.chest_normal_axis,
-        sample_rate_hz=cfg.sample_rate_hz,
-        start_time=cfg.start_time,
-        assisted="assisted",
-        notes="simulated session",
-        extra={"simulator_seed": str(cfg.seed)},
-    )
-
-
-def _progress() -> Progress:
-    return Progress(
-        TextColumn("{task.description:<28}"), BarColumn(), TimeElapsedColumn(), console=status, transient=False
-    )
 
 
 def demo(args: argparse.Namespace) -> int:
@@ -103,7 +67,7 @@ def demo(args: argparse.Namespace) -> int:
     out_dir = args.out if args.out is not None else data_dir() / "demo"
     out_dir.mkdir(parents=True, exist_ok=True)
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
-    recording_path = _unique(out_dir / f"demo-{stamp}.csv")
+    recording_path = unique(out_dir / f"demo-{stamp}.csv")
     cfg = SimulatorConfig(
         sample_rate_hz=args.rate,
         seed=args.seed,
@@ -119,17 +83,20 @@ def demo(args: argparse.Namespace) -> int:
     db_path = out_dir / "demo-progress.sqlite3"
     for stale in out_dir.glob("demo-progress.sqlite3*"):  # the demo's own database, rebuilt on every run
         stale.unlink()
-    with _progress() as progress:
+    with progress_bar() as progress:
         task = progress.add_task("simulating the sensor", total=6 + len(history))
         session = simulate(cfg)
         progress.update(task, advance=1, description="writing the recording")
-        write_recording(recording_path, session.samples, simulator_meta(session))
+        write_recording(recording_path, session.samples, session.recording_meta())
         progress.update(task, advance=1, description="reading it back")
         recording = read_recording(recording_path)
         progress.update(task, advance=1, description="analysing")
         result = analyze(recording)
         progress.update(task, advance=1, description="drawing the session")
-        figure_path = session_figure(recording_path.with_suffix(".png"), result, session)
+        from imutrack.report.plots import session_figure
+        from imutrack.report.progress_report import write_reports
+
+        figure_path = session_figure(recording_path.with_suffix(".png"), result, session.truth.twist_deg)
         progress.update(task, advance=1, description=f"{args.days} days of practice")
         from imutrack.store import Store
 
@@ -139,7 +106,7 @@ def demo(args: argparse.Namespace) -> int:
                 progress.advance(task)
             store.add(result, recording_path)
         progress.update(task, description="writing the report")
-        report_path = write_report(db_path, html=out_dir / "demo-report.html")[0]
+        report_path = write_reports(db_path, html=out_dir / "demo-report.html")[0]
         progress.update(task, advance=1, description="done")
 
     _print_recording_summary(recording)
@@ -162,42 +129,6 @@ def _history_session(past) -> tuple[SessionAnalysis, str]:
     return analyze(simulated.samples, meta=meta), digest
 
 
-def session_figure(path: Path, result: SessionAnalysis, session: SimulatedSession | None = None) -> Path:
-    from imutrack.report.plots import Span, plot_session
-
-    def label(h) -> str:
-        moved = f"\nforward moved {h.neutral_shift_deg:+.0f}°" if abs(h.neutral_shift_deg) >= SEAT_SHIFT_NOTE_DEG else ""
-        return f"{h.side[0].upper()}{h.rep} {h.rom_deg:.0f}°{moved}"
-
-    holds = [Span(h.hold_start_s, h.hold_end_s, label(h), h.side) for h in result.holds]
-    return plot_session(
-        path,
-        result.t_s,
-        result.twist_deg,
-        result.flexion_deg,
-        holds=holds,
-        reference_twist_deg=None if session is None else session.truth.twist_deg,
-        reference_label="simulator truth",
-        slouch_threshold_deg=result.params.metrics.slouch_threshold_deg,
-        breath_rate_bpm=[h.breath_rate_bpm for h in result.holds],
-        breath_depth_deg=[h.breath_depth_deg for h in result.holds],
-        title=Path(result.source).name,
-    )
-
-
-def _new_recording_path(kind: str) -> Path:
-    """A new file in the user's recordings folder, named by the time and the kind of source."""
-    return _unique(data_dir() / "recordings" / f"{datetime.now().strftime('%Y%m%d-%H%M%S')}-{kind}.csv")
-
-
-def _unique(path: Path) -> Path:
-    candidate, n = path, 1
-    while candidate.exists():
-        n += 1
-        candidate = path.with_name(f"{path.stem}-{n}{path.suffix}")
-    return candidate
-
-
 def _print_recording_summary(recording) -> None:
     samples = recording.samples
     console.print(
@@ -210,9 +141,6 @@ _HOLD_CAPTION = (
     "twist: mean angle held (+ left); creep: gained during the hold (relaxing into it); sway: SD of the angle "
     "around its trend; slouch: share of the hold bent forward beyond the threshold; br/min: breaths per minute"
 )
-
-
-SEAT_SHIFT_NOTE_DEG = 3.0  # a rest facing this far from the start's neutral is pointed out
 
 
 def print_analysis(result: SessionAnalysis, truth: SimulatedSession | None = None) -> None:
@@ -237,7 +165,7 @@ def print_analysis(result: SessionAnalysis, truth: SimulatedSession | None = Non
             f"{h.twist_sd_deg:.2f}",
             "yes" if h.forced else "",
             f"{100 * h.slouch_fraction:.0f} %" if h.slouch_fraction > 0 else "",
-            _num(h.breath_rate_bpm, ".1f"),
+            num(h.breath_rate_bpm, ".1f"),
         ]
         table.add_row(*row)
     console.print(table)
@@ -255,15 +183,11 @@ def print_analysis(result: SessionAnalysis, truth: SimulatedSession | None = Non
                   style="dim", markup=False)
     console.print(
         f"{m.time_slot} session, {m.duration_s / 60:.1f} min, {m.assisted}: "
-        f"left best {_num(m.left.best_rom_deg, '.1f')}° ({m.left.holds} holds), "
-        f"right best {_num(m.right.best_rom_deg, '.1f')}° ({m.right.holds} holds), "
-        f"asymmetry {_num(m.asymmetry_deg, '+.1f')}°; {m.compliant_holds} of {len(result.holds)} holds ≥ "
+        f"left best {num(m.left.best_rom_deg, '.1f')}° ({m.left.holds} holds), "
+        f"right best {num(m.right.best_rom_deg, '.1f')}° ({m.right.holds} holds), "
+        f"asymmetry {num(m.asymmetry_deg, '+.1f')}°; {m.compliant_holds} of {len(result.holds)} holds ≥ "
         f"{0.9 * result.params.metrics.target_hold_s:.0f} s"
     )
-
-
-def _num(value: float, spec: str) -> str:
-    return "-" if value is None or math.isnan(value) else format(value, spec)
 
 
 def simulate_command(args: argparse.Namespace) -> int:
@@ -283,33 +207,17 @@ def simulate_command(args: argparse.Namespace) -> int:
     session = simulate(cfg)
     if args.calibration_turns:
         turns = simulate_calibration(session.truth, args.calibration_turns, cfg=cfg)
-        meta = simulator_meta(session)
+        meta = session.recording_meta()
         meta.notes = f"simulated calibration: {args.calibration_turns} whole turns on a swivel chair"
         path = write_recording(args.out, turns.samples, meta)
         console.print(f"wrote {path}: {abs(args.calibration_turns)} whole turns of the simulated sensor of seed "
                       f"{args.seed} (imutrack calibrate {path})", markup=False)
         return 0
-    path = write_recording(args.out, session.samples, simulator_meta(session))
+    path = write_recording(args.out, session.samples, session.recording_meta())
     truth_path = path.with_name(path.stem + ".truth.json")
-    truth_path.write_text(json.dumps(truth_summary(session), indent=2) + "\n", encoding="utf-8")
+    truth_path.write_text(json.dumps(session.truth_summary(), indent=2) + "\n", encoding="utf-8")
     console.print(f"wrote {path} ({len(session.samples):,} samples) and {truth_path}")
     return 0
-
-
-def truth_summary(session: SimulatedSession) -> dict:
-    """The ground truth's events as plain data (JSON-ready): config, neutral, reps, slouches, the body's heading on
-    the seat at each rep's start (degrees from the start), gyro bias."""
-    truth = session.truth
-    return {
-        "config": session.config.to_dict(),
-        "neutral_end_s": truth.neutral_end_s,
-        "reps": [asdict(rep) | {"hold_duration_s": rep.hold_duration_s} for rep in truth.reps],
-        "slouches": [asdict(s) for s in truth.slouches],
-        "seat_deg_at_turns": [float(truth.seat_deg[np.searchsorted(truth.t_s, rep.turn_start_s)])
-                              for rep in truth.reps] if truth.seat_deg is not None else [],
-        "gyr_bias_rad_s": truth.gyr_bias_rad_s.tolist(),
-        "mount_wxyz": truth.mount_wxyz.tolist(),
-    }
 
 
 def info(args: argparse.Namespace) -> int:
@@ -333,41 +241,6 @@ def info(args: argparse.Namespace) -> int:
     return 0
 
 
-def _recordings_in(paths: list[Path]) -> list[Path]:
-    """Sessions to analyse: files as given; a folder that is itself a phone-app export as one session; any other
-    folder expanded to the imutrack recordings and recognised phone-app zips directly inside it."""
-    from imutrack.io import detect
-
-    found = []
-    for path in paths:
-        if not path.is_dir():
-            found.append(path)
-        elif detect(path) != "generic":
-            found.append(path)
-        else:
-            for candidate in sorted(path.iterdir(), key=_natural):
-                if candidate.suffix.lower() == ".csv":
-                    with open(candidate, encoding="utf-8", errors="replace") as f:
-                        if f.readline().startswith(MAGIC):
-                            found.append(candidate)
-                elif candidate.suffix.lower() == ".zip" and detect(candidate) != "generic":
-                    found.append(candidate)
-    if not found:
-        raise ImutrackError(f"no recordings or phone-app exports in {', '.join(str(p) for p in paths)}")
-    return found
-
-
-def plain(text: str) -> Text:
-    """User text (a file name, a header field) for the terminal: as it is, never read as rich markup ("[link=…]"),
-    with control characters (a terminal's escape sequences: a window title, a cleared screen) shown as "?"."""
-    return Text(printable(text))
-
-
-def _natural(path: Path) -> list:
-    """Sort key: numbers in a name by their value ("s2" before "s10"), the rest without regard to case."""
-    return [int(part) if part.isdigit() else part.lower() for part in re.split(r"(\d+)", path.name)]
-
-
 def _analyze_one(path: Path, params: AnalysisParams) -> tuple[SessionAnalysis | None, str, list[str]]:
     """Worker: (result or None, error message, warnings) — never raises for a user error."""
     with warnings.catch_warnings(record=True) as caught:
@@ -380,7 +253,7 @@ def _analyze_one(path: Path, params: AnalysisParams) -> tuple[SessionAnalysis | 
 
 
 def analyze_command(args: argparse.Namespace) -> int:
-    paths = _recordings_in(args.files)
+    paths = find_sessions(args.files)
     params = AnalysisParams(
         orientation=OrientationParams(use_mag=args.nine_d), neutral_s=args.neutral, chest_normal_axis=args.chest_axis
     )
@@ -389,7 +262,7 @@ def analyze_command(args: argparse.Namespace) -> int:
         outcomes[paths[0]] = _analyze_one(paths[0], params)
     else:
         jobs = args.jobs or min(len(paths), os.cpu_count() or 1)
-        with _progress() as progress, ProcessPoolExecutor(max_workers=jobs) as pool:
+        with progress_bar() as progress, ProcessPoolExecutor(max_workers=jobs) as pool:
             task = progress.add_task(f"analysing {len(paths)} recordings", total=len(paths))
             futures = {pool.submit(_analyze_one, path, params): path for path in paths}
             for future in as_completed(futures):
@@ -444,8 +317,8 @@ def print_sessions(results: list[SessionAnalysis]) -> None:
         m = result.session
         table.add_row(plain(Path(result.source).name), m.start_time[:16].replace("T", " ") or m.time_slot,
                       f"{m.left.holds}+{m.right.holds}",
-                      f"{_num(m.left.best_rom_deg, '.1f')}/{_num(m.right.best_rom_deg, '.1f')}",
-                      _num(m.asymmetry_deg, "+.1f"), f"{m.compliant_holds}/{len(result.holds)}",
+                      f"{num(m.left.best_rom_deg, '.1f')}/{num(m.right.best_rom_deg, '.1f')}",
+                      num(m.asymmetry_deg, "+.1f"), f"{m.compliant_holds}/{len(result.holds)}",
                       str(len(result.warnings)) if result.warnings else "")
     console.print(table)
     console.print("holds: left + right; best: the best hold's mean angle per side (its range of motion); asym: best "
@@ -458,6 +331,8 @@ def _write_outputs(result: SessionAnalysis, args: argparse.Namespace, several: b
     if args.plot is not None:
         target = args.plot / f"{stem}.png" if several else args.plot
         target.parent.mkdir(parents=True, exist_ok=True)
+        from imutrack.report.plots import session_figure
+
         session_figure(target, result)
     if args.angles is not None:
         target = args.angles / f"{stem}.angles.csv" if several else args.angles
@@ -483,7 +358,7 @@ def reanalyze_command(args: argparse.Namespace) -> int:
         return 0
     outcomes = {}
     if todo:
-        with _progress() as progress, ProcessPoolExecutor(max_workers=args.jobs or os.cpu_count() or 1) as pool:
+        with progress_bar() as progress, ProcessPoolExecutor(max_workers=args.jobs or os.cpu_count() or 1) as pool:
             task = progress.add_task(f"re-analysing {len(todo)} sessions", total=len(todo))
             futures = {pool.submit(_analyze_one, Path(s.recording_path), params[s.id]): s for s in todo}
             for future in as_completed(futures):
@@ -505,8 +380,8 @@ def reanalyze_command(args: argparse.Namespace) -> int:
             store.replace(s.id, result)
             m = result.session
             table.add_row(f"{s.start_time[:16].replace('T', ' ')} {s.time_slot}",
-                          f"{_num(s.best_rom_left_deg, '.1f')} → {_num(m.left.best_rom_deg, '.1f')}",
-                          f"{_num(s.best_rom_right_deg, '.1f')} → {_num(m.right.best_rom_deg, '.1f')}")
+                          f"{num(s.best_rom_left_deg, '.1f')} → {num(m.left.best_rom_deg, '.1f')}",
+                          f"{num(s.best_rom_right_deg, '.1f')} → {num(m.right.best_rom_deg, '.1f')}")
     console.print(table)
     for s in gone:
         status.print(f"note: the recording of the session of {s.start_time[:16].replace('T', ' ')} is gone "
@@ -542,97 +417,6 @@ def calibrate_command(args: argparse.Namespace) -> int:
     return 0
 
 
-def scan_command(args: argparse.Namespace) -> int:
-    import asyncio
-
-    from imutrack.sources.ble import scan
-
-    with console.status(f"scanning for {args.timeout:g} s…"):
-        devices = asyncio.run(scan(args.timeout))
-    table = Table(title="nearby Bluetooth LE devices", title_justify="left", box=box.SIMPLE_HEAD)
-    for column in ("name", "address", "RSSI, dBm", "sensor"):
-        table.add_column(column)
-    for d in devices:
-        table.add_row(d.name or "?", d.address, "-" if d.rssi is None else str(d.rssi),
-                      f"{d.profile.name}: {d.profile.title}" if d.profile else "")
-    console.print(table)
-    if not any(d.profile for d in devices):
-        console.print("no known sensor found: is it on and close by? ('imutrack record --profile' forces one)")
-    return 0
-
-
-def record_command(args: argparse.Namespace) -> int:
-    if args.phyphox:
-        return _record_phyphox(args)
-    import asyncio
-    import signal
-
-    from imutrack.sources.ble import BleRecorder, RecorderStatus
-    from imutrack.sources.profiles import PROFILES
-
-    out = args.out or _new_recording_path("ble")
-    line = console.status("searching…")
-
-    def show(status: RecorderStatus) -> None:
-        battery = "" if status.battery_pct is None else f", battery {status.battery_pct} %"
-        line.update(
-            f"{status.state}: {status.samples:,} samples, {status.rate_hz:.0f} Hz, {status.dropped_packets} bad "
-            f"packets, {status.lost_samples} lost samples, {status.reconnects} reconnects{battery}"
-        )
-
-    profile = PROFILES.get(args.profile) if args.profile else None
-    recorder = BleRecorder(target=args.device, out=out, profile=profile,
-                           duration_s=args.duration, assisted=args.assisted or "unknown", notes=args.notes,
-                           on_status=show)
-
-    async def main() -> RecorderStatus:
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stop.set)
-        return await recorder.run(stop)
-
-    with line:
-        status = asyncio.run(main())
-    console.print(f"recorded {status.samples:,} samples to {status.path or out} ({status.lost_samples} lost, "
-                  f"{status.reconnects} reconnects)")
-    return 0
-
-
-def sim_sensor_command(args: argparse.Namespace) -> int:
-    import asyncio
-
-    try:
-        from bumble.device import Device
-        from bumble.transport import open_transport
-
-        from imutrack.sources.virtual_sensor import VirtualSensor
-    except ImportError:
-        raise ImutrackError("the virtual sensor needs bumble: pip install 'imutrack[sim]'") from None
-    spec = args.transport
-    if spec.split(":")[0] in ("tcp-server", "ws-server") and not args.listen_anywhere:
-        host = spec.split(":")[1] if spec.count(":") >= 2 else ""
-        if host not in ("127.0.0.1", "localhost", "::1"):
-            raise ImutrackError(f"{spec} would listen beyond this computer; use 127.0.0.1 or pass --listen-anywhere")
-    rate_hz = args.rate or (52.0 if args.profile == "polar-sense" else 100.0)
-    session = simulate(SimulatorConfig(sample_rate_hz=rate_hz, seed=args.seed, start_time=local_now_iso()))
-
-    async def serve() -> None:
-        async with await open_transport(spec) as (source, sink):
-            device = Device.with_hci("imutrack", "F0:F1:F2:F3:F4:F5", source, sink)
-            sensor = VirtualSensor(device, session.samples, args.profile, speed=1.0)
-            await sensor.start()
-            console.print(f"serving a simulated {args.profile} sensor as '{sensor.name}' on {spec}; Ctrl-C stops")
-            await sensor.finished.wait()
-            await sensor.stop()
-
-    try:
-        asyncio.run(serve())
-    except KeyboardInterrupt:
-        pass
-    return 0
-
-
 def progress_command(args: argparse.Namespace) -> int:
     from imutrack.progress import MDC_DEG, summarize, version_note
     from imutrack.store import Store, default_path
@@ -663,7 +447,7 @@ def progress_command(args: argparse.Namespace) -> int:
     for side, trend in (("left", summary.left), ("right", summary.right)):
         verdict = "" if trend.change_is_real is None else (
             "real" if trend.change_is_real else f"within noise (±{MDC_DEG:g}°)")
-        table.add_row(side, _num(trend.first_deg, ".1f"), _num(trend.latest_deg, ".1f"), _num(trend.best_deg, ".1f"),
+        table.add_row(side, num(trend.first_deg, ".1f"), num(trend.latest_deg, ".1f"), num(trend.best_deg, ".1f"),
                       "-" if trend.slope_deg_per_week is None else f"{trend.slope_deg_per_week:+.1f}°/week",
                       "-" if trend.change_deg is None else f"{trend.change_deg:+.1f}° {verdict}")
     console.print(table)
@@ -671,46 +455,19 @@ def progress_command(args: argparse.Namespace) -> int:
     for column in ("day", "left, °", "right, °"):
         days.add_column(column, justify="right")
     for day in sorted(summary.daily)[-7:]:
-        days.add_row(day, _num(summary.daily[day]["left"], ".1f"), _num(summary.daily[day]["right"], ".1f"))
+        days.add_row(day, num(summary.daily[day]["left"], ".1f"), num(summary.daily[day]["right"], ".1f"))
     console.print(days)
     slots = ", ".join(f"{slot} {n}" for slot, n in summary.slots_this_week.items())
-    console.print(f"holds of ≥ 54 s: {_num(100 * (summary.compliant_fraction or 0), '.0f')} %; median sway "
-                  f"{_num(summary.median_sway_deg, '.2f')}°; mean asymmetry {_num(summary.mean_asymmetry_deg, '+.1f')}°"
+    console.print(f"holds of ≥ 54 s: {num(100 * (summary.compliant_fraction or 0), '.0f')} %; median sway "
+                  f"{num(summary.median_sway_deg, '.2f')}°; mean asymmetry {num(summary.mean_asymmetry_deg, '+.1f')}°"
                   f" (+ = left further); this week: {slots}")
     for line in summary.advice:
         console.print(line, style="green")
     return 0
 
 
-def write_report(db: Path, html: Path | None = None, pdf: Path | None = None, csv: Path | None = None,
-                 png: Path | None = None, date_from: str | None = None, date_to: str | None = None) -> list[Path]:
-    """Write the requested report files from the progress database; returns their paths."""
-    from imutrack.report import progress_report as report
-    from imutrack.store import Store
-
-    with Store(db) as store:
-        sessions = store.sessions(date_from, date_to)
-        holds = list(store.holds([s.id for s in sessions]))
-    if not sessions:
-        raise ImutrackError(f"no sessions in {db} for that period: nothing to report")
-    data = report.report_data(sessions, holds)
-    figs = report.figures(data) if (html or pdf or png) else {}
-    written = []
-    try:
-        for target, write in ((html, lambda p: report.write_html(data, sessions, p, figs=figs)),
-                              (pdf, lambda p: report.write_pdf(data, sessions, p, figs=figs)),
-                              (csv, lambda p: report.write_csv(sessions, holds, p))):
-            if target is not None:
-                target.parent.mkdir(parents=True, exist_ok=True)
-                written.append(write(target))
-        if png is not None:
-            written += report.write_png(data, png, figs=figs)
-    finally:
-        report.close(figs)
-    return written
-
-
 def report_command(args: argparse.Namespace) -> int:
+    from imutrack.report.progress_report import write_reports
     from imutrack.store import default_path
 
     db = args.db or default_path()
@@ -719,7 +476,7 @@ def report_command(args: argparse.Namespace) -> int:
     html = args.html
     if not any((args.html, args.pdf, args.csv, args.png)):
         html = data_dir() / "report.html"
-    for path in write_report(db, html, args.pdf, args.csv, args.png, args.date_from, args.date_to):
+    for path in write_reports(db, html, args.pdf, args.csv, args.png, args.date_from, args.date_to):
         console.print(f"wrote {path}")
     return 0
 
@@ -735,44 +492,9 @@ def import_command(args: argparse.Namespace) -> int:
         recording = load(path, args.format, columns, units, args.chest_axis)
         if args.start_time:
             recording.meta.start_time = args.start_time
-        target = _unique(out_dir / f"{path.stem}.csv")
+        target = unique(out_dir / f"{path.stem}.csv")
         write_recording(target, recording.samples, recording.meta)
         samples = recording.samples
         console.print(f"{path} → {target}: {len(samples):,} samples, {samples.duration_s / 60:.1f} min at "
                       f"{samples.rate_hz:.1f} Hz{' with magnetometer' if samples.has_mag else ''}")
-    return 0
-
-
-def live_command(args: argparse.Namespace, backends=None) -> int:
-    from imutrack.live_cli import live_command as run_live
-
-    return run_live(args, backends)
-
-
-def _record_phyphox(args: argparse.Namespace) -> int:
-    from imutrack.live_cli import phyphox_batches
-
-    out = args.out or _new_recording_path("phone")
-    meta, batches = phyphox_batches(args)
-    meta.assisted, meta.notes = args.assisted or "unknown", args.notes
-    writer = None
-    written = 0
-    try:
-        with console.status("waiting for phyphox…") as line:
-            for batch, _ in batches:
-                if batch is not None:
-                    if writer is None:
-                        meta.sample_rate_hz = round(batch.rate_hz, 3) if len(batch) > 1 else float("nan")
-                        writer = RecordingWriter(out, meta)
-                    writer.append(batch)
-                    written += len(batch)
-                    line.update(f"recording: {written:,} samples, {writer.last_t_s:.0f} s")
-                    if args.duration is not None and writer.last_t_s >= args.duration:
-                        break
-    except KeyboardInterrupt:
-        pass
-    finally:
-        if writer is not None:
-            writer.close()
-    console.print(f"recorded {written:,} samples to {out}")
     return 0

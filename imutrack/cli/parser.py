@@ -1,19 +1,12 @@
-"""The `imutrack` command: a thin layer that composes the stages and prints their results.
-
-Every :class:`~imutrack.errors.ImutrackError` is printed as one line without a traceback; warnings about recovered
-problems (a torn last line, say) are printed as one line each.
-"""
+"""The `imutrack` command line: its commands, options and the types that check them (nothing heavy is imported
+here, so ``imutrack --help`` answers at once)."""
 
 from __future__ import annotations
 
 import argparse
-import sys
-import warnings
 from pathlib import Path
 
 from imutrack import __version__
-from imutrack.errors import ImutrackError, ImutrackWarning
-from imutrack.text import printable
 
 PROFILE_NAMES = ("diy", "witmotion", "thingy52", "movesense", "polar-sense", "polar-h10")
 
@@ -226,7 +219,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     record = commands.add_parser(
         "record",
-        help="record a BLE chest sensor into a recording file",
+        help="record a chest sensor (BLE, a phone, or the simulated person) into a recording file",
         description="Connect to a chest sensor and record it (crash-safe, reconnecting on link loss) until Ctrl-C "
         "or --duration.",
     )
@@ -235,10 +228,13 @@ def build_parser() -> argparse.ArgumentParser:
                         help="a BLE sensor: its address, name or the start of its name (see 'imutrack scan')")
     source.add_argument("--phyphox", metavar="URL", help="a phone running phyphox with remote access, e.g. "
                         "http://192.168.1.20:8080 (experiment with gyroscope and accelerometer with g)")
+    source.add_argument("--simulate", action="store_true", help="the built-in simulated person (no sensor)")
     record.add_argument("--poll", type=_positive_float, default=0.1, help="phyphox polling interval, s (default 0.1)")
     record.add_argument("--profile", choices=sorted(PROFILE_NAMES), help="device profile (default: recognised)")
     record.add_argument("--out", type=Path, help="recording file (default: a new file in the user data folder)")
     record.add_argument("--duration", type=_positive_float, metavar="S", help="stop after this many seconds")
+    record.add_argument("--speed", type=float, default=1.0,
+                        help="with --simulate: playback speed (0 = as fast as possible)")
     hands = record.add_mutually_exclusive_group()
     hands.add_argument("--assisted", dest="assisted", action="store_const", const="assisted",
                        help="the exercise is done with the hands helping")
@@ -278,65 +274,3 @@ def _axis_values_joined(argv: list[str]) -> list[str]:
         else:
             out.append(token)
     return out
-
-
-def _stop_cleanly_on_sigterm():
-    """A polite request to stop (SIGTERM: a system shutting down, a service manager) ends a command as Ctrl-C does:
-    recordings are closed cleanly, with nothing lost beyond the last flush. Only the main thread can set it. Returns
-    the handler it replaced (None when it set none)."""
-    import signal
-    import threading
-
-    def stop(signum, frame):
-        raise KeyboardInterrupt
-
-    if hasattr(signal, "SIGTERM") and threading.current_thread() is threading.main_thread():
-        return signal.signal(signal.SIGTERM, stop)
-    return None
-
-
-def main(argv: list[str] | None = None) -> int:
-    """Entry point; returns the process exit code (0 ok, 1 error, 2 usage, 130 interrupted)."""
-    parser = build_parser()
-    args = parser.parse_args(_axis_values_joined(sys.argv[1:] if argv is None else argv))
-    if args.command is None:
-        parser.print_help()
-        return 0
-    from imutrack import commands
-
-    last = None  # the line that ends the run, after the warnings
-    previous = _stop_cleanly_on_sigterm()
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", ImutrackWarning)
-        try:
-            code = commands.run(args)
-        except ImutrackError as exc:
-            code, last = 1, f"imutrack: error: {exc}"
-        except OSError as exc:
-            where = f"{exc.filename}: " if exc.filename else ""
-            code, last = 1, f"imutrack: error: {where}{exc.strerror or exc}"
-        except KeyboardInterrupt:
-            code, last = 130, "imutrack: interrupted"
-        finally:
-            if previous is not None:
-                import signal
-
-                signal.signal(signal.SIGTERM, previous)
-    # Shown once the recording of warnings is over: shown inside it, a warning would be recorded again, into the
-    # very list being shown (a phyphox file with a 1e308 acceleration grew the process to 24 GB that way).
-    _print_warnings(caught)
-    if last:
-        print(printable(last), file=sys.stderr)
-    return code
-
-
-def _print_warnings(caught: list[warnings.WarningMessage]) -> None:
-    for message in caught:
-        if issubclass(message.category, ImutrackWarning):
-            print(printable(f"imutrack: warning: {message.message}"), file=sys.stderr)
-        else:
-            warnings.showwarning(message.message, message.category, message.filename, message.lineno)
-
-
-if __name__ == "__main__":
-    sys.exit(main())

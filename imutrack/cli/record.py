@@ -1,0 +1,97 @@
+"""Recording commands: ``imutrack scan`` (nearby sensors), ``imutrack record`` (any live source into a recording)
+and ``imutrack sim-sensor`` (a simulated sensor served over a real or virtual Bluetooth controller)."""
+
+from __future__ import annotations
+
+import argparse
+
+from rich import box
+from rich.table import Table
+
+from imutrack.cli.console import console, new_recording_path
+from imutrack.cli.sources import open_source, recording_of
+from imutrack.errors import ImutrackError
+from imutrack.recording import local_now_iso
+
+
+def scan_command(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from imutrack.sources.ble import scan
+
+    with console.status(f"scanning for {args.timeout:g} s…"):
+        devices = asyncio.run(scan(args.timeout))
+    table = Table(title="nearby Bluetooth LE devices", title_justify="left", box=box.SIMPLE_HEAD)
+    for column in ("name", "address", "RSSI, dBm", "sensor"):
+        table.add_column(column)
+    for d in devices:
+        table.add_row(d.name or "?", d.address, "-" if d.rssi is None else str(d.rssi),
+                      f"{d.profile.name}: {d.profile.title}" if d.profile else "")
+    console.print(table)
+    if not any(d.profile for d in devices):
+        console.print("no known sensor found: is it on and close by? ('imutrack record --profile' forces one)")
+    return 0
+
+
+def record_command(args: argparse.Namespace, backends=None) -> int:
+    """Record a live source until Ctrl-C, ``--duration`` or its end; what was received is kept whatever stops it.
+    ``backends``: bleak backends for a BLE sensor (the tests' virtual sensors)."""
+    kind = "ble" if args.device else "phone" if args.phyphox else "simulated"
+    out = args.out or new_recording_path(kind)
+    source = open_source(args, out, need_twist=False, backends=backends)
+    received, last_t_s = 0, 0.0
+    with console.status("looking for the sensor…") as line, recording_of(source, out) as write:
+        try:
+            for batch, _ in source.batches():
+                if batch is not None:
+                    write(batch)
+                    received, last_t_s = received + len(batch), float(batch.t_s[-1])
+                line.update(source.status())
+                if args.duration is not None and last_t_s >= args.duration:
+                    break
+        except KeyboardInterrupt:
+            pass
+    ending = source.status()
+    if not out.exists():
+        console.print(f"nothing was recorded ({ending})", markup=False, highlight=False)
+        return 1
+    console.print(f"recorded {received:,} samples ({last_t_s / 60:.1f} min) to {out}", markup=False, highlight=False)
+    console.print(ending, style="dim", markup=False, highlight=False)
+    return 0
+
+
+def sim_sensor_command(args: argparse.Namespace) -> int:
+    import asyncio
+
+    try:
+        from bumble.device import Device
+        from bumble.transport import open_transport
+
+        from imutrack.sources.simulator import SimulatorConfig, simulate
+        from imutrack.sources.virtual_sensor import VirtualSensor
+    except ImportError:
+        raise ImutrackError("the virtual sensor needs bumble: pip install 'imutrack[sim]'") from None
+    spec = args.transport
+    if spec.split(":")[0] in ("tcp-server", "ws-server") and not args.listen_anywhere:
+        host = spec.split(":")[1] if spec.count(":") >= 2 else ""
+        if host not in ("127.0.0.1", "localhost", "::1"):
+            raise ImutrackError(f"{spec} would listen beyond this computer; use 127.0.0.1 or pass --listen-anywhere")
+    rate_hz = args.rate or (52.0 if args.profile == "polar-sense" else 100.0)
+    session = simulate(SimulatorConfig(sample_rate_hz=rate_hz, seed=args.seed, start_time=local_now_iso()))
+
+    async def serve() -> None:
+        async with await open_transport(spec) as (source, sink):
+            device = Device.with_hci("imutrack", "F0:F1:F2:F3:F4:F5", source, sink)
+            sensor = VirtualSensor(device, session.samples, args.profile, speed=1.0)
+            await sensor.start()
+            console.print(f"serving a simulated {args.profile} sensor as '{sensor.name}' on {spec}; Ctrl-C stops")
+            await sensor.finished.wait()
+            await sensor.stop()
+
+    try:
+        asyncio.run(serve())
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+

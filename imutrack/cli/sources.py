@@ -1,0 +1,74 @@
+"""The live source a command's options name (``--simulate``, ``--phyphox URL``, ``--device NAME``), and the
+recording it is written to: ``imutrack record`` and ``imutrack live`` read every source the same way."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+from imutrack.errors import ImutrackError
+from imutrack.recording import RecordingWriter, local_now_iso
+from imutrack.samples import ImuSamples
+from imutrack.sources import Source
+
+
+def open_source(args: argparse.Namespace, out: Path, need_twist: bool, backends=None) -> Source:
+    """The source the options name. ``need_twist``: refuse a sensor without a gyroscope (the guided session).
+    ``backends``: bleak backends for a BLE source (see :class:`~imutrack.sources.ble.BleSource`; tests)."""
+    assisted = getattr(args, "assisted", None) or ("unassisted" if getattr(args, "unassisted", False) else "assisted"
+                                                   if need_twist else "unknown")
+    notes = getattr(args, "notes", "")
+    if getattr(args, "simulate", False):
+        import time
+
+        from imutrack.sources.simulator import SimulatedSource, SimulatorConfig, simulate
+
+        guided = {"reps_per_side": args.reps, "hold_s": args.hold + 8.0, "rest_s": args.rest + 6.0} \
+            if need_twist else {}  # the simulated person holds a little longer than the guide asks
+        cfg = SimulatorConfig(sample_rate_hz=50.0, start_time=local_now_iso(), seed=int(time.time()) % 1000, **guided)
+        source = SimulatedSource(simulate(cfg), speed=args.speed)
+    elif getattr(args, "phyphox", None):
+        from imutrack.sources.phyphox_live import PhyphoxSource
+
+        source = PhyphoxSource(args.phyphox, args.poll)
+    elif getattr(args, "device", None):
+        from imutrack.sources.ble import BleRecorder, BleSource, require_gyroscope
+        from imutrack.sources.profiles import PROFILES
+
+        profile = PROFILES.get(args.profile) if args.profile else None
+        if need_twist and profile is not None:
+            require_gyroscope(args.device, profile)
+        recorder = BleRecorder(target=args.device, out=out, profile=profile, duration_s=getattr(args, "duration", None),
+                               assisted=assisted, notes=notes, require_gyro=need_twist)
+        return BleSource(recorder, backends)
+    else:
+        raise ImutrackError("choose a source: --device NAME, --phyphox URL or --simulate")
+    source.meta.assisted, source.meta.notes = assisted, notes or source.meta.notes
+    return source
+
+
+@contextlib.contextmanager
+def recording_of(source: Source, out: Path) -> Iterator[Callable[[ImuSamples], None]]:
+    """A function that writes each batch to ``out`` (created at the first batch; a source that writes its own
+    recording is left to it). On leaving, the source is closed and the recording with it: everything received is
+    on disk, whatever ended the stream (its end, Ctrl-C, an error)."""
+    writer: RecordingWriter | None = None
+
+    def write(batch: ImuSamples) -> None:
+        nonlocal writer
+        if source.writes_recording:
+            return
+        if writer is None:
+            writer = RecordingWriter(out, source.meta)
+        writer.append(batch)
+
+    try:
+        yield write
+    finally:
+        try:
+            source.close()
+        finally:
+            if writer is not None:
+                writer.close()
