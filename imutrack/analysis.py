@@ -132,12 +132,9 @@ HOLD_TABLE_COLUMNS = ["source", "session_start", "time_slot", *(f.name for f in 
 
 def holds_frame(*sources, params: AnalysisParams | None = None):
     """A pandas DataFrame of every hold of the given recordings (paths, :class:`Recording`s or analyses already
-    made), one row each, with ``HOLD_TABLE_COLUMNS`` (:meth:`SessionAnalysis.hold_rows`). Needs pandas
-    (``pip install "imutrack[pandas]"``)."""
-    try:
-        import pandas
-    except ImportError:
-        raise ImutrackError('holds_frame needs pandas: pip install "imutrack[pandas]"') from None
+    made), one row each, with ``HOLD_TABLE_COLUMNS`` (:meth:`SessionAnalysis.hold_rows`)."""
+    import pandas
+
     rows = []
     for source in sources:
         result = source if isinstance(source, SessionAnalysis) else analyze(source, params)

@@ -61,14 +61,27 @@ def trunk_angles_deg(
         forward_earth: horizontal unit vector the trunk faces at neutral (see :func:`forward_at_neutral`).
     """
     rel = quaternion.multiply(quat_wxyz, quaternion.conjugate(quat_neutral_wxyz))
-    half = np.arctan2(rel[:, 3], rel[:, 0])
-    twist_rad = _wrap(2.0 * half)
-    twist = np.zeros_like(rel)
-    twist[:, 0], twist[:, 3] = np.cos(half), np.sin(half)
-    swing = quaternion.rotation_vector(quaternion.multiply(quaternion.conjugate(twist), rel))
+    w, x, y, z = rel[:, 0], rel[:, 1], rel[:, 2], rel[:, 3]
+    # Swing–twist about earth z: rel = twist ⊗ swing, twist = (cos h, 0, 0, sin h) with tan h = z / w. Then
+    # swing = twist* ⊗ rel = (r, (w x + z y) / r, (w y − z x) / r, 0) with r = √(w² + z²): the swing's axis is
+    # horizontal, its angle 2·atan2(√(x² + y²), r). Written out, it is a few array operations instead of two more
+    # quaternion products and a rotation-vector conversion.
+    twist_rad = _wrap(2.0 * np.arctan2(z, w))
+    r = np.hypot(w, z)
+    across = np.hypot(x, y)
+    angle = 2.0 * np.arctan2(across, r)
+    # the swing's x, y (r = 0 only for a swing of 180°: then the twist is taken as 0 and the swing is rel itself),
+    # scaled to the rotation vector, axis × angle (angle / |(x, y)| → 2 / r for a vanishing swing)
+    upright = r > 1e-12
+    r_safe = np.where(upright, r, 1.0)
+    swing_x = np.where(upright, (w * x + z * y) / r_safe, x)
+    swing_y = np.where(upright, (w * y - z * x) / r_safe, y)
+    scale = np.where(across > 1e-12, angle / np.where(across > 1e-12, across, 1.0), 2.0 / r_safe)
+    swing_x *= scale
+    swing_y *= scale
     left = np.cross([0.0, 0.0, 1.0], forward_earth)
-    flexion_rad = swing @ left
-    lean_rad = -(swing @ forward_earth)
+    flexion_rad = swing_x * left[0] + swing_y * left[1]
+    lean_rad = -(swing_x * forward_earth[0] + swing_y * forward_earth[1])
     return np.degrees(twist_rad), np.degrees(flexion_rad), np.degrees(lean_rad)
 
 

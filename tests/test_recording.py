@@ -224,10 +224,22 @@ def test_cli_info_prints_a_warning_for_a_torn_file(tmp_path, capsys):
     assert "torn.csv" in captured.out
 
 
+@pytest.fixture(params=["numpy", "pandas"])
+def fast_parser(request, monkeypatch):
+    """The fast path's parser: numpy's loadtxt, or pandas' C parser (what long files and a process that has imported
+    pandas use)."""
+    from imutrack import recording
+
+    monkeypatch.setattr(recording, "_pandas_pays", lambda size: request.param == "pandas")
+    return request.param
+
+
 @pytest.mark.parametrize("line_end", ["\n", "\r\n"])
-def test_large_files_read_fast_and_the_same_as_the_careful_parser(tmp_path, line_end):
+@pytest.mark.parametrize("with_events", [True, False])
+def test_large_files_read_fast_and_the_same_as_the_careful_parser(tmp_path, line_end, with_events, fast_parser):
     path = tmp_path / "big.csv"
-    events = [RecordingEvent(3.0, "gap", "link lost; back after 1.5 s"), RecordingEvent(7.5, "note", "x")]
+    events = [RecordingEvent(3.0, "gap", "link lost; back after 1.5 s"), RecordingEvent(7.5, "note", "x")] \
+        if with_events else []
     write_recording(path, block(5000, mag=True), META, events=events)
     if line_end != "\n":
         path.write_bytes(path.read_bytes().replace(b"\n", line_end.encode()))
@@ -235,11 +247,14 @@ def test_large_files_read_fast_and_the_same_as_the_careful_parser(tmp_path, line
     careful = parse_recording(path.read_bytes().decode(), str(path), path)
     assert len(fast.samples) == 5000 and fast.events == careful.events == events
     np.testing.assert_array_equal(fast.samples.acc_m_s2, careful.samples.acc_m_s2)
+    np.testing.assert_array_equal(fast.samples.gyr_rad_s, careful.samples.gyr_rad_s)
+    np.testing.assert_array_equal(fast.samples.mag_uT, careful.samples.mag_uT)
+    np.testing.assert_array_equal(fast.samples.t_s, careful.samples.t_s)
     np.testing.assert_array_equal(fast.seq, careful.seq)
     assert fast.meta == careful.meta
 
 
-def test_a_bad_row_deep_in_a_large_file_is_still_named_by_line(tmp_path):
+def test_a_bad_row_deep_in_a_large_file_is_still_named_by_line(tmp_path, fast_parser):
     path = tmp_path / "big.csv"
     write_recording(path, block(5000), META)
     lines = path.read_text().split("\n")
@@ -253,7 +268,7 @@ def test_a_bad_row_deep_in_a_large_file_is_still_named_by_line(tmp_path):
     (lambda t: t.replace("\n0.050000,5,", "\n0.030000,5,", 1), r"big\.csv:16: time t_s=0.030000 s does not increase"),
     (lambda t: t.replace("\n0.050000,5,", "\n0.050000,5.5,", 1), r"big\.csv:16: seq must be a whole number"),
 ])
-def test_a_large_file_with_a_bad_row_gives_the_same_one_line_error(tmp_path, mutate, message):
+def test_a_large_file_with_a_bad_row_gives_the_same_one_line_error(tmp_path, mutate, message, fast_parser):
     # above 64 KiB the reader takes its fast path first; a row it cannot take had raised a TypeError there
     path = tmp_path / "big.csv"
     path.write_text(mutate(valid_text(3000)), encoding="utf-8")
