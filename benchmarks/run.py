@@ -208,7 +208,7 @@ def live_case() -> Result:
         state = guide.update(samples.slice(int(a), int(b)))
         guide.take_events()
         middle = time.perf_counter()
-        console.print(live_panel(state, {"left": 50.0, "right": 45.0}))
+        console.print(live_panel(state, {"left": 50.0, "right": 45.0}, 2))
         end = time.perf_counter()
         processing += middle - start
         drawing += end - middle

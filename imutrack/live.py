@@ -18,7 +18,7 @@ in a relaxed hold. Nothing here draws or plays anything: views (``imutrack live`
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from enum import Enum
 
 import numpy as np
@@ -75,6 +75,9 @@ class GuideState:
     and the progress store measure it). ``holds``: per rep, its side, number, the seconds counted, ``twist_deg``
     (the hold's mean twist towards its side; nan when a drop-out lost the angle), whether it ended early, and the
     hold's ``start_s`` and ``end_s`` (none for a rep given up in its turn).
+    ``cues`` names the cues in force and ``cue_texts`` says them as sentences; ``timer_note`` says why the countdown
+    stands still ("" while it runs); ``rep_twist_deg`` is this hold's mean twist towards its side so far (nan outside
+    a hold); ``session_s`` the session's clock.
     """
 
     phase: Phase = Phase.CALIBRATE
@@ -89,8 +92,25 @@ class GuideState:
     rest_remaining_s: float = 0.0
     best_twist_deg: dict[str, float] = field(default_factory=lambda: {"left": 0.0, "right": 0.0})
     cues: list[str] = field(default_factory=list)
+    cue_texts: list[str] = field(default_factory=list)
     paused: bool = False
+    timer_note: str = ""
+    session_s: float = 0.0
+    rep_twist_deg: float = float("nan")
     holds: list[dict] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        """Plain data for a view in another process (the web page): JSON-ready, NaN as None."""
+        def clean(value):
+            if isinstance(value, float):
+                return None if value != value else round(value, 2)
+            if isinstance(value, dict):
+                return {k: clean(v) for k, v in value.items()}
+            if isinstance(value, list):
+                return [clean(v) for v in value]
+            return value.value if isinstance(value, Enum) else value
+
+        return {f.name: clean(getattr(self, f.name)) for f in fields(self)}
 
 
 @dataclass(frozen=True)
@@ -140,7 +160,7 @@ class Guide:
             return self.state
         now = float(samples.t_s[-1])
         if self.state.paused and not self._user_paused:
-            self.state.paused = False
+            self.state.paused, self.state.timer_note = False, ""
             self._say(float(samples.t_s[0]), "resume", "Sensor back; carry on")
         self._last_data_t = now
         if self.state.phase is Phase.CALIBRATE:
@@ -160,12 +180,14 @@ class Guide:
         """Time passes (call regularly even when no data arrives, to notice a sensor drop-out)."""
         if self.state.phase is Phase.DONE:
             return self.state
+        self.state.session_s = now_s
         if self._user_paused:
             self._last_t = now_s
             return self.state
         if self._last_data_t is not None and now_s - self._last_data_t > self.config.dropout_s:
             if not self.state.paused:
                 self.state.paused = True
+                self.state.timer_note = "Sensor lost: the timers wait until it is back"
                 self._say(now_s, "paused", "Sensor lost: timers paused until it is back")
             self._last_t = now_s
             return self.state
@@ -181,6 +203,7 @@ class Guide:
             return s
         self._user_paused = not self._user_paused
         s.paused = self._user_paused
+        s.timer_note = "Paused: resume when you are ready" if self._user_paused else ""
         self._say(now_s, "paused" if self._user_paused else "resume",
                   "Paused: press space to carry on" if self._user_paused else "Carry on")
         return s
@@ -290,7 +313,7 @@ class Guide:
                 s.phase, self._phase_started = Phase.HOLD, now
                 s.hold_counted_s, self._hold_start_twist, self._praised = 0.0, toward, False
                 self._hold_sum, self._hold_time, self._hold_started_s = 0.0, 0.0, now
-                s.hold_remaining_s = c.hold_s
+                s.hold_remaining_s, s.rep_twist_deg, s.timer_note = c.hold_s, toward, ""
                 self._since.clear()
                 s.prompt = f"Hold, breathe deeply and relax into it: {c.hold_s:.0f} s"
                 self._say(now, "hold", s.prompt)
@@ -315,10 +338,19 @@ class Guide:
             self._cue(now, "bounce", bouncing, "Don't bounce: relax into the hold")
             self._cue(now, "breath", shallow, "Breathe deeply and slowly")
             self._hold_sum, self._hold_time = self._hold_sum + toward * dt, self._hold_time + dt
+            s.rep_twist_deg = self._hold_sum / self._hold_time if self._hold_time > 0 else toward
             form_ok = not (slouching or bouncing)
             if form_ok or not c.strict_form:
                 s.hold_counted_s += dt
+                s.timer_note = ""
+            else:
+                s.timer_note = "Timer paused: " + ("sit tall" if slouching else "relax, don't bounce")
+            before = s.hold_remaining_s
             s.hold_remaining_s = max(0.0, c.hold_s - s.hold_counted_s)
+            # "N seconds to go" when the countdown crosses a multiple of 10 s (not before)
+            mark = int(np.ceil(s.hold_remaining_s / 10.0 - 1e-9))
+            if 0 < mark < int(np.ceil(before / 10.0 - 1e-9)):
+                self._say(now, "tick", f"{mark * 10} seconds to go")
             if not self._praised and not bouncing and toward - self._hold_start_twist >= c.creep_praise_deg:
                 self._praised = True
                 self._say(now, "praise", "Good: you are relaxing into it")
@@ -380,7 +412,7 @@ class Guide:
         if s.phase is Phase.TURN:
             self._give_up_turn(twist_deg=float("nan"))
         s.phase, self._phase_started, self._angle_lost_at = Phase.RETURN, now, now
-        s.cues = []
+        self._clear_cues()
         s.prompt = "Sensor back, but the angle was lost: come back to face forward and keep still"
         self._say(now, "angle lost", s.prompt)
 
@@ -401,15 +433,20 @@ class Guide:
             self._hold_dropped, self._angle_lost_at = False, now
         self._reps_done[s.side] += 1
         s.phase, self._phase_started = Phase.RETURN, now
-        s.cues = []
+        self._clear_cues()
+        s.rep_twist_deg, s.timer_note = float("nan"), ""
         s.prompt = (f"Hold ended early, {s.hold_counted_s:.0f} of {self.config.hold_s:.0f} s counted; slowly return "
                     "to face forward" if early else "Done: slowly return to face forward")
         self._say(now, "hold end", s.prompt)
 
     def _finish(self, now: float, text: str) -> None:
         s = self.state
-        s.phase, s.prompt, s.cues = Phase.DONE, text, []
+        s.phase, s.prompt, s.timer_note = Phase.DONE, text, ""
+        self._clear_cues()
         self._say(now, "done", text)
+
+    def _clear_cues(self) -> None:
+        self.state.cues, self.state.cue_texts = [], []
 
     def _cue(self, now: float, name: str, active: bool, text: str, grace: float | None = None) -> None:
         """Give a cue once its condition has lasted the grace period; withdraw it when the condition ends."""
@@ -417,11 +454,13 @@ class Guide:
         if not active:
             self._since.pop(name, None)
             if name in s.cues:
+                del s.cue_texts[s.cues.index(name)]
                 s.cues.remove(name)
             return
         started = self._since.setdefault(name, now)
         if name not in s.cues and now - started >= (self.config.cue_grace_s if grace is None else grace):
             s.cues.append(name)
+            s.cue_texts.append(text)
             self._say(now, "cue", text)
 
     def _say(self, t: float, kind: str, text: str) -> None:

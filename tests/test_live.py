@@ -247,3 +247,52 @@ def test_each_holds_angle_is_the_analysis_s_on_the_same_data(seed):
         assert hold["twist_deg"] == pytest.approx(analysed, abs=0.5)
         assert hold["twist_deg"] == pytest.approx(held(session.truth, hold), abs=1.0)
     assert guide.state.best_twist_deg["left"] == max(h["twist_deg"] for h in holds if h["side"] == "left")
+
+
+def test_the_state_says_why_the_timer_stands_and_each_cue_as_a_sentence():
+    # the countdown stood still with one yellow word ("slouch") and no reason on screen
+    import json
+
+    slouchy = simulate(SimulatorConfig(seed=32, reps_per_side=1, hold_s=60.0, sample_rate_hz=50.0,
+                                       slouch_probability=1.0, forced_probability=0.0))
+    slouch = slouchy.truth.slouches[0]
+    guide = Guide(GuideConfig(reps_per_side=1, hold_s=40.0))
+    seen = []
+    t = slouchy.samples.t_s
+    edges = np.searchsorted(t, np.arange(0.0, t[-1], 0.1))
+    for a, b in zip(edges[:-1], edges[1:]):
+        state = guide.update(slouchy.samples.slice(int(a), int(b)))
+        seen.append((state.session_s, state.phase, state.timer_note, list(state.cue_texts), state.hold_remaining_s,
+                     state.rep_twist_deg))
+        json.dumps(state.to_dict(), allow_nan=False)  # a view in another process gets plain JSON
+    slouched = [row for row in seen if row[1] is Phase.HOLD and slouch.start_s + 4.0 < row[0] < slouch.end_s - 2.5]
+    assert slouched and all(row[2] == "Timer paused: sit tall" for row in slouched)  # at once, with its reason
+    assert len({round(row[4], 3) for row in slouched}) == 1  # the countdown stands while the note says so
+    cued = [row for row in slouched if row[0] > slouch.start_s + 3.0 + 4.0]  # the cue itself after its grace
+    assert cued and all(row[3] == ["Sit tall: you are slouching"] for row in cued)
+    upright = [row for row in seen if row[1] is Phase.HOLD and slouch.end_s + 1.0 < row[0] < slouch.end_s + 6.0]
+    assert upright and all(row[2] == "" and row[3] == [] for row in upright)
+    # this rep's angle while holding is the hold's mean twist so far, close to the truth's
+    first = guide.state.holds[0]
+    last_row = [row for row in seen if row[1] is Phase.HOLD and row[0] <= first["end_s"]][-1]
+    assert last_row[5] == pytest.approx(held(slouchy.truth, first), abs=1.0)
+    assert all(np.isnan(row[5]) for row in seen if row[1] in (Phase.CALIBRATE, Phase.REST))
+
+
+def test_the_countdown_is_announced_when_it_crosses_each_ten_seconds(session):
+    # it had said "10 s to go" with 19 s left (rounded down), then nothing for 20 s
+    guide = Guide(GuideConfig(reps_per_side=1, hold_s=45.0, rest_s=5.0))
+    marks = []
+    t = session.samples.t_s
+    edges = np.searchsorted(t, np.arange(0.0, t[-1], 0.1))
+    for a, b in zip(edges[:-1], edges[1:]):
+        state = guide.update(session.samples.slice(int(a), int(b)))
+        for event in guide.take_events():
+            if event.kind == "tick":
+                marks.append((event.text, state.hold_remaining_s))
+        if state.phase is Phase.DONE:
+            break
+    assert [text for text, _ in marks] == ["40 seconds to go", "30 seconds to go", "20 seconds to go",
+                                           "10 seconds to go"] * 2
+    for text, remaining in marks:
+        assert int(text.split()[0]) - 0.25 <= remaining <= int(text.split()[0])

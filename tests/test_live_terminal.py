@@ -80,15 +80,41 @@ def test_q_quits_and_keeps_the_recording(tmp_path):
 def test_the_gauge_marks_today_and_the_best_before():
     from rich.console import Console
 
+    from imutrack.cli.guide import GAUGE_WIDTH, live_panel
+    from imutrack.live import GuideState, Phase
+
+    state = GuideState(phase=Phase.HOLD, side="left", rep=2, twist_deg=40.0, hold_remaining_s=29.2,
+                       rep_twist_deg=38.4, best_twist_deg={"left": 44.0, "right": 0.0})
+    console = Console(width=120, record=True, force_terminal=False)
+    console.print(live_panel(state, {"left": 60.0}, reps_per_side=2))
+    text = console.export_text()
+    gauge = re.search(r"twist\s+\+40\.0°\s+(\S+)", text).group(1)
+    assert gauge.index("▲") == int(44 * GAUGE_WIDTH / 90) and gauge.index("|") == int(60 * GAUGE_WIDTH / 90)
+    assert gauge.count("█") == int(40 * GAUGE_WIDTH / 90)
+    assert "this rep 38°, today's best 44°, best before 60° (|)" in text and "30 s left" in text
+    assert "left side, rep 2 of 2: hold" in text
+
+
+def test_the_panel_fits_80_columns_says_why_the_timer_stands_and_each_cue():
+    from rich.console import Console
+
     from imutrack.cli.guide import live_panel
     from imutrack.live import GuideState, Phase
 
-    state = GuideState(phase=Phase.HOLD, side="left", twist_deg=40.0, hold_remaining_s=30.0,
-                       best_twist_deg={"left": 44.0, "right": 0.0})
-    console = Console(width=120, record=True, force_terminal=False)
-    console.print(live_panel(state, {"left": 60.0}))
+    state = GuideState(phase=Phase.HOLD, side="right", rep=1, twist_deg=-0.04, hold_remaining_s=42.0,
+                       rep_twist_deg=51.0, timer_note="Timer paused: sit tall",
+                       cues=["slouch", "breath"], cue_texts=["Sit tall: you are slouching", "Breathe deeply and slowly"],
+                       best_twist_deg={"left": 55.0, "right": 51.0})
+    console = Console(width=80, record=True, force_terminal=False)
+    console.print(live_panel(state, {"right": 70.0}, reps_per_side=1, unassisted=True))
     text = console.export_text()
-    gauge = re.search(r"twist\s+\+40\.0°\s+(\S+)", text).group(1)
-    assert gauge.index("▲") == int(44 * 45 / 90) and gauge.index("|") == int(60 * 45 / 90)
-    assert gauge.count("█") == int(40 * 45 / 90)
-    assert "today 44°, best before 60°" in text and "30 s left" in text
+    assert max(len(line) for line in text.splitlines()) <= 80
+    assert "twist   +0.0°" in text  # never "-0.0°"
+    assert "Timer paused: sit tall" in text and "▸ Sit tall: you are slouching" in text
+    assert "▸ Breathe deeply and slowly" in text and "(no hands)" in text
+    # the gauge line is one line: it does not wrap
+    assert sum("twist" in line for line in text.splitlines()) == 1
+    calibrating = Console(width=80, record=True, force_terminal=False)
+    calibrating.print(live_panel(GuideState(), None, reps_per_side=2))
+    first = calibrating.export_text()
+    assert "getting ready" in first and "rep 0" not in first and "rest:" not in first

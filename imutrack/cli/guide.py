@@ -31,7 +31,6 @@ def live_command(args: argparse.Namespace, backends=None) -> int:
     best_before = _best_before(args.db)
     plain = args.plain or not sys.stdout.isatty()
     voice = _Voice() if not args.quiet and args.speed == 1.0 else None
-    countdown = _Countdown(voice) if plain else None
 
     def say(event) -> None:
         console.print(f"[{int(event.t_s // 60):02d}:{event.t_s % 60:04.1f}] {event.text}", highlight=False)
@@ -40,7 +39,10 @@ def live_command(args: argparse.Namespace, backends=None) -> int:
     if not plain:
         from rich.live import Live
 
-        live_view = Live(live_panel(guide.state, best_before), console=console, refresh_per_second=10)
+        def panel(state):
+            return live_panel(state, best_before, args.reps, args.unassisted)
+
+        live_view = Live(panel(guide.state), console=console, refresh_per_second=10)
         live_view.start()
     now = 0.0
     keys = _Keys()
@@ -67,10 +69,8 @@ def live_command(args: argparse.Namespace, backends=None) -> int:
                             say(event)
                         if voice is not None:
                             voice.say(event.kind, event.text)
-                    if countdown is not None:
-                        countdown.update(state)
                     if live_view is not None:
-                        live_view.update(live_panel(state, best_before))
+                        live_view.update(panel(state))
                     if state.phase is Phase.DONE:
                         break
                 else:
@@ -98,27 +98,6 @@ def _held(twist_deg: float) -> str:
     return f"{twist_deg:.0f}°" if twist_deg == twist_deg else "? (the sensor dropped out during the turn)"
 
 
-class _Countdown:
-    """Plain mode: "N s to go" every 10 s of a hold (spoken too when there is a voice)."""
-
-    def __init__(self, voice):
-        self.voice, self.next = voice, None
-
-    def update(self, state) -> None:
-        from imutrack.live import Phase
-
-        if state.phase is not Phase.HOLD:
-            self.next = None
-            return
-        remaining = int(state.hold_remaining_s // 10) * 10
-        if self.next is None or remaining < self.next:
-            self.next = remaining
-            if remaining > 0:
-                console.print(f"  {remaining} s to go", highlight=False)
-                if self.voice is not None:
-                    self.voice.say("tick", f"{remaining} seconds")
-
-
 def _best_before(db: Path | None) -> dict[str, float]:
     """Best range per side in the progress database so far (empty without one)."""
     from imutrack.store import Store, default_path
@@ -136,35 +115,62 @@ def _best_before(db: Path | None) -> dict[str, float]:
     return best
 
 
-def live_panel(state, best_before: dict[str, float] | None = None):
-    """The live view: prompt, a twist gauge (0–90°) marking today's best (▲) and the best before today (|)."""
+GAUGE_WIDTH = 40  # characters for 0–90° (fits an 80-column terminal with the panel's borders)
+PHASE_TITLES = {"calibrate": "getting ready", "turn": "turn", "hold": "hold", "return": "return", "rest": "rest",
+                "done": "done"}
+
+
+def _deg(value: float) -> str:
+    return f"{round(value, 1) + 0.0:+.1f}°"  # + 0.0: never "-0.0°"
+
+
+def live_panel(state, best_before: dict[str, float] | None = None, reps_per_side: int | None = None,
+               unassisted: bool = False):
+    """The live view: the prompt, a twist gauge (0–90°) marking today's best (▲) and the best before today (|),
+    this rep's angle, the countdown, why it stands still when it does, and the cues as sentences."""
+    import math
+
     from rich.panel import Panel
+    from rich.text import Text
 
     from imutrack.live import Phase
 
-    gauge_width = 45
-    scale = gauge_width / 90.0
-    gauge = ["·"] * gauge_width
-    for k in range(min(gauge_width, int(abs(state.twist_deg) * scale))):
+    scale = GAUGE_WIDTH / 90.0
+    gauge = ["·"] * GAUGE_WIDTH
+    for k in range(min(GAUGE_WIDTH, int(abs(state.twist_deg) * scale))):
         gauge[k] = "█"
     today = state.best_twist_deg.get(state.side, 0.0)
     before = (best_before or {}).get(state.side)
     if before:
-        gauge[min(gauge_width - 1, int(before * scale))] = "|"
+        gauge[min(GAUGE_WIDTH - 1, int(before * scale))] = "|"
     if today:
-        gauge[min(gauge_width - 1, int(today * scale))] = "▲"
-    marks = f"today {today:.0f}°" + (f", best before {before:.0f}°" if before else "")
-    lines = [f"[bold]{state.prompt}[/]", "",
-             f"twist {state.twist_deg:+6.1f}°  {''.join(gauge)}  ({state.side}: {marks})"]
+        gauge[min(GAUGE_WIDTH - 1, int(today * scale))] = "▲"
+    lines = Text()
+    lines.append(state.prompt + "\n\n", style="bold")
+    lines.append(f"twist {_deg(state.twist_deg):>7}  {''.join(gauge)}\n")
+    marks = []
+    if state.rep_twist_deg == state.rep_twist_deg:  # not nan: holding
+        marks.append(f"this rep {state.rep_twist_deg:.0f}°")
+    marks.append(f"today's best {today:.0f}°" if today else "no hold yet today")
+    if before:
+        marks.append(f"best before {before:.0f}° (|)")
+    lines.append(f"{state.side}: " + ", ".join(marks) + "\n")
     if state.phase is Phase.HOLD:
-        lines.append(f"hold: {state.hold_remaining_s:4.0f} s left")
-    if state.phase is Phase.REST:
-        lines.append(f"rest: {state.rest_remaining_s:4.0f} s")
-    if state.cues:
-        lines.append("[yellow]" + ", ".join(state.cues) + "[/]")
-    if state.paused:
-        lines.append("[red]sensor lost: waiting[/]")
-    return Panel("\n".join(lines), title=f"imutrack live — rep {state.rep}, {state.phase.value}")
+        lines.append(f"hold: {math.ceil(state.hold_remaining_s - 1e-9)} s left\n", style="bold")
+    elif state.phase is Phase.REST and state.rest_remaining_s > 0:
+        lines.append(f"rest: {math.ceil(state.rest_remaining_s - 1e-9)} s\n")
+    if state.timer_note:
+        lines.append(state.timer_note + "\n", style="bold red" if state.paused else "bold yellow")
+    for sentence in state.cue_texts:
+        lines.append(f"▸ {sentence}\n", style="yellow")
+    title = PHASE_TITLES.get(state.phase.value, state.phase.value)
+    if state.rep >= 1 and state.phase is not Phase.DONE:
+        of = f" of {reps_per_side}" if reps_per_side else ""
+        title = f"{state.side} side, rep {state.rep}{of}: {title}"
+    if unassisted:
+        title += " (no hands)"
+    lines.rstrip()
+    return Panel(lines, title=f"imutrack live — {title}", width=min(80, GAUGE_WIDTH + 38))
 
 
 def _store_and_compare(out: Path, db: Path | None) -> None:
