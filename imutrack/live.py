@@ -30,6 +30,14 @@ from imutrack.rests import RestParams, RestTracker, still_mask
 from imutrack.samples import ImuSamples
 
 
+CUE_TEXTS = {  # each cue as the sentence shown and spoken
+    "slouch": "Sit tall: you are slouching",
+    "lean": "Keep level: you are leaning to the side",
+    "bounce": "Don't bounce: relax into the hold",
+    "breath": "Breathe deeply and slowly",
+}
+
+
 class Phase(str, Enum):
     CALIBRATE = "calibrate"
     TURN = "turn"
@@ -69,7 +77,8 @@ class GuideConfig:
 
 @dataclass
 class GuideState:
-    """What a view shows. Angles in degrees from facing forward (twist + = left); times in s.
+    """What a view shows. Angles in degrees from facing forward (twist + = left); times in s. ``rep`` counts this
+    side's reps from 1 (0 before the first turn).
 
     ``best_twist_deg``: per side, today's best held angle (a hold's mean twist towards its side, as the analysis
     and the progress store measure it). ``holds``: per rep, its side, number, the seconds counted, ``twist_deg``
@@ -294,7 +303,7 @@ class Guide:
 
     def _start_turn(self, now: float) -> None:
         s = self.state
-        s.phase, s.rep = Phase.TURN, s.rep + 1
+        s.phase, s.rep = Phase.TURN, self._reps_done[s.side] + 1
         self._phase_started = now
         self._said.discard("no hold")
         s.prompt = f"Turn to the {s.side} as far as is comfortable, and stay there"
@@ -333,10 +342,10 @@ class Guide:
             shallow = len(breath) > 10 and breath[-1, 0] - breath[0, 0] > 15.0 and float(
                 np.std(breath[:, 2] - np.polyval(np.polyfit(breath[:, 0], breath[:, 2], 1), breath[:, 0]))
             ) < c.shallow_breath_deg
-            self._cue(now, "slouch", slouching, "Sit tall: you are slouching")
-            self._cue(now, "lean", leaning, "Keep level: you are leaning to the side")
-            self._cue(now, "bounce", bouncing, "Don't bounce: relax into the hold")
-            self._cue(now, "breath", shallow, "Breathe deeply and slowly")
+            self._cue(now, "slouch", slouching, CUE_TEXTS["slouch"])
+            self._cue(now, "lean", leaning, CUE_TEXTS["lean"])
+            self._cue(now, "bounce", bouncing, CUE_TEXTS["bounce"])
+            self._cue(now, "breath", shallow, CUE_TEXTS["breath"])
             self._hold_sum, self._hold_time = self._hold_sum + toward * dt, self._hold_time + dt
             s.rep_twist_deg = self._hold_sum / self._hold_time if self._hold_time > 0 else toward
             form_ok = not (slouching or bouncing)

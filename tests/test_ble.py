@@ -254,10 +254,10 @@ def test_platform_failures_become_one_actionable_line(raised, message):
                                                           ("polar-sense", "Polar Sense 0A1B2C3D", 52.0)])
 def test_a_guided_session_with_a_ble_sensor(tmp_path, capsys, profile, name, rate_hz):
     """imutrack live --device through the real bleak path (bumble virtual sensor streaming a simulated person)."""
-    import argparse
     import contextlib
 
     from imutrack.cli import guide
+    from imutrack.cli.parser import build_parser
     from imutrack.recording import read_recording
 
     session = simulate(SimulatorConfig(seed=61, reps_per_side=1, hold_s=25.0, rest_s=6.0, sample_rate_hz=rate_hz))
@@ -268,9 +268,8 @@ def test_a_guided_session_with_a_ble_sensor(tmp_path, capsys, profile, name, rat
             yield central.client_backend, central.scanner_backend
 
     out = tmp_path / "live-ble.csv"
-    args = argparse.Namespace(device=name, profile=None, simulate=False, phyphox=None, reps=1, hold=15.0,
-                              rest=3.0, lenient=False, unassisted=False, plain=True, quiet=True, speed=1.0, out=out,
-                              db=tmp_path / "p.sqlite3", no_store=False, poll=0.1)
+    args = build_parser().parse_args(["live", "--device", name, "--reps", "1", "--hold", "15", "--rest", "3",
+                                      "--plain", "--quiet", "--out", str(out), "--db", str(tmp_path / "p.sqlite3")])
     assert guide.live_command(args, backends=backends) == 0
     text = capsys.readouterr().out
     assert "Calibrated" in text and "Hold, breathe deeply" in text and "session complete" in text
@@ -283,20 +282,20 @@ def test_a_guided_session_with_a_ble_sensor(tmp_path, capsys, profile, name, rat
 
 
 def test_a_guided_session_with_a_missing_sensor_ends_with_one_line(tmp_path, samples, monkeypatch):
-    import argparse
     import contextlib
     import functools
 
     from imutrack.cli import guide
+    from imutrack.cli.parser import build_parser
 
     @contextlib.asynccontextmanager
     async def backends():
         async with virtual_world(samples, "diy") as (sensor, central):
             yield central.client_backend, central.scanner_backend
 
-    args = argparse.Namespace(device="nobody", profile=None, simulate=False, phyphox=None, reps=1, hold=15.0,
-                              rest=3.0, lenient=False, unassisted=False, plain=True, quiet=True, speed=1.0,
-                              out=tmp_path / "x.csv", db=tmp_path / "p.sqlite3", no_store=False, poll=0.1)
+    args = build_parser().parse_args(["live", "--device", "nobody", "--reps", "1", "--hold", "15", "--rest", "3",
+                                      "--plain", "--quiet", "--out", str(tmp_path / "x.csv"),
+                                      "--db", str(tmp_path / "p.sqlite3")])
     monkeypatch.setattr(ble, "BleRecorder", functools.partial(ble.BleRecorder, connect_timeout_s=0.5))
     with pytest.raises(ble.BleError, match="device nobody not found"):  # one line from the CLI, no traceback
         guide.live_command(args, backends=backends)

@@ -48,13 +48,13 @@ posix_only = pytest.mark.skipif(not sys.platform.startswith(("linux", "darwin"))
 
 @posix_only
 def test_live_view_in_a_pseudo_terminal(tmp_path):
-    code, text = run_in_pty(["live", "--simulate", "--speed", "25", "--reps", "1", "--hold", "12", "--rest", "3",
+    code, text = run_in_pty(["live", "--terminal", "--simulate", "--speed", "25", "--reps", "1", "--hold", "12", "--rest", "3",
                              "--quiet", "--no-store", "--out", str(tmp_path / "live.csv")])
     assert code == 0, text[-2000:]
     assert "imutrack live" in text and "Sit upright" in text
     assert "Turn to the left as far as is comfortable" in text
     assert re.search(r"hold:\s+\d+ s left", text)
-    assert "holds:" in text and "recording:" in text
+    assert "Today's session" in text and "seconds counted" in text and "recording:" in text
 
 
 @posix_only
@@ -70,7 +70,7 @@ def test_q_quits_and_keeps_the_recording(tmp_path):
             return b"q"
         return None
 
-    code, text = run_in_pty(["live", "--simulate", "--speed", "10", "--quiet", "--no-store", "--out", str(out)],
+    code, text = run_in_pty(["live", "--terminal", "--simulate", "--speed", "10", "--quiet", "--no-store", "--out", str(out)],
                             answer=press_q)
     assert sent and code == 0, text[-1500:]
     assert "Session stopped" in text and "recording:" in text

@@ -1,8 +1,6 @@
 """The progress report: the numbers behind each figure, the files, escaping, and a real browser rendering it."""
 
 import csv
-import os
-import shutil
 import subprocess
 from dataclasses import replace
 from datetime import date, timedelta
@@ -10,6 +8,7 @@ from datetime import date, timedelta
 import matplotlib.image
 import numpy as np
 import pytest
+from tests.browser import chromium, needs_chromium
 
 from imutrack.cli import main
 from imutrack.metrics import HoldMetrics
@@ -81,26 +80,18 @@ def test_html_is_self_contained_and_escapes_user_text(tmp_path):
     assert cells == ["no"] * (len(sessions) - 1) + ["+1.2 %"] and "Gyro calibrated" in page
 
 
-def _chromium():
-    for name in ("chromium", "chromium-browser", "google-chrome"):
-        if shutil.which(name):
-            return shutil.which(name)
-    return None
-
-
-@pytest.mark.skipif(_chromium() is None and not os.environ.get("IMUTRACK_REQUIRE_BROWSER"),
-                    reason="Chromium is not installed (.ci/run installs it)")
+@needs_chromium
 def test_a_real_browser_renders_the_report(tmp_path):
-    assert _chromium() is not None, "Chromium is required here (IMUTRACK_REQUIRE_BROWSER is set)"
+    assert chromium() is not None, "Chromium is required here (IMUTRACK_REQUIRE_BROWSER is set)"
     sessions, holds = history()
     page = report.write_html(report.report_data(sessions, holds), sessions, tmp_path / "r.html")
     flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
              "--disable-background-networking", "--disable-component-update", "--disable-sync",
              f"--user-data-dir={tmp_path / 'profile'}", "--window-size=1000,2400", "--hide-scrollbars"]
     shot = tmp_path / "shot.png"
-    subprocess.run([_chromium(), *flags, f"--screenshot={shot}", page.as_uri()], check=True, timeout=120,
+    subprocess.run([chromium(), *flags, f"--screenshot={shot}", page.as_uri()], check=True, timeout=120,
                    capture_output=True, stdin=subprocess.DEVNULL)
-    dom = subprocess.run([_chromium(), *flags, "--dump-dom", page.as_uri()], check=True, timeout=120,
+    dom = subprocess.run([chromium(), *flags, "--dump-dom", page.as_uri()], check=True, timeout=120,
                          capture_output=True, text=True, stdin=subprocess.DEVNULL).stdout
     assert dom.count("<img") == 4 and dom.count("<tr>") == 1 + len(sessions)
     pixels = matplotlib.image.imread(shot)[..., :3]

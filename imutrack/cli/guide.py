@@ -10,37 +10,41 @@ import os
 from pathlib import Path
 
 from imutrack.analysis import analyze
-from imutrack.cli.console import console, new_recording_path, num
+from imutrack.cli.console import console, new_recording_path
 from imutrack.cli.sources import open_source, recording_of
 from imutrack.errors import ImutrackError
 
 
 def live_command(args: argparse.Namespace, backends=None) -> int:
-    """Guide a session from the source the options name; the recording is kept whatever ends it, then analysed and
-    stored. ``backends``: bleak backends for a BLE sensor (the tests' virtual sensors)."""
-    import sys
-
+    """Guide a session from the source the options name; the recording is kept whatever ends it, then analysed,
+    summarised and stored. ``backends``: bleak backends for a BLE sensor (the tests' virtual sensors)."""
     from imutrack.live import Guide, GuideConfig, Phase
 
     if args.reps < 1:
         raise ImutrackError(f"--reps must be at least 1, got {args.reps}")
     out = args.out or new_recording_path("live")
+    view = _view(args)
     source = open_source(args, out, need_twist=True, backends=backends)
     guide = Guide(GuideConfig(reps_per_side=args.reps, hold_s=args.hold, rest_s=args.rest,
                               strict_form=not args.lenient, chest_normal_axis=source.meta.chest_normal_axis))
-    best_before = _best_before(args.db)
-    plain = args.plain or not sys.stdout.isatty()
-    voice = _Voice() if not args.quiet and args.speed == 1.0 else None
+    previous = _stored_sessions(args.db)
+    best_before, _ = _comparable(previous, source.meta.assisted, None)
+    gauge_before = {side: value for side, value in best_before.items() if value}
+    voice = _Voice() if view != "web" and not args.quiet and args.speed == 1.0 else None
 
     def say(event) -> None:
-        console.print(f"[{int(event.t_s // 60):02d}:{event.t_s % 60:04.1f}] {event.text}", highlight=False)
+        console.print(f"[{int(event.t_s // 60):02d}:{event.t_s % 60:04.1f}] {event.text}", highlight=False,
+                      markup=False)
 
-    live_view = None
-    if not plain:
+    web = live_view = None
+    if view == "web":
+        web = _open_web(args, {"reps_per_side": args.reps, "hold_s": args.hold, "best_before": gauge_before,
+                               "unassisted": bool(args.unassisted)})
+    elif view == "terminal":
         from rich.live import Live
 
         def panel(state):
-            return live_panel(state, best_before, args.reps, args.unassisted)
+            return live_panel(state, gauge_before, args.reps, args.unassisted)
 
         live_view = Live(panel(guide.state), console=console, refresh_per_second=10)
         live_view.start()
@@ -48,6 +52,8 @@ def live_command(args: argparse.Namespace, backends=None) -> int:
     keys = _Keys()
     if keys.active:
         console.print("keys: space pause/resume, s skip, q quit (the recording is kept)", style="dim")
+    actions = {" ": guide.toggle_pause, "pause": guide.toggle_pause, "s": guide.skip, "S": guide.skip,
+               "skip": guide.skip, "q": guide.stop, "Q": guide.stop, "stop": guide.stop}
     try:
         with recording_of(source, out) as write:
             try:
@@ -57,18 +63,17 @@ def live_command(args: argparse.Namespace, backends=None) -> int:
                         state = guide.update(batch)
                     else:
                         state = guide.tick(now)
-                    key = keys.read()
-                    if key == " ":
-                        state = guide.toggle_pause(now)
-                    elif key in ("s", "S"):
-                        state = guide.skip(now)
-                    elif key in ("q", "Q"):
-                        state = guide.stop(now)
-                    for event in guide.take_events():
-                        if plain:
+                    for command in [keys.read(), *(web.commands() if web is not None else ())]:
+                        if command in actions:
+                            state = actions[command](now)
+                    events = guide.take_events()
+                    for event in events:
+                        if view != "terminal":
                             say(event)
                         if voice is not None:
                             voice.say(event.kind, event.text)
+                    if web is not None:
+                        web.publish(state, events)
                     if live_view is not None:
                         live_view.update(panel(state))
                     if state.phase is Phase.DONE:
@@ -83,36 +88,127 @@ def live_command(args: argparse.Namespace, backends=None) -> int:
             live_view.stop()
         if voice is not None:
             voice.close()
-        for event in guide.take_events():
+        events = guide.take_events()
+        for event in events:
             say(event)
-    holds = guide.state.holds
-    console.print(f"{len(holds)} holds: " + ", ".join(
-        f"{h['side']} held {_held(h['twist_deg'])}, {h['counted_s']:.0f} s counted" for h in holds))
-    console.print(f"recording: {out}")
-    if not args.no_store and out.exists():
-        _store_and_compare(out, args.db)
+        if web is not None:
+            web.publish(guide.state, events)
+    try:
+        summary = _summarize(guide.state.holds, out, args, previous, source.meta.assisted)
+        print_summary(summary)
+        if web is not None:
+            web.show_summary(summary.to_dict())
+    finally:
+        if web is not None:
+            web.close()
+    console.print(f"recording: {out}", markup=False)
     return 0
 
 
-def _held(twist_deg: float) -> str:
-    return f"{twist_deg:.0f}°" if twist_deg == twist_deg else "? (the sensor dropped out during the turn)"
+def _view(args: argparse.Namespace) -> str:
+    """Which view the session shows: "web" (a page in the browser), "terminal" (a live panel) or "plain" (lines)."""
+    import sys
+
+    if args.web:
+        return "web"
+    if args.plain:
+        return "plain"
+    if not args.terminal:
+        from imutrack.cli.webview import browser_available
+
+        if browser_available():
+            return "web"
+    return "terminal" if sys.stdout.isatty() else "plain"
 
 
-def _best_before(db: Path | None) -> dict[str, float]:
-    """Best range per side in the progress database so far (empty without one)."""
+def _open_web(args: argparse.Namespace, config: dict):
+    """Serve the session's page and open it in the browser unless told not to; its address is printed."""
+    from imutrack.cli.webview import LOOPBACK, WebView
+
+    web = WebView(host=args.listen, port=args.port)
+    url = web.start(config)
+    console.print(f"live view: {url}", markup=False, highlight=False, soft_wrap=True)
+    if args.listen not in LOOPBACK:
+        console.print(f"listening on {args.listen}: anyone on that network with the address above sees the session",
+                      style="yellow", markup=False)
+    if not args.no_browser:
+        import webbrowser
+
+        if not webbrowser.open(url):
+            console.print("no browser could be opened: open the address above yourself", style="yellow")
+    return web
+
+
+def _stored_sessions(db: Path | None) -> list:
+    """The sessions in the progress database so far (none without one)."""
     from imutrack.store import Store, default_path
 
     path = db or default_path()
     if not path.exists():
-        return {}
+        return []
     with Store(path) as store:
-        sessions = store.sessions()
-    best = {}
-    for side in ("left", "right"):
-        values = [getattr(s, f"best_rom_{side}_deg") for s in sessions if getattr(s, f"best_rom_{side}_deg")]
-        if values:
-            best[side] = max(values)
-    return best
+        return store.sessions()
+
+
+def _comparable(previous: list, assisted: str, exclude: Path | None) -> tuple[dict[str, float | None], list[str]]:
+    from imutrack.analysis import ANALYSIS_VERSION
+    from imutrack.summary import comparable_best
+
+    return comparable_best(previous, assisted, ANALYSIS_VERSION,
+                           str(exclude.resolve()) if exclude is not None else None)
+
+
+def _summarize(guide_holds: list[dict], out: Path, args: argparse.Namespace, previous: list, assisted: str):
+    """Analyse the session's recording (the numbers the progress database keeps), store it unless told not to, and
+    summarise it against comparable earlier sessions."""
+    from imutrack.metrics import MetricParams
+    from imutrack.summary import summarize_session
+
+    result, notes = None, []
+    if out.exists():
+        try:
+            result = analyze(out)
+        except ImutrackError as exc:
+            notes.append(f"The recording could not be analysed: {exc}")
+    before, compared = _comparable(previous, assisted, out)
+    if result is not None:
+        notes += result.warnings
+        if not args.no_store:
+            from imutrack.store import Store, default_path
+
+            with Store(args.db or default_path()) as store:
+                store.add(result, out)
+            notes.append("Stored in your progress database.")
+    return summarize_session(guide_holds, None if result is None else result.holds, args.hold, before,
+                             MetricParams(), compared + notes)
+
+
+def print_summary(summary) -> None:
+    """The session's summary as two tables (reps, sides) and its notes."""
+    from rich import box
+    from rich.table import Table
+
+    from imutrack.cli.console import plain
+
+    reps = Table(title="Today's session", title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
+    for column, justify in (("rep", "right"), ("side", "left"), ("angle held", "right"),
+                            ("seconds counted", "right"), ("form", "left")):
+        reps.add_column(column, justify=justify)
+    for r in summary.reps:
+        reps.add_row(str(r.rep), r.side, "–" if r.angle_deg is None else f"{r.angle_deg:.1f}°",
+                     f"{r.counted_s:.0f} of {r.target_s:.0f} s", plain(", ".join(r.form) or "good"))
+    if not summary.reps:
+        reps.add_row("–", "", "", "", "no rep started")
+    sides = Table(box=box.SIMPLE_HEAD, pad_edge=False)
+    for column, justify in (("side", "left"), ("today", "right"), ("best before", "right"), ("change", "left")):
+        sides.add_column(column, justify=justify)
+    for s in summary.sides:
+        sides.add_row(s.side, "–" if s.today_deg is None else f"{s.today_deg:.1f}°",
+                      "–" if s.before_deg is None else f"{s.before_deg:.1f}°", s.change)
+    console.print(reps)
+    console.print(sides)
+    for note in summary.notes:
+        console.print(note, style="dim", markup=False, highlight=False)
 
 
 GAUGE_WIDTH = 40  # characters for 0–90° (fits an 80-column terminal with the panel's borders)
@@ -171,21 +267,6 @@ def live_panel(state, best_before: dict[str, float] | None = None, reps_per_side
         title += " (no hands)"
     lines.rstrip()
     return Panel(lines, title=f"imutrack live — {title}", width=min(80, GAUGE_WIDTH + 38))
-
-
-def _store_and_compare(out: Path, db: Path | None) -> None:
-    """Analyse the session, store it, and compare its best range with the sessions before."""
-    from imutrack.store import Store, default_path
-
-    result = analyze(out)
-    with Store(db or default_path()) as store:
-        store.add(result, out)
-        previous = [s for s in store.sessions() if s.recording_path != str(out.resolve())]
-    m = result.session
-    for side, summary in (("left", m.left), ("right", m.right)):
-        before = max([getattr(s, f"best_rom_{side}_deg") or 0.0 for s in previous], default=0.0)
-        compare = f" (best before: {before:.1f}°)" if before else ""
-        console.print(f"{side}: range of motion {num(summary.best_rom_deg, '.1f')}° (best hold's mean){compare}")
 
 
 class _Voice:

@@ -206,10 +206,22 @@ def build_parser() -> argparse.ArgumentParser:
     live.add_argument("--rest", type=_positive_float, default=10.0, help="rest between holds, s (default 10)")
     live.add_argument("--lenient", action="store_true", help="count the hold even while slouching or bouncing")
     live.add_argument("--unassisted", action="store_true", help="doing it without hands")
-    live.add_argument("--plain", action="store_true", help="line-by-line output (screen readers, logs)")
+    live_view = live.add_mutually_exclusive_group()
+    live_view.add_argument("--web", action="store_true",
+                           help="show the session as a page in your browser, readable from across the room "
+                                "(the default when a browser is available)")
+    live_view.add_argument("--terminal", action="store_true", help="show the session in this terminal")
+    live_view.add_argument("--plain", action="store_true", help="line-by-line output (screen readers, logs)")
+    live.add_argument("--no-browser", action="store_true",
+                      help="with the web view: do not open a browser, only print the page's address")
+    live.add_argument("--listen", default="127.0.0.1", metavar="ADDRESS",
+                      help="with the web view: the interface to serve on (default 127.0.0.1, this computer only; "
+                           "0.0.0.0 lets a tablet on your network open the address, still guarded by its token)")
+    live.add_argument("--port", type=int, default=0, help="with the web view: the port (default: a free one)")
     live.add_argument("--quiet", action="store_true", help="no tones or speech")
     live.add_argument("--speed", type=float, default=1.0,
                       help="with --simulate: playback speed (0 = as fast as possible)")
+    live.add_argument("--seed", type=int, help="with --simulate: the simulated person's random seed")
     live.add_argument("--out", type=Path, help="recording file (default: a new file in the user data folder)")
     live.add_argument("--db", type=Path, help="progress database (default: in the user data folder)")
     live.add_argument("--no-store", action="store_true", help="do not add the session to the progress database")
@@ -235,6 +247,7 @@ def build_parser() -> argparse.ArgumentParser:
     record.add_argument("--duration", type=_positive_float, metavar="S", help="stop after this many seconds")
     record.add_argument("--speed", type=float, default=1.0,
                         help="with --simulate: playback speed (0 = as fast as possible)")
+    record.add_argument("--seed", type=int, help="with --simulate: the simulated person's random seed")
     hands = record.add_mutually_exclusive_group()
     hands.add_argument("--assisted", dest="assisted", action="store_const", const="assisted",
                        help="the exercise is done with the hands helping")

@@ -25,9 +25,11 @@ def open_source(args: argparse.Namespace, out: Path, need_twist: bool, backends=
 
         from imutrack.sources.simulator import SimulatedSource, SimulatorConfig, simulate
 
+        seed = getattr(args, "seed", None)
+        seed = int(time.time()) % 1000 if seed is None else seed
         guided = {"reps_per_side": args.reps, "hold_s": args.hold + 8.0, "rest_s": args.rest + 6.0} \
             if need_twist else {}  # the simulated person holds a little longer than the guide asks
-        cfg = SimulatorConfig(sample_rate_hz=50.0, start_time=local_now_iso(), seed=int(time.time()) % 1000, **guided)
+        cfg = SimulatorConfig(sample_rate_hz=50.0, start_time=local_now_iso(), seed=seed, **guided)
         source = SimulatedSource(simulate(cfg), speed=args.speed)
     elif getattr(args, "phyphox", None):
         from imutrack.sources.phyphox_live import PhyphoxSource

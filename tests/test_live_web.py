@@ -1,0 +1,190 @@
+"""The live web view: a simulated guided session followed in headless Chromium, and the server's guards."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import re
+import sqlite3
+import sys
+
+import pytest
+
+from tests.browser import Browser, needs_chromium
+
+from imutrack.live import CUE_TEXTS
+from imutrack.sources.simulator import SimulatorConfig, simulate
+
+HOLD_S, REST_S = 20.0, 3.0
+
+# Recorded in the page from before its own script runs: every phase it showed, every cue sentence, every timer note.
+WATCH = """
+window.__seen = {phases: [], cues: [], notes: []};
+window.__until = (test) => new Promise((resolve) => {
+  if (test()) return resolve(true);
+  const watcher = new MutationObserver(() => { if (test()) { watcher.disconnect(); resolve(true); } });
+  watcher.observe(document.body, {attributes: true, subtree: true, childList: true, characterData: true});
+});
+document.addEventListener("DOMContentLoaded", () => {
+  const add = (list, value) => { if (value && list[list.length - 1] !== value) list.push(value); };
+  new MutationObserver(() => {
+    add(__seen.phases, document.body.dataset.phase);
+    for (const item of document.querySelectorAll("#cues li")) {
+      if (!__seen.cues.includes(item.textContent)) __seen.cues.push(item.textContent);
+    }
+    const note = document.getElementById("timer-note");
+    if (!note.hidden && !__seen.notes.includes(note.textContent)) __seen.notes.push(note.textContent);
+  }).observe(document.body, {attributes: true, subtree: true, childList: true, characterData: true});
+});
+"""
+
+
+def _seed_that_slouches() -> int:
+    """The first seed whose simulated person slouches during a hold of the guided session below (so a cue shows)."""
+    for seed in range(100):
+        cfg = SimulatorConfig(sample_rate_hz=50.0, seed=seed, reps_per_side=1, hold_s=HOLD_S + 8.0,
+                              rest_s=REST_S + 6.0)
+        truth = simulate(cfg).truth
+        if any(r.hold_start_s + 5 < s.start_s < r.hold_start_s + HOLD_S for r in truth.reps for s in truth.slouches):
+            return seed
+    raise AssertionError("no seed below 100 slouches in a hold: the simulator changed")
+
+
+async def _until(page, condition: str, timeout_s: float = 90.0) -> None:
+    await page.evaluate(f"__until(() => {condition})", timeout_s=timeout_s)
+
+
+@needs_chromium
+def test_a_simulated_session_followed_in_the_browser(tmp_path):
+    seed = _seed_that_slouches()
+    db, out = tmp_path / "progress.db", tmp_path / "live.csv"
+
+    async def session() -> tuple[dict, list, str]:
+        live = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "imutrack", "live", "--simulate", "--seed", str(seed), "--speed", "6", "--web",
+            "--no-browser", "--hold", str(HOLD_S), "--rest", str(REST_S), "--reps", "1", "--db", str(db),
+            "--out", str(out), stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE, env={**os.environ, "COLUMNS": "100", "NO_COLOR": "1"})
+        try:
+            url = None
+            while url is None:
+                line = (await asyncio.wait_for(live.stdout.readline(), 60)).decode()
+                assert line, f"live ended before printing its page's address: {(await live.stderr.read())!r}"
+                found = re.match(r"live view: (http://127\.0\.0\.1:\d+/s/[\w-]{20,}/)$", line.strip())
+                url = found.group(1) if found else None
+            async with Browser() as browser:
+                page = await browser.open(url, before_load=WATCH)
+                await _until(page, 'document.body.dataset.phase === "hold"')
+                await page.evaluate('document.getElementById("pause").click()')
+                await _until(page, 'document.body.dataset.paused === "true"', 30)
+                paused = await page.evaluate(
+                    'JSON.stringify({note: document.getElementById("timer-note").textContent, '
+                    'button: document.getElementById("pause").textContent, '
+                    'countdown: document.getElementById("countdown").textContent})')
+                await page.evaluate('document.getElementById("pause").click()')
+                await _until(page, 'document.body.dataset.summary === "true"', 120)
+                seen = await page.evaluate("__seen")
+                rows = await page.evaluate(
+                    '[...document.querySelectorAll("#summary-reps tbody tr")].map('
+                    '(row) => [...row.cells].map((cell) => cell.textContent))')
+            stdout = (await asyncio.wait_for(live.stdout.read(), 60)).decode()
+            assert await live.wait() == 0, (await live.stderr.read()).decode()
+        finally:
+            if live.returncode is None:
+                live.kill()
+                await live.wait()
+        return {"paused": json.loads(paused), "seen": seen, "rows": rows}, rows, stdout
+
+    shown, rows, stdout = asyncio.run(asyncio.wait_for(session(), 300))
+    phases = shown["seen"]["phases"]
+    expected = ["turn", "hold", "return", "rest", "turn", "hold", "done"]  # calibrating may be over before the page opens
+    it = iter(phases)
+    assert all(phase in it for phase in expected), phases  # in this order (others may come between)
+    assert shown["paused"]["note"].startswith("Paused"), shown["paused"]
+    assert shown["paused"]["button"].startswith("Resume"), shown["paused"]
+    assert shown["paused"]["countdown"].isdigit()
+    assert CUE_TEXTS["slouch"] in shown["seen"]["cues"], shown["seen"]
+    assert any(note.startswith("Timer paused") for note in shown["seen"]["notes"]), shown["seen"]["notes"]
+    # The summary: one row per rep, its angle the one the progress database stored, also printed in the terminal.
+    assert [row[1] for row in rows] == ["left", "right"]
+    with sqlite3.connect(db) as store:
+        stored = dict(store.execute("SELECT side, rom_deg FROM holds").fetchall())
+    for row in rows:
+        assert row[2] == f"{stored[row[1]]:.1f}°"
+        assert re.search(rf"{row[1]}\s+{re.escape(row[2])}", stdout), stdout
+    assert "Stored in your progress database." in stdout
+
+
+def _status(url: str, headers: dict | None = None) -> int:
+    import urllib.error
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(urllib.request.Request(url, headers=headers or {}), timeout=10) as answer:
+            return answer.status
+    except urllib.error.HTTPError as refused:
+        refused.close()
+        return refused.code
+
+
+def test_the_page_is_served_only_under_its_token_and_to_loopback_names():
+    import urllib.request
+
+    from imutrack.cli.webview import WebView
+    from imutrack.live import GuideState
+
+    web = WebView()
+    url = web.start({"reps_per_side": 2})
+    try:
+        assert url.startswith("http://127.0.0.1:")
+        with urllib.request.urlopen(url, timeout=10) as answer:
+            page = answer.read().decode()
+            assert "default-src 'none'" in answer.headers["Content-Security-Policy"]
+        assert "<title>imutrack live</title>" in page
+        assert _status(url + "guide.js") == 200
+        base = url.rsplit("/s/", 1)[0]
+        for wrong in (f"{base}/s/{'x' * 32}/", f"{base}/", f"{base}/s/{web.token}/../../etc/passwd",
+                      f"{base}/s/{web.token}/webview.py"):
+            assert _status(wrong) == 404, wrong
+        assert _status(url, {"Host": "attacker.example:80"}) == 404  # DNS rebinding
+        web.publish(GuideState())  # no page open: nothing to send, nothing breaks
+    finally:
+        web.close()
+
+
+def test_commands_from_the_page_reach_the_session_and_another_origin_is_refused():
+    import aiohttp
+
+    from imutrack.cli.webview import WebView
+    from imutrack.live import GuideState
+
+    web = WebView(min_interval_s=0.0)
+    url = web.start({"reps_per_side": 1})
+
+    async def talk() -> tuple[list[dict], int]:
+        socket_url = url.replace("http://", "ws://") + "ws"
+        async with aiohttp.ClientSession() as http:
+            with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
+                await http.ws_connect(socket_url, headers={"Origin": "http://evil.example"})
+            async with http.ws_connect(socket_url, headers={"Origin": url.split("/s/")[0]}) as ws:
+                await ws.send_str(json.dumps({"cmd": "pause"}))
+                await ws.send_str(json.dumps({"cmd": "format the disk"}))
+                await ws.send_str("not json")
+                await ws.send_str(json.dumps({"cmd": "stop"}))
+                acks = [json.loads((await ws.receive(timeout=10)).data) for _ in range(2)]
+                assert acks == [{"type": "ack", "cmd": "pause"}, {"type": "ack", "cmd": "stop"}]
+                web.publish(GuideState(prompt="Turn to the left <b>now</b>"))
+                web.show_summary({"reps": [], "sides": [], "notes": []})
+                received = [json.loads((await ws.receive(timeout=10)).data) for _ in range(2)]
+            return received, refused.value.status
+
+    try:
+        received, status = asyncio.run(talk())
+    finally:
+        web.close()
+    assert status == 403
+    assert [m["type"] for m in received] == ["state", "summary"]
+    assert received[0]["state"]["prompt"] == "Turn to the left <b>now</b>"  # the page sets it as text, never HTML
+    assert received[0]["state"]["rep_twist_deg"] is None  # NaN is not JSON
+    assert web.commands() == ["pause", "stop"]
