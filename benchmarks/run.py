@@ -167,6 +167,7 @@ def run(quick: bool) -> list[Result]:
     results.append(import_case(session, repeat))
     results += startup_cases()
     results.append(live_case())
+    results.append(web_case())
     results.append(report_case(repeat))
     return results
 
@@ -218,6 +219,63 @@ def live_case() -> Result:
                   processing / duration, "drawing the view 10×/s", drawing / duration,
                   f"processing {100 * processing / duration:.1f} % of a core, drawing "
                   f"{100 * drawing / duration:.1f} %, slowest frame {1e3 * max(frame_times):.1f} ms")
+
+
+WEB_CLIENT = """
+import asyncio, sys, aiohttp
+async def main():
+    async with aiohttp.ClientSession() as http:
+        async with http.ws_connect(sys.argv[1]) as ws:
+            print("ready", flush=True)
+            received = 0
+            async for _ in ws:
+                received += 1
+    print(received, flush=True)
+asyncio.run(main())
+"""
+
+
+def web_case() -> Result:
+    """The guided session at 1 kHz with the web view attached and one page open (another process), against the
+    guide alone: CPU time of this whole process (the session's thread and the server's) per second of data. Every
+    0.1 s batch's state is sent, as in a real-time session."""
+    import subprocess
+
+    from imutrack.cli.webview import WebView
+    from imutrack.live import Guide, GuideConfig
+
+    samples = simulate(SimulatorConfig(sample_rate_hz=1000.0, reps_per_side=1, hold_s=30.0, seed=3)).samples
+    edges = np.searchsorted(samples.t_s, np.arange(0.0, samples.t_s[-1] + 0.1, 0.1))
+    batches = [samples.slice(int(a), int(b)) for a, b in zip(edges[:-1], edges[1:]) if b > a]
+
+    def session(web: WebView | None) -> tuple[float, int]:
+        guide = Guide(GuideConfig(reps_per_side=1, hold_s=25.0))
+        sent = 0
+        start = time.process_time()
+        for batch in batches:
+            state = guide.update(batch)
+            events = guide.take_events()
+            if web is not None:
+                web.publish(state, events)
+                sent += 1 + len(events)
+        if web is not None:
+            web.close(linger_s=5.0)  # the server's thread has sent everything: its CPU time is counted
+        return time.process_time() - start, sent
+
+    alone, _ = session(None)
+    web = WebView(min_interval_s=0.0)
+    url = web.start({"reps_per_side": 1})
+    page = subprocess.Popen([sys.executable, "-c", WEB_CLIENT, url.replace("http://", "ws://") + "ws"],
+                            stdout=subprocess.PIPE, text=True)
+    assert page.stdout.readline().strip() == "ready"
+    attached, sent = session(web)
+    received = int(page.stdout.readline() or 0)
+    page.wait(timeout=30)
+    duration = samples.duration_s
+    return Result("guided session at 1 kHz + web view (CPU per s of data)", f"{duration:.0f} s, one page open",
+                  attached / duration, "the guide alone", alone / duration,
+                  f"with the web view {100 * attached / duration:.1f} % of a core (target < 10 %), the guide alone "
+                  f"{100 * alone / duration:.1f} %; {received:,} of {sent:,} messages reached the page")
 
 
 def import_case(session, repeat: int) -> Result:
@@ -361,6 +419,9 @@ What the baselines are:
   `read_csv(path, comment="#")`, and pyarrow when present).
 - *guided session at 1 kHz*: seconds of processing (orientation, angles, guide) per second of 1 kHz data, next to
   the time spent drawing the rich view ten times a second; the target is < 10 % of one core for the processing.
+- *guided session at 1 kHz + web view*: CPU time of the whole process (the session and the web server's thread)
+  per second of 1 kHz data, with one page open in another process receiving every state (10 a second) and event,
+  against the guide alone; the target is < 10 % of one core.
 - *import phyphox zip*: our importer (sniffing, header classification, clock merging, unit check) against
   unzipping and parsing the same two tables with numpy.
 - *progress report*: HTML, PDF and CSV from the database against just reading all its rows.

@@ -18,11 +18,13 @@ from imutrack.errors import ImutrackError
 def live_command(args: argparse.Namespace, backends=None) -> int:
     """Guide a session from the source the options name; the recording is kept whatever ends it, then analysed,
     summarised and stored. ``backends``: bleak backends for a BLE sensor (the tests' virtual sensors)."""
-    from imutrack.live import Guide, GuideConfig, Phase
+    from imutrack.live import Guide, GuideConfig
 
     if args.reps < 1:
         raise ImutrackError(f"--reps must be at least 1, got {args.reps}")
     out = args.out or new_recording_path("live")
+    if out.exists():
+        raise ImutrackError(f"{out}: already exists; not overwriting a recording")
     view = _view(args)
     source = open_source(args, out, need_twist=True, backends=backends)
     guide = Guide(GuideConfig(reps_per_side=args.reps, hold_s=args.hold, rest_s=args.rest,
@@ -30,17 +32,29 @@ def live_command(args: argparse.Namespace, backends=None) -> int:
     previous = _stored_sessions(args.db)
     best_before, _ = _comparable(previous, source.meta.assisted, None)
     gauge_before = {side: value for side, value in best_before.items() if value}
-    voice = _Voice() if view != "web" and not args.quiet and args.speed == 1.0 else None
-
-    def say(event) -> None:
-        console.print(f"[{int(event.t_s // 60):02d}:{event.t_s % 60:04.1f}] {event.text}", highlight=False,
-                      markup=False)
-
-    web = live_view = None
+    web = None
     if view == "web":
         web = _open_web(args, {"reps_per_side": args.reps, "hold_s": args.hold, "best_before": gauge_before,
                                "unassisted": bool(args.unassisted)})
-    elif view == "terminal":
+    try:
+        return _run(args, guide, source, out, view, web, gauge_before, previous)
+    finally:
+        if web is not None:
+            web.close()
+
+
+def _say(event) -> None:
+    console.print(f"[{int(event.t_s // 60):02d}:{event.t_s % 60:04.1f}] {event.text}", highlight=False, markup=False)
+
+
+def _run(args, guide, source, out: Path, view: str, web, gauge_before: dict, previous: list) -> int:
+    """The session's loop (samples in, the view and the voice fed, keys and page commands taken), then its
+    summary."""
+    from imutrack.live import Phase
+
+    voice = _Voice() if view != "web" and not args.quiet and args.speed == 1.0 else None
+    live_view = None
+    if view == "terminal":
         from rich.live import Live
 
         def panel(state):
@@ -69,7 +83,7 @@ def live_command(args: argparse.Namespace, backends=None) -> int:
                     events = guide.take_events()
                     for event in events:
                         if view != "terminal":
-                            say(event)
+                            _say(event)
                         if voice is not None:
                             voice.say(event.kind, event.text)
                     if web is not None:
@@ -90,17 +104,13 @@ def live_command(args: argparse.Namespace, backends=None) -> int:
             voice.close()
         events = guide.take_events()
         for event in events:
-            say(event)
+            _say(event)
         if web is not None:
             web.publish(guide.state, events)
-    try:
-        summary = _summarize(guide.state.holds, out, args, previous, source.meta.assisted)
-        print_summary(summary)
-        if web is not None:
-            web.show_summary(summary.to_dict())
-    finally:
-        if web is not None:
-            web.close()
+    summary = _summarize(guide.state.holds, out, args, previous, source.meta.assisted)
+    print_summary(summary)
+    if web is not None:
+        web.show_summary(summary.to_dict())
     console.print(f"recording: {out}", markup=False)
     return 0
 
