@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import lru_cache
 
 import numpy as np
@@ -222,19 +222,61 @@ def hold_metrics(
     )
 
 
-def time_slot(start_time: str) -> str:
-    """"morning" (05–12 h), "afternoon" (12–17 h), "evening" (17–22 h), "night" or "unknown", in local time."""
-    try:
-        hour = datetime.fromisoformat(start_time).hour
-    except (TypeError, ValueError):
-        return "unknown"
-    if 5 <= hour < 12:
-        return "morning"
-    if 12 <= hour < 17:
-        return "afternoon"
-    if 17 <= hour < 22:
-        return "evening"
-    return "night"
+@dataclass(frozen=True)
+class DayParts:
+    """Where the parts of the day begin, in local hours from midnight (``morning_h`` < ``afternoon_h`` <
+    ``evening_h``). The evening lasts until the next morning: every session falls in a part of the day, and one after
+    midnight but before ``morning_h`` is that night's evening session, counted on the day before (the day it ends)."""
+
+    morning_h: float = 5.0
+    afternoon_h: float = 12.0
+    evening_h: float = 17.0
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.morning_h < self.afternoon_h < self.evening_h <= 24.0:
+            raise ValueError(f"the parts of the day must begin in order within 0–24 h (morning < afternoon < "
+                             f"evening), got {self.morning_h:g}, {self.afternoon_h:g}, {self.evening_h:g}")
+
+    @classmethod
+    def parse(cls, text: str) -> DayParts:
+        """From "MORNING,AFTERNOON,EVENING" hours, e.g. "5,12,17" or "6:30,12,18" (raises ValueError)."""
+        parts = [p.strip() for p in text.split(",")]
+        if len(parts) != 3:
+            raise ValueError(f"expected three hours MORNING,AFTERNOON,EVENING such as 5,12,17, got {text!r}")
+        hours = []
+        for part in parts:
+            h, _, m = part.partition(":")
+            try:
+                hours.append(float(h) + (float(m) / 60.0 if m else 0.0))
+            except ValueError:
+                raise ValueError(f"{part!r} is not an hour (such as 5 or 6:30)") from None
+        return cls(*hours)
+
+    def part_of(self, start_time: str) -> tuple[str | None, str]:
+        """The exercise day (ISO date; None when the time is not known) and the part of the day of a session that
+        began at ``start_time`` (ISO 8601, local time): "morning", "afternoon", "evening" or "unknown"."""
+        try:
+            start = datetime.fromisoformat(start_time)
+        except (TypeError, ValueError):
+            return None, "unknown"
+        hour = start.hour + start.minute / 60.0 + start.second / 3600.0
+        day = start.date()
+        if hour < self.morning_h:
+            return (day - timedelta(days=1)).isoformat(), "evening"
+        if hour < self.afternoon_h:
+            return day.isoformat(), "morning"
+        if hour < self.evening_h:
+            return day.isoformat(), "afternoon"
+        return day.isoformat(), "evening"
+
+
+DAY_PARTS = ("morning", "afternoon", "evening")
+
+
+def time_slot(start_time: str, parts: DayParts | None = None) -> str:
+    """The part of the day a session began in (:class:`DayParts`, by default morning from 05 h, afternoon from 12 h,
+    evening from 17 h until the next morning), or "unknown"."""
+    return (parts or DayParts()).part_of(start_time)[1]
 
 
 @dataclass

@@ -8,7 +8,7 @@ from datetime import date, timedelta
 
 import numpy as np
 
-from imutrack.metrics import HoldMetrics
+from imutrack.metrics import DAY_PARTS, DayParts, HoldMetrics
 from imutrack.store import StoredSession
 
 # Smallest change of a seated trunk-rotation range that exceeds measurement noise. Published minimal detectable
@@ -86,9 +86,17 @@ def _streak(dates: set[date]) -> int:
     return count
 
 
+def day_part(session: StoredSession, parts: DayParts | None = None) -> tuple[str | None, str]:
+    """A stored session's exercise day and part of the day (:meth:`DayParts.part_of`), from its start time (so the
+    parts' boundaries can change after it was stored); a session with no known time keeps its calendar day."""
+    day, part = (parts or DayParts()).part_of(session.start_time)
+    return (day or session.local_date), part
+
+
 def summarize(sessions: list[StoredSession], holds: list[tuple[int, HoldMetrics]], target_hold_s: float = 60.0,
-              today: date | None = None) -> Progress:
-    """Progress over the given sessions and their holds."""
+              today: date | None = None, parts: DayParts | None = None) -> Progress:
+    """Progress over the given sessions and their holds; ``parts``: where the parts of the day begin (for the
+    sessions per part of the day this week)."""
     by_day: dict[str, dict[str, float]] = {"left": {}, "right": {}}
     for s in sessions:
         for side, rom in (("left", s.best_rom_left_deg), ("right", s.best_rom_right_deg)):
@@ -101,7 +109,8 @@ def summarize(sessions: list[StoredSession], holds: list[tuple[int, HoldMetrics]
     asymmetries = [s.asymmetry_deg for s in sessions if s.asymmetry_deg is not None]
     today = today or (date.fromisoformat(all_days[-1]) if all_days else date.today())
     week_start = today - timedelta(days=today.weekday())
-    slots = Counter(s.time_slot for s in sessions if week_start <= date.fromisoformat(s.local_date) <= today)
+    slots = Counter(slot for day, slot in (day_part(s, parts) for s in sessions)
+                    if day is not None and week_start <= date.fromisoformat(day) <= today)
     left, right = _trend(by_day["left"]), _trend(by_day["right"])
     compliant = float(np.mean(durations >= COMPLIANT_FRACTION * target_hold_s)) if len(durations) else None
     recent = [h for (sid, h) in holds if sid in {s.id for s in sessions[-9:]}]
@@ -125,7 +134,7 @@ def summarize(sessions: list[StoredSession], holds: list[tuple[int, HoldMetrics]
         compliant_fraction=compliant,
         median_sway_deg=float(np.median(sways)) if len(sways) else None,
         mean_asymmetry_deg=float(np.mean(asymmetries)) if asymmetries else None,
-        slots_this_week={slot: slots.get(slot, 0) for slot in ("morning", "afternoon", "evening")},
+        slots_this_week={slot: slots.get(slot, 0) for slot in DAY_PARTS},
         streak_days=_streak({date.fromisoformat(d) for d in all_days}),
         plateau=plateau,
         daily={d: {"left": by_day["left"].get(d), "right": by_day["right"].get(d)} for d in all_days},

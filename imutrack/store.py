@@ -108,6 +108,10 @@ MIGRATIONS: list[str] = [
     """
     ALTER TABLE sessions ADD COLUMN analysis_version INTEGER
     """,
+    # 7: the evening lasts until the morning (late sessions were "night", counted in no part of the day)
+    """
+    UPDATE sessions SET time_slot = 'evening' WHERE time_slot = 'night'
+    """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -357,14 +357,41 @@ def test_sim_sensor_command_serves_a_recorder_across_processes(tmp_path):
 
         status = asyncio.run(record_it())
     finally:
+        said = ""
         for process in (sensor, controllers):
             if process is not None:
                 process.terminate()
-                process.communicate(timeout=20)
+                said += process.communicate(timeout=20)[0] or ""
+    assert f"serving a simulated diy sensor as 'imutrack' on tcp-client:127.0.0.1:{ports[0]}" in said
     recording = read_recording(out)
     assert recording.meta.profile == "diy" and status.battery_pct == 87
     assert recording.samples.duration_s >= 2.0 and recording.samples.rate_hz == pytest.approx(100.0)
     assert recording.lost_samples == 0 and status.dropped_packets == 0
+
+
+def _closed_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.mark.parametrize(("spec", "words"), [
+    ("nope:1", "(unknown transport scheme); transports: usb:N, vhci,"),
+    ("tcp-server:127.0.0.1:notaport", "cannot open the transport (invalid literal"),
+    ("serial:/nonexistent/port", "is the controller on that port?"),
+    (f"tcp-client:127.0.0.1:{_closed_port()}", "is a Bluetooth controller (or an emulator) listening there?"),
+    ("tcp-server:0.0.0.0:9999", "would listen beyond this computer"),
+])
+def test_sim_sensor_says_in_one_line_why_a_transport_cannot_open(spec, words, capsys):
+    from imutrack.cli import main
+
+    assert main(["sim-sensor", spec]) == 1
+    captured = capsys.readouterr()
+    [line] = captured.err.strip().splitlines()
+    assert line.startswith(f"imutrack: error: {'sim-sensor ' if 'beyond' not in words else ''}{spec}") and words in line
+    assert "Traceback" not in captured.out + captured.err
 
 
 def test_record_reads_a_ble_sensor_as_it_reads_any_source(tmp_path, samples, capsys):

@@ -98,7 +98,7 @@ def test_a_simulated_session_followed_in_the_browser(tmp_path):
 
     shown, rows, stdout = asyncio.run(asyncio.wait_for(session(), 300))
     phases = shown["seen"]["phases"]
-    expected = ["turn", "hold", "return", "rest", "turn", "hold", "done"]  # calibrating may be over before the page opens
+    expected = ["calibrate", "turn", "hold", "return", "rest", "turn", "hold", "done"]  # the session waits for the page
     it = iter(phases)
     assert all(phase in it for phase in expected), phases  # in this order (others may come between)
     assert shown["paused"]["note"].startswith("Paused"), shown["paused"]

@@ -30,7 +30,8 @@ def history(device="chest sensor"):
     sessions, holds = [], []
     for k, (day, slot, left, right, hands) in enumerate(plan, start=1):
         d = (start + timedelta(days=day)).isoformat()
-        sessions.append(StoredSession(k, f"h{k}", f"{d}T08:00:00+01:00", d, slot, device, hands, "", 300.0, 1, 1,
+        clock = {"morning": "08:00", "afternoon": "14:30", "evening": "19:15"}[slot]
+        sessions.append(StoredSession(k, f"h{k}", f"{d}T{clock}:00+01:00", d, slot, device, hands, "", 300.0, 1, 1,
                                       left, right, left - right))
         holds += [(k, replace(HOLD, rom_deg=left, duration_s=50.0 + 5 * k, twist_sd_deg=0.1 * k)),
                   (k, replace(HOLD, side="right", rom_deg=right, duration_s=60.0, twist_sd_deg=0.2))]

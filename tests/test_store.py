@@ -113,6 +113,9 @@ def test_a_database_from_the_first_schema_is_migrated_keeping_its_data(tmp_path,
         raw.execute("INSERT INTO sessions VALUES (1, 'old', '2026-11-01T08:00:00+01:00', '2026-11-01T07:00:00+00:00', "
                     "'2026-11-01', 'morning', 'sim', 'sim', 'assisted', '', 'old.csv', 300, 1, 0, 41.5, NULL, NULL, "
                     "'0.1.0', '2026-11-01T07:10:00+00:00')")
+        raw.execute("INSERT INTO sessions VALUES (2, 'late', '2026-11-01T23:30:00+01:00', '2026-11-01T22:30:00+00:00', "
+                    "'2026-11-01', 'night', 'sim', 'sim', 'assisted', '', 'late.csv', 300, 0, 0, NULL, NULL, NULL, "
+                    "'0.1.0', '2026-11-01T22:40:00+00:00')")
         old_hold = {name: getattr(result.holds[0], name) for name in _HOLD_COLUMNS_V1}
         marks = ", ".join("?" * len(old_hold))
         raw.execute(f"INSERT INTO holds (session_id, {', '.join(old_hold)}) VALUES (1, {marks})", list(old_hold.values()))
@@ -126,7 +129,9 @@ def test_a_database_from_the_first_schema_is_migrated_keeping_its_data(tmp_path,
         holds = list(store.holds())
         sessions = store.sessions()
     with sqlite3.connect(db) as raw:
-        assert raw.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 6
+        assert raw.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 7
+    late = sessions.pop(1)
+    assert late.time_slot == "evening"  # schema 7: "night" was counted in no part of the day
     assert [s.best_rom_left_deg for s in sessions][0] == 41.5
     # schema 4: the gyro scale applied, unknown (not calibrated) for sessions stored before
     assert [s.gyro_scale for s in sessions] == [None, 1.012, None]
@@ -148,9 +153,56 @@ def test_a_newer_schema_is_refused(tmp_path):
         Store(db)
 
 
-def _session(k, day, left, right, slot="morning", assisted="assisted"):
-    return StoredSession(k, f"h{k}", f"{day}T08:00:00+01:00", day, slot, "sim", assisted, "x.csv", 300.0, 2, 2,
+def _session(k, day, left, right, slot="morning", assisted="assisted", clock=None):
+    clock = clock or {"morning": "08:00", "afternoon": "14:00", "evening": "19:00"}[slot]
+    return StoredSession(k, f"h{k}", f"{day}T{clock}:00+01:00", day, slot, "sim", assisted, "x.csv", 300.0, 2, 2,
                          left, right, left - right)
+
+
+def test_every_session_falls_in_a_part_of_the_day_and_late_ones_in_the_evening_before():
+    from imutrack.metrics import DayParts
+
+    parts = DayParts()
+    assert parts.part_of("2026-11-20T04:59:00+01:00") == ("2026-11-19", "evening")
+    assert parts.part_of("2026-11-20T05:00:00+01:00") == ("2026-11-20", "morning")
+    assert parts.part_of("2026-11-20T16:59:59+01:00") == ("2026-11-20", "afternoon")
+    assert parts.part_of("2026-11-20T23:30:00-05:00") == ("2026-11-20", "evening")
+    assert parts.part_of("not a time") == (None, "unknown")
+    early = DayParts.parse("6:30, 11, 18")
+    assert (early.morning_h, early.afternoon_h, early.evening_h) == (6.5, 11.0, 18.0)
+    assert early.part_of("2026-11-20T06:00:00+01:00") == ("2026-11-19", "evening")
+    assert early.part_of("2026-11-20T17:30:00+01:00") == ("2026-11-20", "afternoon")
+    for wrong in ("12,5,17", "5,12", "5,noon,17", "5,12,25"):
+        with pytest.raises(ValueError):
+            DayParts.parse(wrong)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.integers(0, 24 * 60 - 1), st.integers(-12, 14))
+def test_no_time_of_day_is_left_out(minute, offset_h):
+    from imutrack.metrics import DayParts
+
+    start = f"2026-03-10T{minute // 60:02d}:{minute % 60:02d}:00{offset_h:+03d}:00"
+    day, part = DayParts().part_of(start)
+    assert part in ("morning", "afternoon", "evening")
+    assert day in ("2026-03-10", "2026-03-09") and (day == "2026-03-09") == (minute < 5 * 60)
+
+
+def test_late_sessions_count_in_the_week_and_the_adherence_grid(recording):
+    from imutrack.metrics import DayParts
+    from imutrack.report.progress_report import calendar_data
+
+    _, result = recording
+    sessions = [_session(1, "2026-11-16", 40.0, 38.0, "morning"),
+                _session(2, "2026-11-16", 40.0, 38.0, "evening", clock="23:10"),
+                _session(3, "2026-11-18", 40.0, 38.0, "evening", clock="00:40")]  # Tuesday night's
+    p = summarize(sessions, [], today=date(2026, 11, 18))
+    assert p.slots_this_week == {"morning": 1, "afternoon": 0, "evening": 2}
+    grid = calendar_data(sessions)
+    assert grid.dates == ["2026-11-16", "2026-11-17"] and grid.done == [[1, 0, 1], [0, 0, 1]]
+    later = DayParts(morning_h=9.0, afternoon_h=13.0, evening_h=23.5)  # someone whose evening starts late
+    assert summarize(sessions, [], today=date(2026, 11, 18), parts=later).slots_this_week == {
+        "morning": 0, "afternoon": 1, "evening": 1}
 
 
 def test_progress_trend_noise_streak_and_slots(recording):

@@ -427,7 +427,7 @@ def progress_command(args: argparse.Namespace) -> int:
     with Store(path) as store:
         sessions = store.sessions(args.date_from, args.date_to)
         holds = list(store.holds([s.id for s in sessions]))
-    summary = summarize(sessions, holds)
+    summary = summarize(sessions, holds, parts=args.day_parts)
     if args.json:
         from imutrack.analysis import json_safe
 
@@ -460,10 +460,22 @@ def progress_command(args: argparse.Namespace) -> int:
     slots = ", ".join(f"{slot} {n}" for slot, n in summary.slots_this_week.items())
     console.print(f"holds of ≥ 54 s: {num(100 * (summary.compliant_fraction or 0), '.0f')} %; median sway "
                   f"{num(summary.median_sway_deg, '.2f')}°; mean asymmetry {num(summary.mean_asymmetry_deg, '+.1f')}°"
-                  f" (+ = left further); this week: {slots}")
+                  f" (+ = left further); this week: {slots} ({_parts_words(args.day_parts)})")
     for line in summary.advice:
         console.print(line, style="green")
     return 0
+
+
+def _parts_words(parts) -> str:
+    from imutrack.metrics import DayParts
+
+    p = parts or DayParts()
+
+    def clock(h: float) -> str:
+        return f"{int(h):02d}:{round(60 * (h - int(h))):02d}"
+
+    return (f"mornings from {clock(p.morning_h)}, afternoons from {clock(p.afternoon_h)}, evenings from "
+            f"{clock(p.evening_h)} until the morning; --day-parts changes them")
 
 
 def report_command(args: argparse.Namespace) -> int:
@@ -476,7 +488,8 @@ def report_command(args: argparse.Namespace) -> int:
     html = args.html
     if not any((args.html, args.pdf, args.csv, args.png)):
         html = data_dir() / "report.html"
-    for path in write_reports(db, html, args.pdf, args.csv, args.png, args.date_from, args.date_to):
+    for path in write_reports(db, html, args.pdf, args.csv, args.png, args.date_from, args.date_to,
+                              args.day_parts):
         console.print(f"wrote {path}")
     return 0
 

@@ -64,6 +64,10 @@ def _run(args, guide, source, out: Path, view: str, web, gauge_before: dict, pre
         live_view.start()
     now = 0.0
     keys = _Keys()
+    if web is not None and not _page_opened(web, keys):
+        keys.close()
+        console.print("stopped before the session began; nothing was recorded")
+        return 1
     if keys.active:
         console.print("keys: space pause/resume, s skip, q quit (the recording is kept)", style="dim")
     actions = {" ": guide.toggle_pause, "pause": guide.toggle_pause, "s": guide.skip, "S": guide.skip,
@@ -113,6 +117,22 @@ def _run(args, guide, source, out: Path, view: str, web, gauge_before: dict, pre
         web.show_summary(summary.to_dict())
     console.print(f"recording: {out}", markup=False)
     return 0
+
+
+def _page_opened(web, keys) -> bool:
+    """Wait for the page before the session begins (so its start is seen), or for Enter or space in the terminal to
+    begin without it; False if the person pressed q or Ctrl-C."""
+    console.print("the session begins when the page opens (or press Enter to begin now; q to stop)", style="dim")
+    try:
+        while not web.wait_for_page(0.1):
+            key = keys.read()
+            if key in ("\n", "\r", " "):
+                return True
+            if key in ("q", "Q"):
+                return False
+    except KeyboardInterrupt:
+        return False
+    return True
 
 
 def _view(args: argparse.Namespace) -> str:

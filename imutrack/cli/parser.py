@@ -48,6 +48,19 @@ def _date(text: str) -> str:
         raise argparse.ArgumentTypeError(f"expected a date like 2026-11-24, got {text!r}") from None
 
 
+def _day_parts(text: str):
+    from imutrack.metrics import DayParts
+
+    try:
+        return DayParts.parse(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+DAY_PARTS_HELP = ("where the parts of the day begin, in hours: MORNING,AFTERNOON,EVENING (default 5,12,17; the "
+                  "evening lasts until the morning, so a session after midnight counts as the evening before)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="imutrack",
@@ -151,6 +164,7 @@ def build_parser() -> argparse.ArgumentParser:
     progress.add_argument("--from", dest="date_from", type=_date, metavar="YYYY-MM-DD", help="first day")
     progress.add_argument("--to", dest="date_to", type=_date, metavar="YYYY-MM-DD", help="last day")
     progress.add_argument("--json", action="store_true", help="print JSON instead of a summary")
+    progress.add_argument("--day-parts", type=_day_parts, metavar="H,H,H", help=DAY_PARTS_HELP)
 
     imp = commands.add_parser(
         "import",
@@ -185,6 +199,7 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--png", type=Path, metavar="DIR", help="the figures as PNG files")
     report.add_argument("--from", dest="date_from", type=_date, metavar="YYYY-MM-DD", help="first day")
     report.add_argument("--to", dest="date_to", type=_date, metavar="YYYY-MM-DD", help="last day")
+    report.add_argument("--day-parts", type=_day_parts, metavar="H,H,H", help=DAY_PARTS_HELP)
 
     live = commands.add_parser(
         "live",

@@ -60,6 +60,20 @@ def record_command(args: argparse.Namespace, backends=None) -> int:
     return 0
 
 
+TRANSPORT_FORMS = "usb:N, vhci, serial:/dev/PORT, tcp-client:HOST:PORT, tcp-server:127.0.0.1:PORT, android-netsim"
+
+
+def _transport_error(spec: str, exc: Exception) -> str:
+    """One line for a Bluetooth transport that could not be opened, with what would work."""
+    reason = str(exc).strip() or type(exc).__name__
+    hints = {"usb": "is a USB Bluetooth dongle plugged in, and may this user open it (udev rule or root)?",
+             "vhci": "Linux's virtual controller needs the hci_vhci kernel module and root",
+             "serial": "is the controller on that port?",
+             "tcp-client": "is a Bluetooth controller (or an emulator) listening there?"}
+    hint = hints.get(spec.split(":")[0], f"transports: {TRANSPORT_FORMS}")
+    return f"sim-sensor {spec}: cannot open the transport ({reason}); {hint}"
+
+
 def sim_sensor_command(args: argparse.Namespace) -> int:
     import asyncio
 
@@ -80,11 +94,23 @@ def sim_sensor_command(args: argparse.Namespace) -> int:
     session = simulate(SimulatorConfig(sample_rate_hz=rate_hz, seed=args.seed, start_time=local_now_iso()))
 
     async def serve() -> None:
-        async with await open_transport(spec) as (source, sink):
+        try:
+            transport = await open_transport(spec)
+        except Exception as exc:  # noqa: BLE001 (bumble and its backends raise many kinds: one line says which)
+            raise ImutrackError(_transport_error(spec, exc)) from None
+        async with transport as (source, sink):
             device = Device.with_hci("imutrack", "F0:F1:F2:F3:F4:F5", source, sink)
             sensor = VirtualSensor(device, session.samples, args.profile, speed=1.0)
-            await sensor.start()
-            console.print(f"serving a simulated {args.profile} sensor as '{sensor.name}' on {spec}; Ctrl-C stops")
+            if spec.split(":")[0].endswith("-server"):
+                console.print(f"waiting for a Bluetooth controller to connect to {spec.split(':', 1)[1]} …",
+                              markup=False, soft_wrap=True)
+            try:
+                await sensor.start()
+            except Exception as exc:  # noqa: BLE001
+                raise ImutrackError(f"{spec}: the Bluetooth controller did not start: "
+                                    f"{exc or type(exc).__name__}") from None
+            console.print(f"serving a simulated {args.profile} sensor as '{sensor.name}' on {spec}; Ctrl-C stops",
+                          markup=False, soft_wrap=True)
             await sensor.finished.wait()
             await sensor.stop()
 

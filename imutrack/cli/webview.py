@@ -59,6 +59,7 @@ class WebView:
         self._last_sent = 0.0
         self._pending_state: dict | None = None
         self._flush_scheduled = False
+        self._opened = threading.Event()  # a page has connected
 
     # --- the session's side (its own thread) ------------------------------------------------------------------
     def start(self, config: dict | None = None) -> str:
@@ -115,6 +116,10 @@ class WebView:
         """The session's summary (rows per rep, per side today against before); kept for pages opened later."""
         self._summary = {"type": "summary", **summary}
         self._send(self._summary)
+
+    def wait_for_page(self, timeout_s: float) -> bool:
+        """Whether a page has connected (waiting up to ``timeout_s`` for one)."""
+        return self._opened.wait(timeout_s)
 
     def commands(self) -> list[str]:
         """Commands from the page since the last call: "pause", "skip", "stop"."""
@@ -181,6 +186,7 @@ class WebView:
             ws = web.WebSocketResponse(heartbeat=10.0, max_msg_size=4096)
             await ws.prepare(request)
             self._sockets.add(ws)
+            self._opened.set()
             try:
                 for message in (self._latest, self._summary):
                     if message is not None:

@@ -22,12 +22,12 @@ import numpy as np  # noqa: E402
 from matplotlib.backends.backend_pdf import PdfPages  # noqa: E402
 
 from imutrack.errors import ImutrackError  # noqa: E402
-from imutrack.metrics import HoldMetrics  # noqa: E402
-from imutrack.progress import MDC_DEG, Progress, summarize, version_note  # noqa: E402
+from imutrack.metrics import DAY_PARTS, DayParts, HoldMetrics  # noqa: E402
+from imutrack.progress import MDC_DEG, Progress, day_part, summarize, version_note  # noqa: E402
 from imutrack.report.tables import write_csv as write_table  # noqa: E402
 from imutrack.store import StoredSession  # noqa: E402
 
-SLOTS = ("morning", "afternoon", "evening")
+SLOTS = DAY_PARTS
 COLOURS = {"left": "#1f77b4", "right": "#d62728"}
 
 
@@ -119,22 +119,28 @@ def asymmetry_data(sessions: list[StoredSession]) -> AsymmetryData:
     return AsymmetryData(dates, [float(np.mean(per_day[d])) for d in dates])
 
 
-def calendar_data(sessions: list[StoredSession]) -> CalendarData:
-    if not sessions:
+def calendar_data(sessions: list[StoredSession], parts: DayParts | None = None) -> CalendarData:
+    """Sessions per exercise day and part of the day (a session after midnight, before the morning, is the evening
+    before's)."""
+    placed = [day_part(s, parts) for s in sessions]
+    days = sorted(day for day, _ in placed)
+    if not days:
         return CalendarData([], [])
-    first, last = date.fromisoformat(sessions[0].local_date), date.fromisoformat(sessions[-1].local_date)
+    first, last = date.fromisoformat(days[0]), date.fromisoformat(days[-1])
     dates = [(first + timedelta(days=k)).isoformat() for k in range((last - first).days + 1)]
     index = {d: k for k, d in enumerate(dates)}
     done = [[0, 0, 0] for _ in dates]
-    for s in sessions:
-        if s.time_slot in SLOTS:
-            done[index[s.local_date]][SLOTS.index(s.time_slot)] += 1
+    for day, part in placed:
+        if part in SLOTS:
+            done[index[day]][SLOTS.index(part)] += 1
     return CalendarData(dates, done)
 
 
-def report_data(sessions: list[StoredSession], holds: list[tuple[int, HoldMetrics]]) -> ReportData:
+def report_data(sessions: list[StoredSession], holds: list[tuple[int, HoldMetrics]],
+                parts: DayParts | None = None) -> ReportData:
+    """Everything the report shows; ``parts``: where the parts of the day begin (adherence)."""
     return ReportData(rom_data(sessions), hold_data(sessions, holds), asymmetry_data(sessions),
-                      calendar_data(sessions), summarize(sessions, holds))
+                      calendar_data(sessions, parts), summarize(sessions, holds, parts=parts))
 
 
 def _rom_figure(data: RomData):
@@ -378,8 +384,10 @@ large or too small: 1–2° on a 60° twist, the same every day.</dd>
 
 
 def write_reports(db: Path, html: Path | None = None, pdf: Path | None = None, csv: Path | None = None,
-                  png: Path | None = None, date_from: str | None = None, date_to: str | None = None) -> list[Path]:
-    """Write the requested report files from the progress database; returns their paths."""
+                  png: Path | None = None, date_from: str | None = None, date_to: str | None = None,
+                  parts: DayParts | None = None) -> list[Path]:
+    """Write the requested report files from the progress database; returns their paths. ``parts``: where the
+    parts of the day begin."""
     from imutrack.store import Store
 
     with Store(db) as store:
@@ -387,7 +395,7 @@ def write_reports(db: Path, html: Path | None = None, pdf: Path | None = None, c
         holds = list(store.holds([s.id for s in sessions]))
     if not sessions:
         raise ImutrackError(f"no sessions in {db} for that period: nothing to report")
-    data = report_data(sessions, holds)
+    data = report_data(sessions, holds, parts)
     figs = figures(data) if (html or pdf or png) else {}
     written = []
     try:
