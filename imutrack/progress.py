@@ -49,6 +49,48 @@ class Progress:
     plateau: bool = False
     daily: dict[str, dict[str, float | None]] = field(default_factory=dict)
     advice: list[str] = field(default_factory=list)
+    pain: PainRatings | None = None  # how the back felt before and after the sessions rated; None: none rated
+
+
+@dataclass
+class PainRatings:
+    """Back ratings given at guided sessions, 0 (no pain) – 10 (worst imaginable): means over the sessions rated
+    before (``before_mean``), after (``after_mean``), and the mean change within sessions rated both times
+    (``change_mean``, negative = better after the exercise; None unless some were)."""
+
+    sessions: int
+    before_mean: float | None
+    after_mean: float | None
+    change_mean: float | None
+    first_before: int | None  # the first and latest ratings before a session, to see the trend over days
+    latest_before: int | None
+
+
+def pain_words(pain: PainRatings) -> str:
+    """The back ratings of a period in one phrase."""
+    parts = []
+    if pain.before_mean is not None:
+        parts.append(f"before sessions {pain.before_mean:.1f}")
+    if pain.after_mean is not None:
+        parts.append(f"after {pain.after_mean:.1f}")
+    text = ", ".join(parts) + f" on average ({pain.sessions} rated session{'s' if pain.sessions != 1 else ''})"
+    if pain.change_mean is not None:
+        text += f"; a session changed it by {pain.change_mean:+.1f}"
+    if pain.first_before is not None and pain.latest_before != pain.first_before:
+        text += f"; before the first {pain.first_before}, before the latest {pain.latest_before}"
+    return text
+
+
+def pain_ratings(sessions: list[StoredSession]) -> PainRatings | None:
+    rated = [s for s in sessions if s.pain_before is not None or s.pain_after is not None]
+    if not rated:
+        return None
+    before = [s.pain_before for s in rated if s.pain_before is not None]
+    after = [s.pain_after for s in rated if s.pain_after is not None]
+    both = [s.pain_after - s.pain_before for s in rated if s.pain_before is not None and s.pain_after is not None]
+    return PainRatings(len(rated), float(np.mean(before)) if before else None, float(np.mean(after)) if after else None,
+                       float(np.mean(both)) if both else None, before[0] if before else None,
+                       before[-1] if before else None)
 
 
 def version_note(sessions: list[StoredSession]) -> str | None:
@@ -139,5 +181,6 @@ def summarize(sessions: list[StoredSession], holds: list[tuple[int, HoldMetrics]
         plateau=plateau,
         daily={d: {"left": by_day["left"].get(d), "right": by_day["right"].get(d)} for d in all_days},
         advice=advice,
+        pain=pain_ratings(sessions),
     )
     return progress

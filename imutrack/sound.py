@@ -165,3 +165,30 @@ def play(audio: np.ndarray) -> bool:
     _players.append(subprocess.Popen(command + [name], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                                      stdin=subprocess.DEVNULL))
     return True
+
+
+def check(timeout_s: float = 5.0) -> tuple[bool, str]:
+    """Whether cues can be heard here, and a sentence saying what will be heard (or why nothing will): the player
+    is run once on a moment of silence, so a player with no audio device behind it is found out too."""
+    if sys.platform.startswith("win"):
+        import importlib.util
+
+        return (importlib.util.find_spec("winsound") is not None,
+                "sound: tones" + (" and speech" if speech_engine() else " (no speech engine: cues are not spoken)"))
+    command = player()
+    if command is None:
+        return False, ("no sound player (paplay, aplay, afplay or pw-play) found: cues are shown, not heard")
+    name = _sound_file()
+    write_wav(name, np.zeros(int(0.05 * RATE_HZ), np.float32))
+    try:
+        run = subprocess.run(command + [name], capture_output=True, text=True, timeout=timeout_s,
+                             stdin=subprocess.DEVNULL)
+    except (OSError, subprocess.SubprocessError) as exc:
+        return False, f"no audio output ({command[0]}: {exc}): cues are shown, not heard"
+    if run.returncode != 0:
+        reason = (run.stderr.strip().splitlines() or [f"exit status {run.returncode}"])[-1]
+        return False, f"no audio output ({command[0]}: {reason}): cues are shown, not heard"
+    engine = speech_engine()
+    if engine is None:
+        return True, "sound: tones only, no speech engine (install espeak-ng to hear the cues spoken)"
+    return True, f"sound: tones and speech ({engine[0]}) through {command[0]}"

@@ -112,6 +112,11 @@ MIGRATIONS: list[str] = [
     """
     UPDATE sessions SET time_slot = 'evening' WHERE time_slot = 'night'
     """,
+    # 8: how the back felt before and after a guided session, 0 (no pain) to 10 (worst imaginable); NULL: not rated
+    """
+    ALTER TABLE sessions ADD COLUMN pain_before INTEGER;
+    ALTER TABLE sessions ADD COLUMN pain_after INTEGER
+    """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -140,6 +145,8 @@ class StoredSession:
     asymmetry_deg: float | None
     gyro_scale: float | None = None  # the gyro scale applied (imutrack calibrate); None: not calibrated
     analysis_version: int | None = None  # which analysis computed the numbers; None: one before versions were kept
+    pain_before: int | None = None  # how the back felt before the session, 0 (no pain) – 10 (worst); None: not rated
+    pain_after: int | None = None  # and after it
 
 
 def content_hash(path: str | os.PathLike) -> str:
@@ -248,6 +255,15 @@ class Store:
             db.execute("ROLLBACK")
             raise
         return session_id, True
+
+    def set_ratings(self, session_id: int, pain_before: int | None, pain_after: int | None) -> None:
+        """How the back felt before and after a session (0 no pain – 10 worst imaginable; None: not rated)."""
+        for value in (pain_before, pain_after):
+            if value is not None and (not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= 10):
+                raise StoreError(f"a back rating is a whole number from 0 to 10, got {value!r}")
+        self._check_before_writing()
+        self._db.execute("UPDATE sessions SET pain_before = ?, pain_after = ? WHERE id = ?",
+                         (pain_before, pain_after, session_id))  # one statement: atomic in autocommit
 
     def replace(self, session_id: int, result: SessionAnalysis) -> None:
         """Store a new analysis of a stored session in place of the old one (:func:`imutrack reanalyze`): its

@@ -46,15 +46,38 @@ def run_in_pty(args, answer=None, timeout_s=120):
 posix_only = pytest.mark.skipif(not sys.platform.startswith(("linux", "darwin")), reason="needs a POSIX pseudo-terminal")
 
 
+def answers(*pairs: tuple[bytes, bytes]):
+    """An ``answer`` for :func:`run_in_pty` that types each reply once, when its prompt first appears."""
+    typed = []
+
+    def answer(screen: bytes) -> bytes | None:
+        for prompt, reply in pairs:
+            if prompt not in typed and prompt in screen:
+                typed.append(prompt)
+                return reply
+        return None
+
+    answer.typed = typed
+    return answer
+
+
 @posix_only
 def test_live_view_in_a_pseudo_terminal(tmp_path):
-    code, text = run_in_pty(["live", "--terminal", "--simulate", "--speed", "25", "--reps", "1", "--hold", "12", "--rest", "3",
-                             "--quiet", "--no-store", "--out", str(tmp_path / "live.csv")])
+    import sqlite3
+
+    db = tmp_path / "p.sqlite3"
+    rate = answers((b"before the exercise?", b"7"), (b"after the exercise?", b"t"))
+    code, text = run_in_pty(["live", "--terminal", "--simulate", "--seed", "0", "--speed", "25", "--reps", "1",
+                             "--hold", "12", "--rest", "3", "--quiet", "--db", str(db), "--out", str(tmp_path / "live.csv")],
+                            answer=rate)
     assert code == 0, text[-2000:]
     assert "imutrack live" in text and "Sit upright" in text
     assert "Turn to the left as far as is comfortable" in text
     assert re.search(r"hold:\s+\d+ s left", text)
     assert "Today's session" in text and "seconds counted" in text and "recording:" in text
+    assert "Your back: 7 before, 10 after" in text
+    with sqlite3.connect(db) as store:
+        assert store.execute("SELECT pain_before, pain_after FROM sessions").fetchall() == [(7, 10)]
 
 
 @posix_only
@@ -62,18 +85,12 @@ def test_q_quits_and_keeps_the_recording(tmp_path):
     from imutrack.recording import read_recording
 
     out = tmp_path / "quit.csv"
-    sent = []
-
-    def press_q(screen: bytes) -> bytes | None:
-        if not sent and b"Turn to the left" in screen:
-            sent.append(True)
-            return b"q"
-        return None
-
-    code, text = run_in_pty(["live", "--terminal", "--simulate", "--speed", "10", "--quiet", "--no-store", "--out", str(out)],
-                            answer=press_q)
-    assert sent and code == 0, text[-1500:]
+    press_q = answers((b"before the exercise?", b"\n"), (b"Turn to the left", b"q"), (b"after the exercise?", b"\n"))
+    code, text = run_in_pty(["live", "--terminal", "--simulate", "--seed", "0", "--speed", "10", "--quiet",
+                             "--no-store", "--out", str(out)], answer=press_q)
+    assert len(press_q.typed) == 3 and code == 0, text[-1500:]
     assert "Session stopped" in text and "recording:" in text
+    assert "Your back" not in text  # both ratings skipped
     assert len(read_recording(out).samples) > 100
 
 

@@ -75,6 +75,9 @@ def test_a_simulated_session_followed_in_the_browser(tmp_path):
                 url = found.group(1) if found else None
             async with Browser() as browser:
                 page = await browser.open(url, before_load=WATCH)
+                await _until(page, 'document.body.dataset.asking === "before"', 30)
+                question = await page.evaluate('document.getElementById("rating-question").textContent')
+                await page.evaluate('document.querySelector("#rating-scale button[data-value=\'6\']").click()')
                 await _until(page, 'document.body.dataset.phase === "hold"')
                 await page.evaluate('document.getElementById("pause").click()')
                 await _until(page, 'document.body.dataset.paused === "true"', 30)
@@ -83,6 +86,8 @@ def test_a_simulated_session_followed_in_the_browser(tmp_path):
                     'button: document.getElementById("pause").textContent, '
                     'countdown: document.getElementById("countdown").textContent})')
                 await page.evaluate('document.getElementById("pause").click()')
+                await _until(page, 'document.body.dataset.asking === "after"', 120)
+                await page.evaluate('document.dispatchEvent(new KeyboardEvent("keydown", {key: "4"}))')
                 await _until(page, 'document.body.dataset.summary === "true"', 120)
                 seen = await page.evaluate("__seen")
                 rows = await page.evaluate(
@@ -94,7 +99,7 @@ def test_a_simulated_session_followed_in_the_browser(tmp_path):
             if live.returncode is None:
                 live.kill()
                 await live.wait()
-        return {"paused": json.loads(paused), "seen": seen, "rows": rows}, rows, stdout
+        return {"paused": json.loads(paused), "seen": seen, "rows": rows, "question": question}, rows, stdout
 
     shown, rows, stdout = asyncio.run(asyncio.wait_for(session(), 300))
     phases = shown["seen"]["phases"]
@@ -114,6 +119,11 @@ def test_a_simulated_session_followed_in_the_browser(tmp_path):
         assert row[2] == f"{stored[row[1]]:.1f}°"
         assert re.search(rf"{row[1]}\s+{re.escape(row[2])}", stdout), stdout
     assert "Stored in your progress database." in stdout
+    # How the back felt, asked on the page before (a click) and after (a key), stored with the session
+    assert shown["question"] == "How does your back feel now, before the exercise?"
+    with sqlite3.connect(db) as store:
+        assert store.execute("SELECT pain_before, pain_after FROM sessions").fetchall() == [(6, 4)]
+    assert "Your back: 6 before, 4 after" in stdout
 
 
 def _status(url: str, headers: dict | None = None) -> int:

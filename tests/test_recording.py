@@ -282,7 +282,7 @@ def test_record_the_simulated_person_as_any_source(tmp_path, capsys):
     from imutrack.sources.simulator import SimulatorConfig, simulate
 
     out = tmp_path / "sim.csv"
-    assert main(["record", "--simulate", "--speed", "0", "--duration", "30", "--out", str(out),
+    assert main(["record", "--simulate", "--seed", "0", "--speed", "0", "--duration", "30", "--out", str(out),
                  "--unassisted", "--notes", "morning"]) == 0
     recording = read_recording(out)
     seed = int(recording.meta.extra["simulator_seed"])

@@ -77,7 +77,7 @@ def test_html_is_self_contained_and_escapes_user_text(tmp_path):
     assert "measurement noise" in page and "60 s" in page
     sessions[-1] = replace(sessions[-1], gyro_scale=1.012)  # the last session's sensor was calibrated
     page = report.write_html(report.report_data(sessions, holds), sessions, tmp_path / "r.html").read_text()
-    cells = [row.split("</td>")[-2].split(">")[-1] for row in page.split("<tbody>")[1].split("</tr>")[:-1]]
+    cells = [row.split("</td>")[-3].split(">")[-1] for row in page.split("<tbody>")[1].split("</tr>")[:-1]]
     assert cells == ["no"] * (len(sessions) - 1) + ["+1.2 %"] and "Gyro calibrated" in page
 
 

@@ -1,6 +1,7 @@
 """Cue audio, rendered to WAV and checked without a sound device."""
 
 import shutil
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -62,3 +63,28 @@ def test_played_sounds_leave_no_files_behind(monkeypatch):
     assert len(list(folder.glob("*.wav"))) == 3
     sound.forget_sounds()
     assert not folder.exists() and sound._played is None
+
+
+def _fake_commands(folder, **scripts):
+    """Executables named as the keys, each a shell script with the value as its body."""
+    for name, body in scripts.items():
+        path = folder / name
+        path.write_text(f"#!/bin/sh\n{body}\n")
+        path.chmod(0o755)
+    return str(folder)
+
+
+@pytest.mark.skipif(sys.platform.startswith("win"), reason="POSIX players")
+@pytest.mark.parametrize(("scripts", "heard", "words"), [
+    ({}, False, "no sound player"),
+    ({"aplay": "echo 'ALSA lib: cannot find card 0' >&2; echo 'aplay: audio open error: No such file' >&2; exit 1"},
+     False, "no audio output (aplay: aplay: audio open error: No such file)"),
+    ({"paplay": "exit 0"}, True, "tones only, no speech engine (install espeak-ng"),
+    ({"paplay": "exit 0", "espeak-ng": "exit 0"}, True, "tones and speech (espeak-ng) through paplay"),
+])
+def test_the_sound_check_says_what_will_be_heard(tmp_path, monkeypatch, scripts, heard, words):
+    monkeypatch.setattr(sound.sys, "platform", "linux")
+    monkeypatch.setenv("PATH", _fake_commands(tmp_path, **scripts))
+    ok, said = sound.check()
+    assert ok is heard and words in said, said
+    sound.forget_sounds()

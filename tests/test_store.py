@@ -129,9 +129,10 @@ def test_a_database_from_the_first_schema_is_migrated_keeping_its_data(tmp_path,
         holds = list(store.holds())
         sessions = store.sessions()
     with sqlite3.connect(db) as raw:
-        assert raw.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 7
+        assert raw.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 8
     late = sessions.pop(1)
     assert late.time_slot == "evening"  # schema 7: "night" was counted in no part of the day
+    assert late.pain_before is None and late.pain_after is None  # schema 8: back ratings, none before
     assert [s.best_rom_left_deg for s in sessions][0] == 41.5
     # schema 4: the gyro scale applied, unknown (not calibrated) for sessions stored before
     assert [s.gyro_scale for s in sessions] == [None, 1.012, None]
@@ -389,3 +390,33 @@ def test_many_processes_using_a_new_database_at_once_are_all_let_in(tmp_path):
             start = time.monotonic() + 0.2
             answers = pool.map(_open_new, [(tmp_path / f"new{round_}.sqlite3", start)] * 8)
             assert answers == [0] * 8, answers
+
+
+def test_back_ratings_are_kept_with_the_session_and_summarised(tmp_path, recording):
+    from imutrack.progress import pain_words
+    from imutrack.report.progress_report import write_html
+
+    path, result = recording
+    with Store(tmp_path / "p.sqlite3") as store:
+        session_id, _ = store.add(result, path)
+        store.set_ratings(session_id, 6, 3)
+        for wrong in (11, -1, 2.5, True, "5"):
+            with pytest.raises(StoreError, match="whole number from 0 to 10"):
+                store.set_ratings(session_id, wrong, None)
+        store.replace(session_id, result)  # analysed again: the ratings stay
+        [stored] = store.sessions()
+    assert (stored.pain_before, stored.pain_after) == (6, 3)
+    days = [("2026-11-16", 6, 4), ("2026-11-17", 5, None), ("2026-11-18", None, None), ("2026-11-19", 4, 2)]
+    sessions = [replace(_session(k, day, 40.0, 38.0), pain_before=before, pain_after=after)
+                for k, (day, before, after) in enumerate(days, start=1)]
+    pain = summarize(sessions, []).pain
+    assert pain.sessions == 3 and pain.before_mean == pytest.approx(5.0) and pain.after_mean == pytest.approx(3.0)
+    assert pain.change_mean == pytest.approx(-2.0)  # only sessions rated both times: (4 − 6 + 2 − 4) / 2
+    assert (pain.first_before, pain.latest_before) == (6, 4)
+    assert summarize(sessions[2:3], []).pain is None
+    words = pain_words(pain)
+    assert "before sessions 5.0, after 3.0 on average (3 rated sessions)" in words and "-2.0" in words
+    from imutrack.report.progress_report import report_data
+
+    page = write_html(report_data(sessions, []), sessions, tmp_path / "r.html").read_text()
+    assert words in page and page.count("<td>6 → 4</td>") == 1 and page.count("<td>– → –</td>") == 1

@@ -418,7 +418,7 @@ def calibrate_command(args: argparse.Namespace) -> int:
 
 
 def progress_command(args: argparse.Namespace) -> int:
-    from imutrack.progress import MDC_DEG, summarize, version_note
+    from imutrack.progress import MDC_DEG, pain_words, summarize, version_note
     from imutrack.store import Store, default_path
 
     path = args.db or default_path()
@@ -461,9 +461,12 @@ def progress_command(args: argparse.Namespace) -> int:
     console.print(f"holds of ≥ 54 s: {num(100 * (summary.compliant_fraction or 0), '.0f')} %; median sway "
                   f"{num(summary.median_sway_deg, '.2f')}°; mean asymmetry {num(summary.mean_asymmetry_deg, '+.1f')}°"
                   f" (+ = left further); this week: {slots} ({_parts_words(args.day_parts)})")
+    if summary.pain is not None:
+        console.print(f"back (0 no pain – 10 worst): {pain_words(summary.pain)}", markup=False)
     for line in summary.advice:
         console.print(line, style="green")
     return 0
+
 
 
 def _parts_words(parts) -> str:

@@ -53,6 +53,14 @@ def _run(args, guide, source, out: Path, view: str, web, gauge_before: dict, pre
     from imutrack.live import Phase
 
     voice = _Voice() if view != "web" and not args.quiet and args.speed == 1.0 else None
+    if voice is not None:
+        from imutrack import sound
+
+        heard, said = sound.check()
+        console.print(said, style="dim" if heard else "yellow", markup=False, highlight=False)
+        if not heard:
+            voice.close()
+            voice = None
     live_view = None
     if view == "terminal":
         from rich.live import Live
@@ -68,6 +76,8 @@ def _run(args, guide, source, out: Path, view: str, web, gauge_before: dict, pre
         keys.close()
         console.print("stopped before the session began; nothing was recorded")
         return 1
+    rate = not args.no_rating and (web is not None or keys.active)
+    pain_before = _ask_rating("before", web, keys) if rate else None
     if keys.active:
         console.print("keys: space pause/resume, s skip, q quit (the recording is kept)", style="dim")
     actions = {" ": guide.toggle_pause, "pause": guide.toggle_pause, "s": guide.skip, "S": guide.skip,
@@ -111,7 +121,11 @@ def _run(args, guide, source, out: Path, view: str, web, gauge_before: dict, pre
             _say(event)
         if web is not None:
             web.publish(guide.state, events)
-    summary = _summarize(guide.state.holds, out, args, previous, source.meta.assisted)
+    pain_after = None
+    if rate and out.exists():
+        with _Keys() as keys:
+            pain_after = _ask_rating("after", web, keys)
+    summary = _summarize(guide.state.holds, out, args, previous, source.meta.assisted, (pain_before, pain_after))
     print_summary(summary)
     if web is not None:
         web.show_summary(summary.to_dict())
@@ -188,9 +202,42 @@ def _comparable(previous: list, assisted: str, exclude: Path | None) -> tuple[di
                            str(exclude.resolve()) if exclude is not None else None)
 
 
-def _summarize(guide_holds: list[dict], out: Path, args: argparse.Namespace, previous: list, assisted: str):
-    """Analyse the session's recording (the numbers the progress database keeps), store it unless told not to, and
-    summarise it against comparable earlier sessions."""
+RATING_QUESTIONS = {"before": "How does your back feel now, before the exercise?",
+                    "after": "How does your back feel now, after the exercise?"}
+RATING_SCALE = "0 no pain … 10 worst imaginable"
+
+
+def _ask_rating(when: str, web, keys) -> int | None:
+    """The person's rating of their back (0–10), asked on the page or in the terminal; None when skipped."""
+    question = RATING_QUESTIONS[when]
+    if web is not None:
+        web.ask_rating(when, question)
+        console.print(f"{question} Answer on the page (Enter here skips).", markup=False)
+        deadline_s = 300.0
+        while deadline_s > 0:
+            answered, value = web.rating(0.1)
+            if answered:
+                return value
+            if keys.read() in ("\n", "\r"):
+                web.withdraw_question()
+                return None
+            deadline_s -= 0.1
+        return None
+    console.print(f"{question} ({RATING_SCALE}): press 0–9, t for 10, Enter to skip", markup=False)
+    while True:
+        key = keys.read(timeout_s=600.0)
+        if key is None or key in ("\n", "\r", "q", "Q"):
+            return None
+        if key.isdigit():
+            return int(key)
+        if key in ("t", "T"):
+            return 10
+
+
+def _summarize(guide_holds: list[dict], out: Path, args: argparse.Namespace, previous: list, assisted: str,
+               pain: tuple[int | None, int | None] = (None, None)):
+    """Analyse the session's recording (the numbers the progress database keeps), store it (with the back ratings)
+    unless told not to, and summarise it against comparable earlier sessions."""
     from imutrack.metrics import MetricParams
     from imutrack.summary import summarize_session
 
@@ -207,8 +254,13 @@ def _summarize(guide_holds: list[dict], out: Path, args: argparse.Namespace, pre
             from imutrack.store import Store, default_path
 
             with Store(args.db or default_path()) as store:
-                store.add(result, out)
+                session_id, _ = store.add(result, out)
+                if pain != (None, None):
+                    store.set_ratings(session_id, *pain)
             notes.append("Stored in your progress database.")
+    if pain != (None, None):
+        notes.insert(0, f"Your back: {'–' if pain[0] is None else pain[0]} before, "
+                        f"{'–' if pain[1] is None else pain[1]} after ({RATING_SCALE}).")
     return summarize_session(guide_holds, None if result is None else result.holds, args.hold, before,
                              MetricParams(), compared + notes)
 
@@ -352,16 +404,29 @@ class _Keys:
         tty.setcbreak(self._fd)
         self.active = True
 
-    def read(self) -> str | None:
+    def __enter__(self) -> _Keys:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def read(self, timeout_s: float = 0.0) -> str | None:
+        """A key pressed, waiting up to ``timeout_s`` for one; None without one (or without a terminal)."""
         if not self.active:
             return None
         if self._windows:
             import msvcrt
+            import time
 
-            return msvcrt.getwch() if msvcrt.kbhit() else None
+            deadline = time.monotonic() + timeout_s
+            while not msvcrt.kbhit():
+                if time.monotonic() >= deadline:
+                    return None
+                time.sleep(0.05)
+            return msvcrt.getwch()
         import select
 
-        ready, _, _ = select.select([self._fd], [], [], 0)
+        ready, _, _ = select.select([self._fd], [], [], timeout_s)
         return os.read(self._fd, 1).decode("utf-8", "replace") if ready else None
 
     def close(self) -> None:

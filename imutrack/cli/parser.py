@@ -234,6 +234,9 @@ def build_parser() -> argparse.ArgumentParser:
                            "0.0.0.0 lets a tablet on your network open the address, still guarded by its token)")
     live.add_argument("--port", type=int, default=0, help="with the web view: the port (default: a free one)")
     live.add_argument("--quiet", action="store_true", help="no tones or speech")
+    live.add_argument("--no-rating", action="store_true",
+                      help="do not ask how your back feels before and after (0–10; asked on the page or in a "
+                           "terminal)")
     live.add_argument("--speed", type=float, default=1.0,
                       help="with --simulate: playback speed (0 = as fast as possible)")
     live.add_argument("--seed", type=int, help="with --simulate: the simulated person's random seed")

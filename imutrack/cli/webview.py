@@ -60,6 +60,9 @@ class WebView:
         self._pending_state: dict | None = None
         self._flush_scheduled = False
         self._opened = threading.Event()  # a page has connected
+        self._question: dict | None = None  # a question the page shows until it is answered
+        self._answered = threading.Event()
+        self._answer: int | None = None
 
     # --- the session's side (its own thread) ------------------------------------------------------------------
     def start(self, config: dict | None = None) -> str:
@@ -120,6 +123,23 @@ class WebView:
     def wait_for_page(self, timeout_s: float) -> bool:
         """Whether a page has connected (waiting up to ``timeout_s`` for one)."""
         return self._opened.wait(timeout_s)
+
+    def ask_rating(self, when: str, question: str) -> None:
+        """Show a 0–10 question on the page (``when``: "before" or "after"); :meth:`rating` waits for the answer."""
+        self._answered.clear()
+        self._answer = None
+        self._question = {"type": "ask", "when": when, "text": question}
+        self._send(self._question)
+
+    def withdraw_question(self) -> None:
+        """The question was answered elsewhere (or skipped): the page hides it."""
+        self._question = None
+        self._send({"type": "asked"})
+
+    def rating(self, timeout_s: float) -> tuple[bool, int | None]:
+        """(answered, the rating or None when skipped), waiting up to ``timeout_s`` for it."""
+        answered = self._answered.wait(timeout_s)
+        return answered, self._answer
 
     def commands(self) -> list[str]:
         """Commands from the page since the last call: "pause", "skip", "stop"."""
@@ -188,7 +208,7 @@ class WebView:
             self._sockets.add(ws)
             self._opened.set()
             try:
-                for message in (self._latest, self._summary):
+                for message in (self._latest, self._summary, self._question):
                     if message is not None:
                         await ws.send_str(json.dumps(message, allow_nan=False))
                 async for incoming in ws:
@@ -213,10 +233,20 @@ class WebView:
         self.url = f"http://{shown}:{port}/s/{self.token}/"
 
     def _take(self, text: str) -> str | None:
-        """A command from the page, queued for the session (anything else is ignored); returns it."""
+        """A command from the page, queued for the session, or the answer to the question shown (anything else is
+        ignored); returns the command."""
         try:
-            command = json.loads(text).get("cmd")
+            message = json.loads(text)
+            command = message.get("cmd")
         except (ValueError, AttributeError):
+            return None
+        if command == "rate" and self._question is not None:
+            value = message.get("value")
+            if value is None or (type(value) is int and 0 <= value <= 10):
+                self._answer, self._question = value, None
+                self._answered.set()
+                self._send({"type": "asked"})
+                return command
             return None
         if command not in ("pause", "skip", "stop"):
             return None

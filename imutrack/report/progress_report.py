@@ -23,7 +23,7 @@ from matplotlib.backends.backend_pdf import PdfPages  # noqa: E402
 
 from imutrack.errors import ImutrackError  # noqa: E402
 from imutrack.metrics import DAY_PARTS, DayParts, HoldMetrics  # noqa: E402
-from imutrack.progress import MDC_DEG, Progress, day_part, summarize, version_note  # noqa: E402
+from imutrack.progress import MDC_DEG, Progress, day_part, pain_words, summarize, version_note  # noqa: E402
 from imutrack.report.tables import write_csv as write_table  # noqa: E402
 from imutrack.store import StoredSession  # noqa: E402
 
@@ -298,6 +298,10 @@ def _fmt(value: float | None, spec: str = ".1f") -> str:
     return "–" if value is None or value != value else format(value, spec)
 
 
+def _rating(value: int | None) -> str:
+    return "–" if value is None else str(int(value))
+
+
 def write_html(data: ReportData, sessions: list[StoredSession], path: Path, title: str = "Seated twist progress",
                figs: dict | None = None) -> Path:
     """A single self-contained page (figures embedded), readable offline; every user string is escaped.
@@ -326,9 +330,12 @@ def write_html(data: ReportData, sessions: list[StoredSession], path: Path, titl
         f"<tr><td>{e(s.start_time[:16].replace('T', ' '))}</td><td>{e(s.time_slot)}</td><td>{e(s.assisted)}</td>"
         f"<td>{s.reps_left}/{s.reps_right}</td><td>{_fmt(s.best_rom_left_deg)}</td>"
         f"<td>{_fmt(s.best_rom_right_deg)}</td><td>{_fmt(s.asymmetry_deg, '+.1f')}</td><td>{e(s.device)}</td>"
-        f"<td>{'no' if s.gyro_scale is None else f'{100 * (s.gyro_scale - 1):+.1f} %'}</td></tr>"
+        f"<td>{'no' if s.gyro_scale is None else f'{100 * (s.gyro_scale - 1):+.1f} %'}</td>"
+        f"<td>{_rating(s.pain_before)} → {_rating(s.pain_after)}</td></tr>"
         for s in sessions
     )
+    pain = (f"<p>Back (0 no pain – 10 worst), as rated at guided sessions: {e(pain_words(p.pain))}.</p>"
+            if p.pain is not None else "")
     note = version_note(sessions)
     advice = "".join(f'<p class="advice">{e(line)}</p>' for line in [*p.advice, *([note] if note else [])])
     page = f"""<!DOCTYPE html>
@@ -346,6 +353,7 @@ dt {{ font-weight: 600; }} @media print {{ figure {{ break-inside: avoid; }} }}
 Current streak: {p.streak_days} day(s). Holds of at least 54 s: {_fmt(100 * (p.compliant_fraction or 0), ".0f")} %.</p>
 <h2>Range of motion</h2>
 <ul>{trend_line("left", p.left)}{trend_line("right", p.right)}</ul>
+{pain}
 {advice}
 {images[0]}
 <h2>Holds</h2>
@@ -357,7 +365,8 @@ Current streak: {p.streak_days} day(s). Holds of at least 54 s: {_fmt(100 * (p.c
 {images[3]}
 <h2>Sessions</h2>
 <table id="sessions"><thead><tr><th>start (local)</th><th>time of day</th><th>hands</th><th>reps L/R</th>
-<th>best left, °</th><th>best right, °</th><th>asymmetry, °</th><th>device</th><th>gyro calibrated</th></tr></thead>
+<th>best left, °</th><th>best right, °</th><th>asymmetry, °</th><th>device</th><th>gyro calibrated</th>
+<th>back before → after</th></tr></thead>
 <tbody>
 {rows}
 </tbody></table>
@@ -371,6 +380,8 @@ change reported for seated trunk-rotation measurements (2–6°) and should not 
 asks for about 60 s.</dd>
 <dt>Sway (°)</dt><dd>Standard deviation of the angle around its slow trend during a hold: lower is steadier.</dd>
 <dt>Asymmetry (°)</dt><dd>Best left minus best right range in a session.</dd>
+<dt>Back before → after</dt><dd>How the back felt just before and just after a guided session, as the person
+rated it: 0 no pain, 10 the worst imaginable (a numeric rating scale); "–" when not rated.</dd>
 <dt>Hands</dt><dd>As declared: "assisted" (one hand beside, one behind) or "unassisted" (no hands).</dd>
 <dt>Gyro calibrated</dt><dd>Whether the sensor's gyro scale was measured (`imutrack calibrate`, whole turns on a
 swivel chair) and taken out, and by how much it read off. An uncalibrated consumer sensor may read angles 1–3 % too

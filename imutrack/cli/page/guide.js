@@ -102,6 +102,28 @@ function showSummary(message) {
   text("summary-notes", (message.notes || []).join(" "));
 }
 
+function ask(message) {
+  text("rating-question", message.text);
+  const scale = $("rating-scale");
+  scale.replaceChildren(...Array.from({length: 11}, (_, value) => {
+    const choice = document.createElement("button");
+    choice.type = "button";
+    choice.textContent = String(value);
+    choice.dataset.value = String(value);
+    choice.addEventListener("click", () => rate(value));
+    return choice;
+  }));
+  $("rating").hidden = false;
+  document.body.dataset.asking = message.when;
+  if (soundOn && "speechSynthesis" in window) window.speechSynthesis.speak(new SpeechSynthesisUtterance(message.text));
+}
+
+function rate(value) {
+  send("rate", value);
+  $("rating").hidden = true;
+  document.body.dataset.asking = "";
+}
+
 function tone(pattern) {
   if (!audio) return;
   let at = audio.currentTime + 0.02;
@@ -133,8 +155,8 @@ function announce(event) {
   }
 }
 
-function send(cmd) {
-  if (socket && socket.readyState === WebSocket.OPEN) socket.send(JSON.stringify({cmd}));
+function send(cmd, value) {
+  if (socket && socket.readyState === WebSocket.OPEN) socket.send(JSON.stringify(value === undefined ? {cmd} : {cmd, value}));
 }
 
 function connect() {
@@ -146,6 +168,8 @@ function connect() {
     if (message.type === "state") render(message);
     else if (message.type === "event") announce(message);
     else if (message.type === "summary") { ended = true; showSummary(message); }
+    else if (message.type === "ask") ask(message);
+    else if (message.type === "asked") { $("rating").hidden = true; document.body.dataset.asking = ""; }
   });
   socket.addEventListener("close", () => {
     document.body.dataset.connection = "closed";
@@ -158,6 +182,7 @@ document.addEventListener("DOMContentLoaded", () => {
   $("pause").addEventListener("click", () => send("pause"));
   $("skip").addEventListener("click", () => send("skip"));
   $("stop").addEventListener("click", () => send("stop"));
+  $("rating-skip").addEventListener("click", () => rate(null));
   $("sound").addEventListener("click", () => {
     soundOn = !soundOn;
     if (soundOn && !audio && (window.AudioContext || window.webkitAudioContext)) {
@@ -169,6 +194,12 @@ document.addEventListener("DOMContentLoaded", () => {
   });
   document.addEventListener("keydown", (key) => {
     if (key.target.tagName === "BUTTON" && key.key === " ") return;  // the focused button gets its own click
+    if (document.body.dataset.asking) {  // a rating: the number keys answer it (0 for 0; "t" for 10), Escape skips
+      if (/^[0-9]$/.test(key.key)) rate(Number(key.key));
+      else if (key.key === "t" || key.key === "T") rate(10);
+      else if (key.key === "Escape") rate(null);
+      return;
+    }
     if (key.key === " ") { send("pause"); key.preventDefault(); }
     else if (key.key === "s" || key.key === "S") send("skip");
     else if (key.key === "q" || key.key === "Q") send("stop");
