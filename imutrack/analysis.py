@@ -20,8 +20,16 @@ from imutrack.gaps import Gap, GapParams, breaks, regularise
 from imutrack.intervals import runs
 from imutrack.holds import HoldParams, Rep, find_reps, on_the_body, twist_rate_deg_s
 from imutrack.metrics import HoldMetrics, MetricParams, SessionMetrics, hold_metrics, session_metrics
+from imutrack.placement import check_placement, negated
 from imutrack.orientation import OrientationEstimator, OrientationParams, OrientationResult
-from imutrack.rests import FROM_REST_AFTER, NOT_MEASURABLE, RestParams, find_rests, from_latest_rest
+from imutrack.rests import (
+    FROM_REST_AFTER,
+    NOT_MEASURABLE,
+    RestParams,
+    find_rests,
+    from_latest_rest,
+    up_from_orientation,
+)
 from imutrack.io import load
 from imutrack.recording import Recording, RecordingMeta
 from imutrack.samples import ImuSamples
@@ -32,7 +40,8 @@ MAX_RATE_HZ = 10_000.0  # above any IMU's rate: time in another unit (the gap fi
 ANALYSIS_SCHEMA_VERSION = 1  # of what SessionAnalysis.to_dict() gives (docs/analysis.schema.json)
 # The version of the numbers: raised with every entry under "Scientific changes" in CHANGELOG.md, so stored sessions
 # computed by an earlier analysis are known (imutrack reanalyze). 2: the rest stage (the bias fitted on all rests).
-ANALYSIS_VERSION = 2
+# 3: a sensor found facing into the chest is measured the other way round (imutrack.placement).
+ANALYSIS_VERSION = 3
 
 
 @dataclass
@@ -184,12 +193,17 @@ def analyze(
     if not 1.0 <= samples.rate_hz <= MAX_RATE_HZ:  # (a grid at a nanosecond step would fill the memory)
         raise ImutrackError(f"{name}: the samples are {1.0 / samples.rate_hz:.3g} s apart ({samples.rate_hz:.3g} Hz): "
                             "no chest sensor records like that; is the time column in another unit?")
-    axis = p.chest_normal_axis or meta.chest_normal_axis
     if calibration == "auto":
         calibration = saved(meta.device) if meta.device not in ("", "unknown") else None
     if calibration is not None:
         samples = calibration.apply(samples)
-    recorded = samples
+    return _analyze(samples, meta, name, p, calibration)
+
+
+def _analyze(recorded: ImuSamples, meta: RecordingMeta, name: str, p: AnalysisParams,
+             calibration: GyroCalibration | None) -> SessionAnalysis:
+    """The analysis of checked (and calibrated) samples."""
+    axis = p.chest_normal_axis or meta.chest_normal_axis
     samples, position = regularise(recorded, p.gaps)  # everything runs on these; per-sample output at `position`
     t_s = samples.t_s
 
@@ -226,6 +240,29 @@ def analyze(
         if rep.has_hold
     ]
     session = session_metrics(reps, holds, meta.start_time, meta.assisted, samples.duration_s, p.metrics)
+    turning = np.zeros(len(t_s), dtype=bool)
+    for rep in reps:
+        a, b = np.searchsorted(t_s, (rep.turn_start_s, rep.return_end_s))
+        turning[a:b] = True
+    placement = check_placement(t_s, samples.acc_m_s2, samples.gyr_rad_s, up_from_orientation(quat), axis, turning,
+                                is_phone=meta.sensor_frame.startswith("phone"))
+    if placement.facing == "inward":
+        if p.chest_normal_axis is None:  # declared by the recording, not chosen by the person: measure it right
+            turned = replace(p, chest_normal_axis=negated(axis))
+            fixed = _analyze(recorded, meta, name, turned, calibration)
+            how = "the phone screen outward" if meta.sensor_frame.startswith("phone") else "it as documented"
+            note = (f"{name}: the sensor seems to be worn facing into the chest (the turns swing it like a point "
+                    f"{-100 * placement.lever_m:.0f} cm behind its declared chest axis {axis}): measured with "
+                    f"{negated(axis)} as the chest's front instead. Wear {how}, or pass --chest-axis "
+                    f"{negated(axis)} to say so")
+            warnings.warn(note, ImutrackWarning, stacklevel=2)
+            fixed.warnings.insert(0, note)
+            return replace(fixed, params=p)
+        notes.append(f"{name}: the turns swing the sensor like a point {-100 * placement.lever_m:.0f} cm behind the "
+                     f"chest axis given ({axis}): is it the axis out of the chest? Slouching reads as leaning back "
+                     "if not")
+    if placement.upside_down:
+        notes.append(f"{name}: the phone is worn upside down (its top points down); that does not change the angles")
     notes = rests.warnings + notes
     for note in notes:
         warnings.warn(note, ImutrackWarning, stacklevel=2)

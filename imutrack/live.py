@@ -106,6 +106,7 @@ class GuideState:
     timer_note: str = ""
     session_s: float = 0.0
     rep_twist_deg: float = float("nan")
+    facing_inward: bool = False  # the sensor was found facing into the chest (and is measured the other way round)
     holds: list[dict] = field(default_factory=list)
 
     def to_dict(self) -> dict:
@@ -158,6 +159,8 @@ class Guide:
         self._hold_sum = 0.0  # ∫ twist towards the side dt over this hold, ° s
         self._hold_time = 0.0  # s
         self._hold_started_s = 0.0
+        self._turn_started_s = 0.0  # when this rep's turn began, s
+        self._placement_known = False  # the turns told how the sensor faces
         self._rest_started_s = 0.0  # when the latest rest began (the return came back), s
         self._rest_lost = False  # that rest follows a drop-out that lost the angle
         self._say(0.0, "prompt", self.state.prompt)
@@ -304,7 +307,7 @@ class Guide:
     def _start_turn(self, now: float) -> None:
         s = self.state
         s.phase, s.rep = Phase.TURN, self._reps_done[s.side] + 1
-        self._phase_started = now
+        self._phase_started = self._turn_started_s = now
         self._said.discard("no hold")
         s.prompt = f"Turn to the {s.side} as far as is comfortable, and stay there"
         self._say(now, "turn", s.prompt)
@@ -375,6 +378,8 @@ class Guide:
                 s.phase, self._phase_started, self._rest_started_s = Phase.REST, now, now
                 s.prompt = "Rest, facing forward"
                 self._say(now, "rest", s.prompt)
+                if not self._placement_known:
+                    self._check_placement(now)
         elif s.phase is Phase.REST:
             s.rest_remaining_s = max(0.0, c.rest_s - (now - self._phase_started))
             if s.rest_remaining_s <= 0.0:
@@ -424,6 +429,19 @@ class Guide:
         self._clear_cues()
         s.prompt = "Sensor back, but the angle was lost: come back to face forward and keep still"
         self._say(now, "angle lost", s.prompt)
+
+    def _check_placement(self, now: float) -> None:
+        """After a rep, whether the sensor faces into the chest (its turns tell); if so, its back is taken as the
+        front from now on, and the person is told (:mod:`imutrack.placement`)."""
+        placement = self._tracker.placement(self._turn_started_s, now)
+        if placement.facing == "unknown":
+            return
+        self._placement_known = True
+        if placement.facing == "inward":
+            self._tracker.face_the_other_way()
+            self.state.facing_inward = True
+            self._say(now, "note", "The sensor seems to face into your chest: its back is taken as the front from now "
+                                   "on. Next time, wear it facing outward")
 
     def _give_up_turn(self, twist_deg: float) -> None:
         """This side's rep ends during its turn, with no hold counted (``twist_deg`` nan: the angle was lost)."""

@@ -811,6 +811,24 @@ class RestTracker:
         self._append(grid, quat, twist)
         return grid, twist - self.facing_deg, flexion, lean
 
+    def placement(self, start_s: float, end_s: float):
+        """How the sensor is worn (:func:`imutrack.placement.check_placement`), from the rep between the times."""
+        from imutrack.placement import check_placement
+
+        rows = np.asarray(self._rows)
+        if not len(rows):
+            return check_placement(np.zeros(0), np.zeros((0, 3)), np.zeros((0, 3)), np.zeros((0, 3)),
+                                   self.chest_normal_axis)
+        rows = rows[(rows[:, 0] >= start_s) & (rows[:, 0] <= end_s)]
+        return check_placement(rows[:, 0], rows[:, 4:7], rows[:, 1:4], rows[:, 9:12], self.chest_normal_axis)
+
+    def face_the_other_way(self) -> None:
+        """Take the declared chest axis's opposite as the chest's front from now on (a sensor worn facing in)."""
+        from imutrack.placement import negated
+
+        self.chest_normal_axis = negated(self.chest_normal_axis)
+        self.forward_earth = -self.forward_earth
+
     def end_rest(self, start_s: float, end_s: float, trusted: bool = True, away_deg: float = 10.0) -> float | None:
         """A rest from ``start_s`` to ``end_s`` is over: measure it, fit the bias on every rest so far and make its
         level the new facing forward. ``trusted``: the person certainly came back to face forward (after a drop-out
