@@ -72,7 +72,7 @@ def test_the_shipped_phyphox_experiment_matches_the_importer_and_the_live_stream
     from imutrack.io.phyphox import _kind
     from tests.conftest import REPO
 
-    root = ET.parse(REPO / "docs" / "phyphox" / "imutrack-twist.phyphox").getroot()
+    root = ET.parse(REPO / "imutrack" / "sources" / "imutrack-twist.phyphox").getroot()
     outputs = {s.get("type"): [o.text for o in s.findall("output")] for s in root.find("input").findall("sensor")}
     names = BufferNames()
     assert outputs["gyroscope"] == list(names.gyr) and outputs["accelerometer"] == list(names.acc)

@@ -57,7 +57,8 @@ def run(args: argparse.Namespace) -> int:
         from imutrack.cli import guide, record
 
         handler = {"scan": record.scan_command, "record": record.record_command,
-                   "sim-sensor": record.sim_sensor_command, "live": guide.live_command}[args.command]
+                   "sim-sensor": record.sim_sensor_command, "live": guide.live_command,
+                   "phone-setup": record.phone_setup_command}[args.command]
     return handler(args)
 
 

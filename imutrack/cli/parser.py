@@ -244,6 +244,16 @@ def build_parser() -> argparse.ArgumentParser:
     live.add_argument("--db", type=Path, help="progress database (default: in the user data folder)")
     live.add_argument("--no-store", action="store_true", help="do not add the session to the progress database")
 
+    phone = commands.add_parser(
+        "phone-setup",
+        help="put imutrack's phyphox experiment on a phone: QR codes to scan, and how to wear the phone",
+        description="Shows the QR code(s) that phyphox reads the experiment from (phyphox: + → Add experiment from QR "
+        "code), and how to wear and connect the phone. Nothing is downloaded: the codes hold the experiment itself.",
+    )
+    phone.add_argument("--png", type=Path, metavar="FILE.png", help="also save the code(s) as PNG (to print)")
+    phone.add_argument("--experiment", type=Path, metavar="FILE.phyphox",
+                       help="also save the experiment file (to send to the phone another way)")
+
     scan = commands.add_parser("scan", help="list nearby BLE devices and the sensors imutrack recognises")
     scan.add_argument("--timeout", type=_positive_float, default=5.0, help="seconds to listen (default 5)")
 

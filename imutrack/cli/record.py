@@ -121,3 +121,56 @@ def sim_sensor_command(args: argparse.Namespace) -> int:
     return 0
 
 
+
+
+PHONE_STEPS = """\
+1. Install phyphox (free, from your phone's app store).
+2. In phyphox tap + (bottom right), then "Add experiment from QR code", and
+   scan {codes}.
+   The experiment "imutrack seated twist" then appears under "imutrack".
+3. Strap the phone flat on your breastbone (a chest strap or running belt),
+   upright, screen facing outward (pictures: docs/wearing.md). imutrack says
+   so if it finds the screen facing in.
+4. Open the experiment and turn on Remote access (menu, top right): it shows
+   an address such as http://192.168.1.20:8080. The phone and this computer
+   must be on the same network.
+5. Run: imutrack live --phyphox http://192.168.1.20:8080  (your phone's)
+   Or record on the phone alone, export the data (CSV) and run
+   imutrack analyze export.zip"""
+
+
+def phone_setup_command(args: argparse.Namespace) -> int:
+    """How to get the phyphox experiment onto a phone (its QR codes in the terminal) and wear it."""
+    import io
+
+    from imutrack.sources.phyphox_experiment import experiment_bytes, qr_codes
+
+    width = console.width
+    for chunk_bytes in (900, 600, 400, 300, 200, 150):  # codes small enough to fit the terminal's width
+        codes = qr_codes(chunk_bytes=chunk_bytes)
+        if codes[0].symbol_size(border=2)[0] <= width:
+            break
+    which = "the code below" if len(codes) == 1 else f"the {len(codes)} codes below, in any order"
+    console.print(PHONE_STEPS.format(codes=which), markup=False, highlight=False)
+    for k, code in enumerate(codes, start=1):
+        if len(codes) > 1:
+            console.print(f"code {k} of {len(codes)}", markup=False)
+        drawn = io.StringIO()
+        code.terminal(out=drawn, compact=True, border=2)
+        console.file.write(drawn.getvalue())
+        console.file.flush()
+    saved = []
+    if args.png is not None:
+        codes = qr_codes()  # printed: as few codes as scan well
+        for k, code in enumerate(codes, start=1):
+            path = args.png if len(codes) == 1 else args.png.with_name(f"{args.png.stem}-{k}{args.png.suffix}")
+            path.parent.mkdir(parents=True, exist_ok=True)
+            code.save(path, scale=8, border=4)
+            saved.append(path)
+    if args.experiment is not None:
+        args.experiment.parent.mkdir(parents=True, exist_ok=True)
+        args.experiment.write_bytes(experiment_bytes())
+        saved.append(args.experiment)
+    for path in saved:
+        console.print(f"wrote {path}", markup=False, highlight=False)
+    return 0
