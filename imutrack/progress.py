@@ -9,13 +9,13 @@ from datetime import date, timedelta
 import numpy as np
 
 from imutrack.metrics import DAY_PARTS, DayParts, HoldMetrics
+from imutrack.plan import DEFAULT_PLAN, Adherence, Plan, plan_on
 from imutrack.store import StoredSession
 
 # Smallest change of a seated trunk-rotation range that exceeds measurement noise. Published minimal detectable
 # changes (MDC95) for seated rotation tests are about 2–6° (e.g. goniometric and inclinometric seated trunk rotation
 # in healthy adults and low-back-pain patients); we take the middle of that range.
 MDC_DEG = 4.0
-COMPLIANT_FRACTION = 0.9
 
 
 @dataclass
@@ -50,6 +50,8 @@ class Progress:
     daily: dict[str, dict[str, float | None]] = field(default_factory=dict)
     advice: list[str] = field(default_factory=list)
     pain: PainRatings | None = None  # how the back felt before and after the sessions rated; None: none rated
+    adherence: Adherence = field(default_factory=Adherence)  # against the plan in force each day
+    plan: Plan = DEFAULT_PLAN  # the plan in force on the period's last day
 
 
 @dataclass
@@ -135,10 +137,43 @@ def day_part(session: StoredSession, parts: DayParts | None = None) -> tuple[str
     return (day or session.local_date), part
 
 
-def summarize(sessions: list[StoredSession], holds: list[tuple[int, HoldMetrics]], target_hold_s: float = 60.0,
+def adherence(sessions: list[StoredSession], holds: list[tuple[int, HoldMetrics]], plans: list[Plan],
+              parts: DayParts | None = None, last_day: str | None = None) -> Adherence:
+    """Sessions and holds against the plan in force on each day, from the first session's day to ``last_day`` (the
+    last session's by default). A part of the day counts once however many sessions were done in it; a part the plan
+    does not ask for counts as done beyond the plan (not against it)."""
+    placed = {s.id: day_part(s, parts) for s in sessions}
+    days_seen = sorted(day for day, _ in placed.values())
+    result = Adherence()
+    if not days_seen:
+        return result
+    first = date.fromisoformat(days_seen[0])
+    last = date.fromisoformat(max(last_day or days_seen[-1], days_seen[-1]))
+    done: dict[str, set[str]] = {}
+    for day, part in placed.values():
+        done.setdefault(day, set()).add(part)
+    for k in range((last - first).days + 1):
+        day = (first + timedelta(days=k)).isoformat()
+        asked = list(plan_on(plans, day).parts)
+        got = [p for p in DAY_PARTS if p in done.get(day, set())]
+        result.per_day[day] = (got, asked)
+        result.days += 1
+        result.sessions_prescribed += len(asked)
+        result.sessions_done += sum(p in got for p in asked)
+        result.days_fully_done += all(p in got for p in asked)
+    for session_id, hold in holds:
+        day = placed.get(session_id, (None, ""))[0]
+        if day is None:
+            continue
+        result.holds += 1
+        result.holds_meeting_plan += hold.duration_s >= plan_on(plans, day).compliant_hold_s
+    return result
+
+
+def summarize(sessions: list[StoredSession], holds: list[tuple[int, HoldMetrics]], plans: list[Plan] | None = None,
               today: date | None = None, parts: DayParts | None = None) -> Progress:
-    """Progress over the given sessions and their holds; ``parts``: where the parts of the day begin (for the
-    sessions per part of the day this week)."""
+    """Progress over the given sessions and their holds, against the plans (prescriptions; none: the default
+    plan); ``parts``: where the parts of the day begin."""
     by_day: dict[str, dict[str, float]] = {"left": {}, "right": {}}
     for s in sessions:
         for side, rom in (("left", s.best_rom_left_deg), ("right", s.best_rom_right_deg)):
@@ -146,7 +181,6 @@ def summarize(sessions: list[StoredSession], holds: list[tuple[int, HoldMetrics]
                 by_day[side][s.local_date] = max(rom, by_day[side].get(s.local_date, -1.0))
     all_days = sorted({s.local_date for s in sessions})
     hold_list = [h for _, h in holds]
-    durations = np.array([h.duration_s for h in hold_list])
     sways = np.array([h.twist_sd_deg for h in hold_list])
     asymmetries = [s.asymmetry_deg for s in sessions if s.asymmetry_deg is not None]
     today = today or (date.fromisoformat(all_days[-1]) if all_days else date.today())
@@ -154,7 +188,8 @@ def summarize(sessions: list[StoredSession], holds: list[tuple[int, HoldMetrics]
     slots = Counter(slot for day, slot in (day_part(s, parts) for s in sessions)
                     if day is not None and week_start <= date.fromisoformat(day) <= today)
     left, right = _trend(by_day["left"]), _trend(by_day["right"])
-    compliant = float(np.mean(durations >= COMPLIANT_FRACTION * target_hold_s)) if len(durations) else None
+    kept = adherence(sessions, holds, plans or [], parts)
+    compliant = kept.holds_fraction
     recent = [h for (sid, h) in holds if sid in {s.id for s in sessions[-9:]}]
     plateau = (
         left.days >= 7 and right.days >= 7
@@ -182,5 +217,7 @@ def summarize(sessions: list[StoredSession], holds: list[tuple[int, HoldMetrics]
         daily={d: {"left": by_day["left"].get(d), "right": by_day["right"].get(d)} for d in all_days},
         advice=advice,
         pain=pain_ratings(sessions),
+        adherence=kept,
+        plan=plan_on(plans or [], today.isoformat()),
     )
     return progress

@@ -117,6 +117,18 @@ MIGRATIONS: list[str] = [
     ALTER TABLE sessions ADD COLUMN pain_before INTEGER;
     ALTER TABLE sessions ADD COLUMN pain_after INTEGER
     """,
+    # 9: the prescription (imutrack.plan.Plan as JSON) from each start date on, and who the person is (optional)
+    """
+    CREATE TABLE plans (
+        start_date TEXT PRIMARY KEY,
+        plan TEXT NOT NULL,
+        stored_at TEXT NOT NULL
+    );
+    CREATE TABLE profile (
+        key TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+    )
+    """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -255,6 +267,36 @@ class Store:
             db.execute("ROLLBACK")
             raise
         return session_id, True
+
+    def add_plan(self, plan) -> None:
+        """Keep a prescription (:class:`imutrack.plan.Plan`) from its start date on (replacing one of that date)."""
+        self._check_before_writing()
+        self._db.execute("INSERT OR REPLACE INTO plans (start_date, plan, stored_at) VALUES (?, ?, ?)",
+                         (plan.start_date, plan.to_json(), datetime.now(timezone.utc).isoformat(timespec="seconds")))
+
+    def plans(self) -> list:
+        """The prescriptions kept, oldest first (none: the default plan holds)."""
+        from imutrack.plan import Plan
+
+        return [Plan.from_json(text) for (text,) in self._read("SELECT plan FROM plans ORDER BY start_date", ())]
+
+    PROFILE_KEYS = ("name", "patient_id")
+
+    def set_profile(self, **values: str | None) -> None:
+        """Who the person is, for the report's header: ``name``, ``patient_id`` (None or "" removes one)."""
+        unknown = set(values) - set(self.PROFILE_KEYS)
+        if unknown:
+            raise StoreError(f"no profile field {', '.join(sorted(unknown))}")
+        self._check_before_writing()
+        for key, value in values.items():
+            if value:
+                self._db.execute("INSERT OR REPLACE INTO profile (key, value) VALUES (?, ?)", (key, value))
+            else:
+                self._db.execute("DELETE FROM profile WHERE key = ?", (key,))
+
+    def profile(self) -> dict[str, str]:
+        """The profile's fields that are set."""
+        return dict(self._read("SELECT key, value FROM profile", ()))
 
     def set_ratings(self, session_id: int, pain_before: int | None, pain_after: int | None) -> None:
         """How the back felt before and after a session (0 no pain – 10 worst imaginable; None: not rated)."""

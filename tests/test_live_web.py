@@ -198,3 +198,36 @@ def test_commands_from_the_page_reach_the_session_and_another_origin_is_refused(
     assert received[0]["state"]["prompt"] == "Turn to the left <b>now</b>"  # the page sets it as text, never HTML
     assert received[0]["state"]["rep_twist_deg"] is None  # NaN is not JSON
     assert web.commands() == ["pause", "stop"]
+
+
+def test_a_state_held_back_by_the_throttle_never_arrives_after_a_newer_one():
+    import aiohttp
+
+    from imutrack.cli.webview import WebView
+    from imutrack.live import Event, GuideState
+
+    web = WebView(min_interval_s=0.3)
+    url = web.start({})
+
+    async def talk() -> list[dict]:
+        async with aiohttp.ClientSession() as http:
+            async with http.ws_connect(url.replace("http://", "ws://") + "ws") as ws:
+                await ws.send_str(json.dumps({"cmd": "pause"}))
+                await ws.receive(timeout=10)  # the ack: the page is registered
+                web.publish(GuideState(prompt="first"))  # sent at once
+                web.publish(GuideState(prompt="held back"))  # within the interval: held for later
+                web.publish(GuideState(prompt="paused", paused=True), [Event(1.0, "paused", "Paused")])
+                received = [json.loads((await ws.receive(timeout=10)).data) for _ in range(3)]
+                try:  # the held-back state is older than the last one sent: it must not follow
+                    extra = await ws.receive(timeout=0.8)
+                    received.append(json.loads(extra.data))
+                except asyncio.TimeoutError:
+                    pass
+                return received
+
+    try:
+        received = asyncio.run(talk())
+    finally:
+        web.close()
+    states = [m["state"]["prompt"] for m in received if m["type"] == "state"]
+    assert states == ["first", "paused"], received

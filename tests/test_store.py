@@ -129,7 +129,7 @@ def test_a_database_from_the_first_schema_is_migrated_keeping_its_data(tmp_path,
         holds = list(store.holds())
         sessions = store.sessions()
     with sqlite3.connect(db) as raw:
-        assert raw.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 8
+        assert raw.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 9
     late = sessions.pop(1)
     assert late.time_slot == "evening"  # schema 7: "night" was counted in no part of the day
     assert late.pain_before is None and late.pain_after is None  # schema 8: back ratings, none before
@@ -420,3 +420,36 @@ def test_back_ratings_are_kept_with_the_session_and_summarised(tmp_path, recordi
 
     page = write_html(report_data(sessions, []), sessions, tmp_path / "r.html").read_text()
     assert words in page and page.count("<td>6 → 4</td>") == 1 and page.count("<td>– → –</td>") == 1
+
+
+def test_compliance_and_adherence_follow_the_plan_in_force_each_day(tmp_path, recording):
+    """A physiotherapist shortens the holds to 20 s and asks for two sessions a day from the 18th: holds of 25 s
+    count from then on, not before; a day is measured against its own plan."""
+    from imutrack.plan import Plan
+
+    _, result = recording
+    with Store(tmp_path / "p.sqlite3") as store:
+        store.add_plan(Plan("2026-11-18", hold_s=20.0, reps_per_side=3, parts=("morning", "evening")))
+        store.add_plan(Plan("2026-11-16", hold_s=60.0))
+        store.add_plan(Plan("2026-11-18", hold_s=20.0, reps_per_side=3, parts=("morning", "evening"),
+                            note="shorter holds, <b>twice</b> a day"))  # the same start date: replaced
+        plans = store.plans()
+        store.set_profile(name="Ana O'Neil", patient_id="P-17")
+        store.set_profile(patient_id="")
+        profile = store.profile()
+    assert [p.start_date for p in plans] == ["2026-11-16", "2026-11-18"] and plans[1].note.startswith("shorter")
+    assert profile == {"name": "Ana O'Neil"}
+    sessions = [_session(1, "2026-11-16", 40.0, 38.0, "morning"), _session(2, "2026-11-17", 40.0, 38.0, "morning"),
+                _session(3, "2026-11-18", 40.0, 38.0, "morning"), _session(4, "2026-11-18", 40.0, 38.0, "evening"),
+                _session(5, "2026-11-19", 41.0, 38.0, "afternoon")]
+    holds = [(s.id, replace(result.holds[0], duration_s=25.0)) for s in sessions]
+    p = summarize(sessions, holds, plans)
+    assert p.adherence.holds == 5 and p.adherence.holds_meeting_plan == 3  # 25 s ≥ 90 % of 20 s, not of 60 s
+    assert p.compliant_fraction == pytest.approx(3 / 5)
+    assert p.adherence.per_day["2026-11-16"] == (["morning"], ["morning", "afternoon", "evening"])
+    assert p.adherence.per_day["2026-11-18"] == (["morning", "evening"], ["morning", "evening"])
+    assert p.adherence.per_day["2026-11-19"] == (["afternoon"], ["morning", "evening"])  # done, but not as asked
+    assert (p.adherence.days, p.adherence.days_fully_done) == (4, 1)
+    assert (p.adherence.sessions_prescribed, p.adherence.sessions_done) == (3 + 3 + 2 + 2, 1 + 1 + 2 + 0)
+    assert p.plan.hold_s == 20.0 and "3 reps per side, holds of 20 s, 2 sessions a day" in p.plan.describe()
+    assert summarize(sessions, holds).adherence.holds_meeting_plan == 0  # the default plan: 60 s holds

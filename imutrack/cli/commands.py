@@ -56,7 +56,8 @@ def run(args: argparse.Namespace) -> int:
     if handler is None:
         from imutrack.cli import guide, record
 
-        handler = {"scan": record.scan_command, "record": record.record_command,
+        handler = {"scan": record.scan_command, "record": record.record_command, "plan": plan_command,
+                   "profile": profile_command,
                    "sim-sensor": record.sim_sensor_command, "live": guide.live_command,
                    "phone-setup": record.phone_setup_command}[args.command]
     return handler(args)
@@ -428,7 +429,9 @@ def progress_command(args: argparse.Namespace) -> int:
     with Store(path) as store:
         sessions = store.sessions(args.date_from, args.date_to)
         holds = list(store.holds([s.id for s in sessions]))
-    summary = summarize(sessions, holds, parts=args.day_parts)
+    with Store(path) as store:
+        plans = store.plans()
+    summary = summarize(sessions, holds, plans, parts=args.day_parts)
     if args.json:
         from imutrack.analysis import json_safe
 
@@ -459,7 +462,12 @@ def progress_command(args: argparse.Namespace) -> int:
         days.add_row(day, num(summary.daily[day]["left"], ".1f"), num(summary.daily[day]["right"], ".1f"))
     console.print(days)
     slots = ", ".join(f"{slot} {n}" for slot, n in summary.slots_this_week.items())
-    console.print(f"holds of ≥ 54 s: {num(100 * (summary.compliant_fraction or 0), '.0f')} %; median sway "
+    kept = summary.adherence
+    console.print(f"plan: {summary.plan.describe()}; sessions done as planned {kept.sessions_done} of "
+                  f"{kept.sessions_prescribed} ({kept.days_fully_done} of {kept.days} days complete)",
+                  markup=False, highlight=False)
+    console.print(f"holds meeting the plan (≥ 90 % of its hold): "
+                  f"{num(100 * (summary.compliant_fraction or 0), '.0f')} %; median sway "
                   f"{num(summary.median_sway_deg, '.2f')}°; mean asymmetry {num(summary.mean_asymmetry_deg, '+.1f')}°"
                   f" (+ = left further); this week: {slots} ({_parts_words(args.day_parts)})")
     if summary.pain is not None:
@@ -468,6 +476,62 @@ def progress_command(args: argparse.Namespace) -> int:
         console.print(line, style="green")
     return 0
 
+
+
+def plan_command(args: argparse.Namespace) -> int:
+    """Show the plan in force and before, or start a new one changing what the options name."""
+    from dataclasses import replace as changed
+    from datetime import date
+
+    from imutrack.plan import DEFAULT_PLAN, plan_on
+    from imutrack.store import Store, default_path
+
+    with Store(args.db or default_path()) as store:
+        plans = store.plans()
+        today = date.today().isoformat()
+        changes = {name: value for name, value in (("hold_s", args.hold), ("reps_per_side", args.reps),
+                                                  ("unassisted", args.unassisted), ("note", args.note))
+                   if value is not None}
+        if args.parts is not None:
+            changes["parts"] = tuple(part.strip() for part in args.parts.split(",") if part.strip())
+        if changes or args.date_from:
+            start = args.date_from or today
+            new = changed(plan_on(plans, start), start_date=start, **changes)
+            if "note" not in changes:
+                new = changed(new, note="")
+            store.add_plan(new)
+            plans = store.plans()
+            console.print(f"plan from {start}: {new.describe()}", markup=False, highlight=False, soft_wrap=True)
+            return 0
+    current = plan_on(plans, today)
+    if not plans:
+        console.print(f"no plan set: the exercise as described — {DEFAULT_PLAN.describe()}. Set one with e.g. "
+                      "'imutrack plan --hold 45 --reps 3 --parts morning,evening'", markup=False, highlight=False,
+                      soft_wrap=True)
+        return 0
+    console.print(plain(f"in force: {current.describe()}" + (f" — {current.note}" if current.note else "")),
+                  highlight=False, soft_wrap=True)
+    for plan in plans:
+        console.print(plain(f"  from {plan.start_date}: {plan.describe()}" + (f" — {plan.note}" if plan.note else "")),
+                      highlight=False, style="dim", soft_wrap=True)
+    return 0
+
+
+def profile_command(args: argparse.Namespace) -> int:
+    """Set or show who the reports are about."""
+    from imutrack.store import Store, default_path
+
+    with Store(args.db or default_path()) as store:
+        values = {k: v for k, v in (("name", args.name), ("patient_id", args.patient_id)) if v is not None}
+        if values:
+            store.set_profile(**values)
+        profile = store.profile()
+    if not profile:
+        console.print("no name or patient ID set (reports say neither); set with --name or --id")
+    for key, label in (("name", "name"), ("patient_id", "patient ID")):
+        if key in profile:
+            console.print(plain(f"{label}: {profile[key]}"), highlight=False, soft_wrap=True)
+    return 0
 
 
 def _parts_words(parts) -> str:

@@ -10,7 +10,7 @@ import os
 from pathlib import Path
 
 from imutrack.analysis import analyze
-from imutrack.cli.console import console, new_recording_path
+from imutrack.cli.console import console, new_recording_path, plain
 from imutrack.cli.sources import open_source, recording_of
 from imutrack.errors import ImutrackError
 
@@ -20,6 +20,7 @@ def live_command(args: argparse.Namespace, backends=None) -> int:
     summarised and stored. ``backends``: bleak backends for a BLE sensor (the tests' virtual sensors)."""
     from imutrack.live import Guide, GuideConfig
 
+    _follow_plan(args)
     if args.reps < 1:
         raise ImutrackError(f"--reps must be at least 1, got {args.reps}")
     out = args.out or new_recording_path("live")
@@ -41,6 +42,27 @@ def live_command(args: argparse.Namespace, backends=None) -> int:
     finally:
         if web is not None:
             web.close()
+
+
+def _follow_plan(args: argparse.Namespace) -> None:
+    """What the options leave open (reps, hold, hands) from the plan in force today (``imutrack plan``)."""
+    from datetime import date
+
+    from imutrack.plan import DEFAULT_PLAN, plan_on
+    from imutrack.store import Store, default_path
+
+    path = args.db or default_path()
+    plans = []
+    if path.exists():
+        with Store(path) as store:
+            plans = store.plans()
+    plan = plan_on(plans, date.today().isoformat()) if plans else DEFAULT_PLAN
+    args.reps = plan.reps_per_side if args.reps is None else args.reps
+    args.hold = plan.hold_s if args.hold is None else args.hold
+    args.unassisted = plan.unassisted if args.unassisted is None else args.unassisted
+    if plans:
+        console.print(plain(f"your plan: {plan.describe()}" + (f" — {plan.note}" if plan.note else "")),
+                      highlight=False, style="dim", soft_wrap=True)
 
 
 def _say(event) -> None:
@@ -269,8 +291,6 @@ def print_summary(summary) -> None:
     """The session's summary as two tables (reps, sides) and its notes."""
     from rich import box
     from rich.table import Table
-
-    from imutrack.cli.console import plain
 
     reps = Table(title="Today's session", title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
     for column, justify in (("rep", "right"), ("side", "left"), ("angle held", "right"),

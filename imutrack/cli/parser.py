@@ -216,11 +216,12 @@ def build_parser() -> argparse.ArgumentParser:
                                   "(see 'imutrack scan')")
     live.add_argument("--profile", choices=sorted(PROFILE_NAMES), help="device profile (default: recognised)")
     live.add_argument("--poll", type=_positive_float, default=0.1, help="phyphox polling interval, s (default 0.1)")
-    live.add_argument("--reps", type=int, default=2, help="repetitions per side (default 2)")
-    live.add_argument("--hold", type=_positive_float, default=60.0, help="hold length, s (default 60)")
+    live.add_argument("--reps", type=int, help="repetitions per side (default: your plan's, see 'imutrack plan'; 2)")
+    live.add_argument("--hold", type=_positive_float, help="hold length, s (default: your plan's; 60)")
     live.add_argument("--rest", type=_positive_float, default=10.0, help="rest between holds, s (default 10)")
     live.add_argument("--lenient", action="store_true", help="count the hold even while slouching or bouncing")
-    live.add_argument("--unassisted", action="store_true", help="doing it without hands")
+    live.add_argument("--unassisted", action="store_const", const=True, default=None,
+                      help="doing it without hands (default: as your plan says)")
     live_view = live.add_mutually_exclusive_group()
     live_view.add_argument("--web", action="store_true",
                            help="show the session as a page in your browser, readable from across the room "
@@ -253,6 +254,30 @@ def build_parser() -> argparse.ArgumentParser:
     phone.add_argument("--png", type=Path, metavar="FILE.png", help="also save the code(s) as PNG (to print)")
     phone.add_argument("--experiment", type=Path, metavar="FILE.phyphox",
                        help="also save the experiment file (to send to the phone another way)")
+
+    plan = commands.add_parser(
+        "plan",
+        help="the prescription: hold length, reps per side, sessions a day and when, with or without hands",
+        description="Without options, shows the plan in force and the plans before it. With options, starts a new "
+        "plan (from today, or --from) that changes what they name and keeps the rest. 'imutrack live' follows the "
+        "plan in force; progress and the report measure each day against its own plan.",
+    )
+    plan.add_argument("--hold", type=_positive_float, metavar="S", help="each hold's length, s")
+    plan.add_argument("--reps", type=int, metavar="N", help="reps to each side per session")
+    plan.add_argument("--parts", metavar="PARTS", help="parts of the day with a session, e.g. morning,evening")
+    plan_hands = plan.add_mutually_exclusive_group()
+    plan_hands.add_argument("--unassisted", dest="unassisted", action="store_const", const=True,
+                            help="without hands")
+    plan_hands.add_argument("--assisted", dest="unassisted", action="store_const", const=False,
+                            help="with hands (one beside, one behind)")
+    plan.add_argument("--note", help="words for the person and the report (e.g. why the plan changed)")
+    plan.add_argument("--from", dest="date_from", type=_date, metavar="YYYY-MM-DD", help="first day (default today)")
+    plan.add_argument("--db", type=Path, help="progress database (default: in the user data folder)")
+
+    profile = commands.add_parser("profile", help="who the reports are about: a name or a patient ID (optional)")
+    profile.add_argument("--name", help="the person's name ('' removes it)")
+    profile.add_argument("--id", dest="patient_id", help="a patient ID ('' removes it)")
+    profile.add_argument("--db", type=Path, help="progress database (default: in the user data folder)")
 
     scan = commands.add_parser("scan", help="list nearby BLE devices and the sensors imutrack recognises")
     scan.add_argument("--timeout", type=_positive_float, default=5.0, help="seconds to listen (default 5)")

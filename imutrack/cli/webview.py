@@ -104,16 +104,19 @@ class WebView:
         message = {"type": "state", "state": state.to_dict(), "config": self._config}
         for event in events:
             self._send({"type": "event", "t_s": round(event.t_s, 2), "kind": event.kind, "text": event.text})
-        self._latest = message
         now = time.monotonic()
-        if events or now - self._last_sent >= self.min_interval_s or state.phase.value == "done":
-            self._last_sent = now
+        with self._lock:
+            self._latest = message
+            send_now = bool(events) or now - self._last_sent >= self.min_interval_s or state.phase.value == "done"
+            self._pending_state = None if send_now else message
+            if send_now:
+                self._last_sent = now
+            schedule = not send_now and not self._flush_scheduled
+            self._flush_scheduled = self._flush_scheduled or schedule
+        if send_now:
             self._send(message)
-        else:
-            self._pending_state = message
-            if not self._flush_scheduled:
-                self._flush_scheduled = True
-                self._loop.call_soon_threadsafe(self._loop.call_later, self.min_interval_s, self._flush)
+        elif schedule:
+            self._loop.call_soon_threadsafe(self._loop.call_later, self.min_interval_s, self._flush)
 
     def show_summary(self, summary: dict) -> None:
         """The session's summary (rows per rep, per side today against before); kept for pages opened later."""
@@ -168,11 +171,14 @@ class WebView:
             loop.call_soon_threadsafe(self._broadcast, text)
 
     def _flush(self) -> None:
-        self._flush_scheduled = False
-        if self._pending_state is not None:
-            text, self._pending_state = json.dumps(self._pending_state, allow_nan=False), None
-            self._last_sent = time.monotonic()
-            self._broadcast(text)
+        """Send the state held back by the throttle, unless a newer one has been sent since (never a stale one)."""
+        with self._lock:
+            self._flush_scheduled = False
+            pending, self._pending_state = self._pending_state, None
+            if pending is not None:
+                self._last_sent = time.monotonic()
+        if pending is not None:
+            self._broadcast(json.dumps(pending, allow_nan=False))
 
     def _broadcast(self, text: str) -> None:
         for socket in list(self._sockets):

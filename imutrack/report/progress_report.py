@@ -10,7 +10,7 @@ import base64
 import html
 import io
 import os
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -23,6 +23,7 @@ from matplotlib.backends.backend_pdf import PdfPages  # noqa: E402
 
 from imutrack.errors import ImutrackError  # noqa: E402
 from imutrack.metrics import DAY_PARTS, DayParts, HoldMetrics  # noqa: E402
+from imutrack.plan import Plan  # noqa: E402
 from imutrack.progress import MDC_DEG, Progress, day_part, pain_words, summarize, version_note  # noqa: E402
 from imutrack.report.tables import write_csv as write_table  # noqa: E402
 from imutrack.store import StoredSession  # noqa: E402
@@ -72,6 +73,8 @@ class ReportData:
     asymmetry: AsymmetryData
     calendar: CalendarData
     progress: Progress
+    plans: list[Plan] = field(default_factory=list)  # the prescriptions (none: the default plan)
+    profile: dict[str, str] = field(default_factory=dict)  # who the report is about (name, patient_id), if set
 
 
 def _day_number(day: str, first: str) -> float:
@@ -137,10 +140,13 @@ def calendar_data(sessions: list[StoredSession], parts: DayParts | None = None) 
 
 
 def report_data(sessions: list[StoredSession], holds: list[tuple[int, HoldMetrics]],
-                parts: DayParts | None = None) -> ReportData:
-    """Everything the report shows; ``parts``: where the parts of the day begin (adherence)."""
+                parts: DayParts | None = None, plans: list[Plan] | None = None,
+                profile: dict[str, str] | None = None) -> ReportData:
+    """Everything the report shows; ``parts``: where the parts of the day begin (adherence); ``plans``: the
+    prescriptions each day is measured against; ``profile``: who it is about."""
     return ReportData(rom_data(sessions), hold_data(sessions, holds), asymmetry_data(sessions),
-                      calendar_data(sessions, parts), summarize(sessions, holds, parts=parts))
+                      calendar_data(sessions, parts), summarize(sessions, holds, plans or [], parts=parts),
+                      list(plans or []), dict(profile or {}))
 
 
 def _rom_figure(data: RomData):
@@ -336,6 +342,18 @@ def write_html(data: ReportData, sessions: list[StoredSession], path: Path, titl
     )
     pain = (f"<p>Back (0 no pain – 10 worst), as rated at guided sessions: {e(pain_words(p.pain))}.</p>"
             if p.pain is not None else "")
+    who = " · ".join(e(v) for v in (data.profile.get("name"), data.profile.get("patient_id") and
+                                     f"ID {data.profile['patient_id']}") if v)
+    header = (f'<p class="who">{who + " · " if who else ""}period {e(p.first_date or "–")} to {e(p.last_date or "–")}'
+              f" · written {date.today().isoformat()}</p>")
+    kept = p.adherence
+    plan_rows = "".join(f"<li>from {e(plan.start_date)}: {e(plan.describe())}"
+                        f"{' — ' + e(plan.note) if plan.note else ''}</li>" for plan in data.plans)
+    prescription = (
+        f"<ul>{plan_rows or f'<li>no plan set: the exercise as described — {e(p.plan.describe())}</li>'}</ul>"
+        f"<p>Sessions done as planned: {kept.sessions_done} of {kept.sessions_prescribed} "
+        f"({kept.days_fully_done} of {kept.days} days complete). Holds meeting the plan in force that day (at least "
+        f"90 % of its hold length): {_fmt(100 * (p.compliant_fraction or 0), '.0f')} % of {kept.holds}.</p>")
     note = version_note(sessions)
     advice = "".join(f'<p class="advice">{e(line)}</p>' for line in [*p.advice, *([note] if note else [])])
     page = f"""<!DOCTYPE html>
@@ -349,8 +367,11 @@ th:first-child, td:first-child {{ text-align: left; }} .advice {{ color: #1a7f37
 dt {{ font-weight: 600; }} @media print {{ figure {{ break-inside: avoid; }} }}
 </style></head><body>
 <h1>{e(title)}</h1>
+{header}
 <p>{p.sessions} sessions with {p.holds} holds, {e(p.first_date or "–")} to {e(p.last_date or "–")}.
-Current streak: {p.streak_days} day(s). Holds of at least 54 s: {_fmt(100 * (p.compliant_fraction or 0), ".0f")} %.</p>
+Current streak: {p.streak_days} day(s).</p>
+<h2>Prescription and what was done</h2>
+{prescription}
 <h2>Range of motion</h2>
 <ul>{trend_line("left", p.left)}{trend_line("right", p.right)}</ul>
 {pain}
@@ -404,9 +425,10 @@ def write_reports(db: Path, html: Path | None = None, pdf: Path | None = None, c
     with Store(db) as store:
         sessions = store.sessions(date_from, date_to)
         holds = list(store.holds([s.id for s in sessions]))
+        plans, profile = store.plans(), store.profile()
     if not sessions:
         raise ImutrackError(f"no sessions in {db} for that period: nothing to report")
-    data = report_data(sessions, holds, parts)
+    data = report_data(sessions, holds, parts, plans, profile)
     figs = figures(data) if (html or pdf or png) else {}
     written = []
     try:
