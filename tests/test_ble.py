@@ -361,8 +361,14 @@ def test_sim_sensor_command_serves_a_recorder_across_processes(tmp_path):
         for process in (sensor, controllers):
             if process is not None:
                 process.terminate()
-                said += process.communicate(timeout=20)[0] or ""
+                try:
+                    said += process.communicate(timeout=20)[0] or ""
+                except subprocess.TimeoutExpired:  # did not stop when asked: say so, and leave nothing running
+                    process.kill()
+                    said += process.communicate()[0] or ""
+                    said += f"\n(process {process.args[2:4]} ignored SIGTERM)"
     assert f"serving a simulated diy sensor as 'imutrack' on tcp-client:127.0.0.1:{ports[0]}" in said
+    assert "ignored SIGTERM" not in said, said
     recording = read_recording(out)
     assert recording.meta.profile == "diy" and status.battery_pct == 87
     assert recording.samples.duration_s >= 2.0 and recording.samples.rate_hz == pytest.approx(100.0)

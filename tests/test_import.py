@@ -340,6 +340,8 @@ def test_each_export_tells_its_start_time_in_the_phones_zone(still, machine_zone
     assert zone_named("GMT-0330").utcoffset(None).total_seconds() == -12600
     assert zone_named("+0530").utcoffset(None).total_seconds() == 19800
     assert zone_named("Europe/Nowhere") is None and zone_named("") is None and zone_named("CET-ish") is None
+    assert zone_named("UTC+14:00").utcoffset(None).total_seconds() == 50400  # Kiribati: the furthest
+    assert zone_named("UTC+01-30:00") is None and zone_named("UTC+25:00") is None  # garbled (found by fuzzing)
 
 
 def test_import_can_say_when_a_session_began(tmp_path, still, capsys):

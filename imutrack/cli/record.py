@@ -76,6 +76,7 @@ def _transport_error(spec: str, exc: Exception) -> str:
 
 def sim_sensor_command(args: argparse.Namespace) -> int:
     import asyncio
+    import signal
 
     try:
         from bumble.device import Device
@@ -111,7 +112,15 @@ def sim_sensor_command(args: argparse.Namespace) -> int:
                                     f"{exc or type(exc).__name__}") from None
             console.print(f"serving a simulated {args.profile} sensor as '{sensor.name}' on {spec}; Ctrl-C stops",
                           markup=False, soft_wrap=True)
-            await sensor.finished.wait()
+            stop = asyncio.Event()
+            try:  # SIGTERM ends the loop's wait, not whatever code the signal happens to interrupt
+                asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
+            except (NotImplementedError, RuntimeError, ValueError, AttributeError):
+                pass  # Windows, or not the main thread: the process-wide handler stays
+            waits = [asyncio.ensure_future(sensor.finished.wait()), asyncio.ensure_future(stop.wait())]
+            await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+            for wait in waits:
+                wait.cancel()
             await sensor.stop()
 
     try:

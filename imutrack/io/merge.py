@@ -90,7 +90,10 @@ def zone_named(text: str):
     match = re.search(r"(?:UTC|GMT)?\s*([+-])(\d{1,2}):?(\d{2})?\s*$", text)
     if match and (text.upper().startswith(("UTC", "GMT")) or text[:1] in "+-"):
         sign = 1 if match.group(1) == "+" else -1
-        return timezone(sign * timedelta(hours=int(match.group(2)), minutes=int(match.group(3) or 0)))
+        hours, minutes = int(match.group(2)), int(match.group(3) or 0)
+        if hours > 14 or minutes >= 60:  # no zone on Earth is further than 14 h from UTC: garbled, not a zone
+            return None
+        return timezone(sign * timedelta(hours=hours, minutes=minutes))
     if "/" in text:
         try:
             from zoneinfo import ZoneInfo
