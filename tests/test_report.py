@@ -144,3 +144,58 @@ def test_a_pdf_stopped_halfway_leaves_no_half_file(tmp_path, monkeypatch):
     with pytest.raises(KeyboardInterrupt):
         report.write_pdf(data, sessions, tmp_path / "r.pdf")
     assert list(tmp_path.iterdir()) == []
+
+
+def _store_of(days: int, per_day: int):
+    sessions, holds, k = [], [], 0
+    for d in range(days):
+        day = (date(2024, 1, 1) + timedelta(days=d)).isoformat()
+        for clock in ("08:00", "14:00", "19:00")[:per_day]:
+            k += 1
+            sessions.append(StoredSession(k, f"h{k}", f"{day}T{clock}:00+01:00", day, "morning", "sim", "assisted", "",
+                                          300.0, 1, 1, 50.0 + 0.01 * d, 48.0, 2.0))
+            holds += [(k, replace(HOLD, rom_deg=50.0)), (k, replace(HOLD, side="right", rom_deg=48.0))]
+    return sessions, holds
+
+
+@pytest.mark.parametrize(("days", "per_day"), [(1, 1), (7, 2), (1095, 3)])
+def test_figures_read_well_for_one_day_or_three_years(days, per_day):
+    import matplotlib.dates as mdates
+    import matplotlib.pyplot as plt
+
+    from imutrack.progress import MDC_DEG
+
+    sessions, holds = _store_of(days, per_day)
+    figs = report.figures(report.report_data(sessions, holds))
+    try:
+        for name, fig in figs.items():
+            ax = fig.axes[-1]
+            # dates, not "days since"
+            assert isinstance(ax.xaxis.get_major_formatter(), mdates.ConciseDateFormatter), name
+            lo, hi = ax.get_xlim()
+            # a week at least, and every day in view
+            assert hi - lo >= 7.0 and lo <= mdates.date2num(date(2024, 1, 1)) <= hi, name
+        rom_lo, rom_hi = figs["rom"].axes[0].get_ylim()
+        assert rom_hi - rom_lo >= 4 * MDC_DEG  # differences smaller than the noise do not fill the axis
+        assert figs["holds"].axes[0].get_ylim()[0] == 0.0  # hold bars start at zero
+        if days == 1:
+            [bar] = figs["asymmetry"].axes[0].patches[:1]
+            assert bar.get_width() == pytest.approx(0.8)  # a day's bar, not the axis' width
+    finally:
+        report.close(figs)
+        plt.close("all")
+
+
+def test_figures_without_data_say_so():
+    import matplotlib.pyplot as plt
+
+    sessions, holds = _store_of(1, 1)
+    sessions = [replace(s, asymmetry_deg=None, best_rom_right_deg=None) for s in sessions]
+    figs = report.figures(report.report_data(sessions, []))
+    try:
+        texts = {name: " ".join(t.get_text() for ax in fig.axes for t in ax.texts) for name, fig in figs.items()}
+    finally:
+        report.close(figs)
+        plt.close("all")
+    assert "not enough data yet" in texts["asymmetry"] and "not enough data yet" in texts["holds"]
+    assert "trend: after sessions on at least two days" in texts["rom"]

@@ -17,6 +17,7 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")
+import matplotlib.dates as mdates  # noqa: E402
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from matplotlib.backends.backend_pdf import PdfPages  # noqa: E402
@@ -50,6 +51,7 @@ class HoldData:
     dates: list[str]
     mean_duration_s: list[float]
     median_sway_deg: list[float]
+    target_hold_s: float = 60.0  # the prescribed hold on the period's last day
 
 
 @dataclass
@@ -144,17 +146,68 @@ def report_data(sessions: list[StoredSession], holds: list[tuple[int, HoldMetric
                 profile: dict[str, str] | None = None) -> ReportData:
     """Everything the report shows; ``parts``: where the parts of the day begin (adherence); ``plans``: the
     prescriptions each day is measured against; ``profile``: who it is about."""
-    return ReportData(rom_data(sessions), hold_data(sessions, holds), asymmetry_data(sessions),
-                      calendar_data(sessions, parts), summarize(sessions, holds, plans or [], parts=parts),
+    progress = summarize(sessions, holds, plans or [], parts=parts)
+    held = hold_data(sessions, holds)
+    held.target_hold_s = progress.plan.hold_s
+    return ReportData(rom_data(sessions), held, asymmetry_data(sessions), calendar_data(sessions, parts), progress,
                       list(plans or []), dict(profile or {}))
+
+
+NOT_ENOUGH = "not enough data yet"
+SWAY_NOISE_DEG = 0.25  # sway differences smaller than this are not worth a scale (the hold's own breathing is ~0.3°)
+
+
+def _dates(days: list[str]) -> np.ndarray:
+    """ISO days as matplotlib date numbers (1 = one day)."""
+    return np.array([mdates.date2num(date.fromisoformat(d)) for d in days], dtype=float)
+
+
+def _date_axis(ax, numbers: np.ndarray) -> None:
+    """A date axis that reads well for one day or three years: concise labels, and at least a week shown (a single
+    session is not stretched across the page)."""
+    locator = mdates.AutoDateLocator(minticks=3, maxticks=9)
+    ax.xaxis.set_major_locator(locator)
+    ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
+    ax.tick_params(axis="x", labelsize=8)
+    if len(numbers):
+        lo, hi = float(np.min(numbers)), float(np.max(numbers))
+        pad = max(0.5 + 0.02 * (hi - lo), (7.0 - (hi - lo)) / 2)
+        ax.set_xlim(lo - pad, hi + pad)
+
+
+def _y_span_at_least(ax, values, min_span: float, floor: float | None = None) -> None:
+    """A y range that covers the values and is never narrower than ``min_span`` (the measurement's noise), so
+    differences smaller than the noise do not look large; ``floor``: never below it (0 for durations)."""
+    values = np.asarray([v for v in values if v is not None and np.isfinite(v)], dtype=float)
+    if not len(values):
+        return
+    lo, hi = float(values.min()), float(values.max())
+    margin = 0.08 * (hi - lo)
+    lo, hi = lo - margin, hi + margin
+    if hi - lo < min_span:
+        centre = (hi + lo) / 2
+        lo, hi = centre - min_span / 2, centre + min_span / 2
+    if floor is not None and lo < floor:
+        lo, hi = floor, max(hi, floor + min_span)
+    ax.set_ylim(lo, hi)
+
+
+def _empty(ax, what: str) -> None:
+    ax.text(0.5, 0.5, f"{what}: {NOT_ENOUGH}", transform=ax.transAxes, ha="center", va="center", fontsize=10,
+            color="0.4")
+    ax.set_xticks([])
+    ax.set_yticks([])
 
 
 def _rom_figure(data: RomData):
     fig, ax = plt.subplots(figsize=(9, 4.2), layout="constrained")
+    first = mdates.date2num(date.fromisoformat(data.first_date))
+    shown = []
     for side in ("left", "right"):
-        x, y = np.array(data.day[side]), np.array(data.rom_deg[side])
+        x, y = first + np.array(data.day[side]), np.array(data.rom_deg[side])
         if not len(x):
             continue
+        shown.append((x, y))
         free = np.array(data.unassisted[side], dtype=bool)
         ax.scatter(x[~free], y[~free], color=COLOURS[side], s=18, label=f"{side} (hands helping)")
         if free.any():
@@ -165,61 +218,78 @@ def _rom_figure(data: RomData):
             ax.plot(xs, data.trend_deg[side], color=COLOURS[side], lw=1.5)
             ax.fill_between(xs, np.array(data.trend_deg[side]) - MDC_DEG, np.array(data.trend_deg[side]) + MDC_DEG,
                             color=COLOURS[side], alpha=0.1, lw=0)
-    ax.set_xlabel(f"days since {data.first_date}")
-    ax.set_ylabel("range of motion, ° (best hold)")
     ax.set_title(f"Range of motion per side, with trend; shaded: ±{MDC_DEG:g}° measurement noise (MDC)", fontsize=10)
+    if not shown:
+        _empty(ax, "range of motion")
+        return fig
+    ax.set_ylabel("range of motion, ° (best hold)")
+    _date_axis(ax, np.concatenate([x for x, _ in shown]))
+    _y_span_at_least(ax, np.concatenate([y for _, y in shown]), 4 * MDC_DEG)
+    if not any(data.trend_deg.values()):
+        ax.text(0.01, 0.02, "trend: after sessions on at least two days", transform=ax.transAxes, fontsize=8,
+                color="0.4")
     ax.legend(fontsize=8, frameon=False, ncol=2)
     return fig
 
 
-def _date_ticks(ax, dates: list[str]) -> None:
-    """About ten month-day labels along an axis whose positions are day indices."""
-    ticks = list(range(0, len(dates), max(1, len(dates) // 10)))
-    ax.set_xticks(ticks, [dates[k][5:] for k in ticks], fontsize=8)
-
-
 def _bars(ax, x: np.ndarray, heights: np.ndarray, colour: str) -> None:
-    """Bars for a few weeks; a filled step curve for long periods (thousands of bars are slow and unreadable)."""
+    """Day bars (0.8 day wide) for a few months; a filled step curve for longer periods (thousands of bars are slow
+    and unreadable)."""
     if len(x) <= 90:
-        ax.bar(x, heights, color=colour)
+        ax.bar(x, heights, width=0.8, color=colour)
     else:
         ax.fill_between(x, 0.0, heights, step="mid", color=colour, lw=0)
 
 
 def _holds_figure(data: HoldData):
     fig, (top, bottom) = plt.subplots(2, 1, figsize=(9, 4.6), sharex=True, layout="constrained")
-    x = np.arange(len(data.dates))
+    top.set_title("Hold duration and steadiness per day (lower sway = steadier)", fontsize=10)
+    if not data.dates:
+        _empty(top, "holds")
+        bottom.axis("off")
+        return fig
+    x = _dates(data.dates)
     _bars(top, x, np.array(data.mean_duration_s), "0.6")
-    top.axhline(60, color="#2ca02c", ls="--", lw=1, label="target 60 s")
+    top.axhline(data.target_hold_s, color="#2ca02c", ls="--", lw=1, label=f"prescribed {data.target_hold_s:g} s")
     top.set_ylabel("hold, s (mean)")
+    top.set_ylim(0.0, 1.15 * max(max(data.mean_duration_s), data.target_hold_s))  # bars start at zero
     top.legend(fontsize=8, frameon=False)
     bottom.plot(x, data.median_sway_deg, marker="o", ms=3, color="#9467bd")
     bottom.set_ylabel("sway, ° (median)")
-    _date_ticks(bottom, data.dates)
-    top.set_title("Hold duration and steadiness per day (lower sway = steadier)", fontsize=10)
+    _y_span_at_least(bottom, [*data.median_sway_deg, 0.0], 4 * SWAY_NOISE_DEG, floor=0.0)
+    _date_axis(bottom, x)
     return fig
 
 
 def _asymmetry_figure(data: AsymmetryData):
     fig, ax = plt.subplots(figsize=(9, 2.8), layout="constrained")
-    x = np.arange(len(data.dates))
+    ax.set_title("Left/right asymmetry of the best holds (+ = the left turn goes further)", fontsize=10)
+    if not data.dates:
+        _empty(ax, "asymmetry (needs holds to both sides in a session)")
+        return fig
+    x = _dates(data.dates)
     values = np.array(data.asymmetry_deg)
     _bars(ax, x, np.where(values >= 0, values, 0.0), "#1f77b4")
     _bars(ax, x, np.where(values < 0, values, 0.0), "#d62728")
     ax.axhline(0, color="0.5", lw=0.8)
     ax.set_ylabel("left − right, °")
-    _date_ticks(ax, data.dates)
-    ax.set_title("Left/right asymmetry of the best holds (+ = the left turn goes further)", fontsize=10)
+    _y_span_at_least(ax, [*values, 0.0], 4 * MDC_DEG)
+    _date_axis(ax, x)
     return fig
 
 
 def _calendar_figure(data: CalendarData):
     fig, ax = plt.subplots(figsize=(9, 2.0), layout="constrained")
-    grid = np.array(data.done, dtype=float).T if data.done else np.zeros((3, 1))
-    ax.imshow(grid > 0, aspect="auto", cmap="Greens", vmin=0, vmax=1.3, interpolation="nearest")
-    ax.set_yticks(range(3), SLOTS, fontsize=8)
-    _date_ticks(ax, data.dates)
-    ax.set_title("Adherence: sessions per time of day (green = done)", fontsize=10)
+    ax.set_title("Adherence: sessions per part of the day (green = done)", fontsize=10)
+    if not data.dates:
+        _empty(ax, "adherence")
+        return fig
+    x = _dates(data.dates)
+    grid = np.array(data.done, dtype=float).T
+    ax.imshow(grid > 0, aspect="auto", cmap="Greens", vmin=0, vmax=1.3, interpolation="nearest",
+              extent=(x[0] - 0.5, x[-1] + 0.5, len(SLOTS) - 0.5, -0.5))
+    ax.set_yticks(range(len(SLOTS)), SLOTS, fontsize=8)
+    _date_axis(ax, x)
     return fig
 
 
@@ -344,7 +414,8 @@ def write_html(data: ReportData, sessions: list[StoredSession], path: Path, titl
             if p.pain is not None else "")
     who = " · ".join(e(v) for v in (data.profile.get("name"), data.profile.get("patient_id") and
                                      f"ID {data.profile['patient_id']}") if v)
-    header = (f'<p class="who">{who + " · " if who else ""}period {e(p.first_date or "–")} to {e(p.last_date or "–")}'
+    period = f'period {e(p.first_date or "–")} to {e(p.last_date or "–")}'
+    header = (f'<p class="who">{who + " · " if who else ""}{period}'
               f" · written {date.today().isoformat()}</p>")
     kept = p.adherence
     plan_rows = "".join(f"<li>from {e(plan.start_date)}: {e(plan.describe())}"
