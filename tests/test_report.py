@@ -60,8 +60,9 @@ def test_files_pdf_csv_png(tmp_path):
     sessions, holds = history()
     data = report.report_data(sessions, holds)
     pdf = report.write_pdf(data, sessions, tmp_path / "r.pdf")
-    assert pdf.read_bytes()[:5] == b"%PDF-" and pdf.read_bytes().count(b"/Type /Page\n") + pdf.read_bytes().count(
-        b"/Type /Page ") >= 5
+    from pypdf import PdfReader
+
+    assert pdf.read_bytes()[:5] == b"%PDF-" and len(PdfReader(pdf).pages) >= 2  # text, then figures and tables
     rows = (report.write_csv(sessions, holds, tmp_path / "r.csv")).read_text().splitlines()
     assert len(rows) == 1 + len(holds) and rows[0].startswith("session_start,local_date,time_slot,assisted,device,rep")
     pngs = report.write_png(data, tmp_path / "png")
@@ -77,7 +78,8 @@ def test_html_is_self_contained_and_escapes_user_text(tmp_path):
     assert "measurement noise" in page and "60 s" in page
     sessions[-1] = replace(sessions[-1], gyro_scale=1.012)  # the last session's sensor was calibrated
     page = report.write_html(report.report_data(sessions, holds), sessions, tmp_path / "r.html").read_text()
-    cells = [row.split("</td>")[-3].split(">")[-1] for row in page.split("<tbody>")[1].split("</tr>")[:-1]]
+    table = page.split('<table id="sessions">')[1].split("<tbody>")[1].split("</tbody>")[0]
+    cells = [row.split("</td>")[-3].split(">")[-1] for row in table.split("</tr>")[:-1]]
     assert cells == ["no"] * (len(sessions) - 1) + ["+1.2 %"] and "Gyro calibrated" in page
 
 
@@ -94,7 +96,8 @@ def test_a_real_browser_renders_the_report(tmp_path):
                    capture_output=True, stdin=subprocess.DEVNULL)
     dom = subprocess.run([chromium(), *flags, "--dump-dom", page.as_uri()], check=True, timeout=120,
                          capture_output=True, text=True, stdin=subprocess.DEVNULL).stdout
-    assert dom.count("<img") == 4 and dom.count("<tr>") == 1 + len(sessions)
+    table = dom.split('id="sessions"')[1].split("</table>")[0]
+    assert dom.count("<img") == 4 and table.count("<tr>") == 1 + len(sessions)
     pixels = matplotlib.image.imread(shot)[..., :3]
     assert pixels.std() > 0.1  # not blank
     blue = np.all(np.abs(pixels - np.array([0x1F, 0x77, 0xB4]) / 255) < 0.03, axis=-1)
@@ -136,7 +139,7 @@ def test_a_pdf_stopped_halfway_leaves_no_half_file(tmp_path, monkeypatch):
     sessions, holds = history()
     data = report.report_data(sessions, holds)
 
-    def stopped(figs, own, sessions, path):
+    def stopped(data, figs, sessions, path, title):
         path.write_bytes(b"%PDF-1.4 half")
         raise KeyboardInterrupt  # Ctrl-C while the pages are written
 
@@ -199,3 +202,64 @@ def test_figures_without_data_say_so():
         plt.close("all")
     assert "not enough data yet" in texts["asymmetry"] and "not enough data yet" in texts["holds"]
     assert "trend: after sessions on at least two days" in texts["rom"]
+
+
+def test_the_pdf_is_an_a4_document_whose_text_can_be_read_back(tmp_path):
+    from pypdf import PdfReader
+
+    from imutrack.plan import Plan
+
+    sessions, holds = _store_of(30, 2)
+    sessions = [replace(s, best_rom_left_deg=50.0 + 0.5 * k) for k, s in enumerate(sessions)]  # a real change
+    plans = [Plan("2024-01-15", hold_s=30.0, parts=("morning", "afternoon"), note="shorter holds $x$ <b>")]
+    data = report.report_data(sessions, holds, plans=plans, profile={"name": "Ana $O'Neil$", "patient_id": "P-17"})
+    path = report.write_pdf(data, sessions, tmp_path / "r.pdf")
+    reader = PdfReader(path)
+    assert all(round(float(p.mediabox.width)) == 595 and round(float(p.mediabox.height)) == 842 for p in reader.pages)
+    text = " ".join(" ".join(page.extract_text().split()) for page in reader.pages)
+    words = report.report_text(data, sessions)
+    assert "Ana $O'Neil$ · ID P-17 · period 2024-01-01 to 2024-01-30" in text  # user text as written, not mathtext
+    for sentence in (*words.summary, *words.prescription):
+        assert " ".join(sentence.split())[:60] in text, sentence
+    assert "a real change (larger than the ±4° measurement noise)" in text
+    assert "From 2024-01-15: 1 rep per side" not in text and "From 2024-01-15: 2 reps per side, holds of 30 s" in text
+    assert "Sessions done as planned" in text and "What the numbers mean" in text and "Measurement noise (MDC)" in text
+    assert "Weeks (newest first)" in text and text.index("2024-01-29") < text.index("2024-01-22")  # newest first
+
+
+LAYOUT = """(() => {
+  const blocks = [...document.body.children].filter((e) => e.getBoundingClientRect().height > 0);
+  const boxes = blocks.map((e) => { const r = e.getBoundingClientRect();
+    return {tag: e.tagName, top: r.top + scrollY, bottom: r.bottom + scrollY, left: r.left, right: r.right}; });
+  const overlaps = [];
+  for (let i = 1; i < boxes.length; i++) {
+    if (boxes[i].top < boxes[i - 1].bottom - 0.5) overlaps.push([boxes[i - 1].tag, boxes[i].tag]);
+  }
+  const images = [...document.images].map((img) => img.complete && img.naturalWidth > 0);
+  return {overlaps, wide: boxes.filter((b) => b.right > innerWidth + 0.5 || b.left < -0.5).map((b) => b.tag),
+          images, scrollWidth: document.documentElement.scrollWidth, width: innerWidth};
+})()"""
+
+
+@needs_chromium
+@pytest.mark.parametrize(("days", "per_day"), [(1, 1), (7, 2), (1095, 3)])
+def test_the_html_report_lays_out_without_overlap_in_a_browser(tmp_path, days, per_day):
+    import asyncio
+
+    from tests.browser import Browser
+
+    sessions, holds = _store_of(days, per_day)
+    page_path = report.write_html(report.report_data(sessions, holds), sessions, tmp_path / "r.html")
+
+    async def look():
+        async with Browser() as browser:
+            results = []
+            for width in (1280, 420):  # a desk and a phone
+                page = await browser.open(page_path.as_uri(), width=width, height=900)
+                results.append(await page.evaluate(LAYOUT))
+            return results
+
+    for layout in asyncio.run(look()):
+        assert layout["overlaps"] == [] and layout["wide"] == [], layout
+        assert layout["scrollWidth"] <= layout["width"], layout  # nothing pushes the page sideways
+        assert layout["images"] == [True] * 4

@@ -27,6 +27,7 @@ from imutrack.metrics import DAY_PARTS, DayParts, HoldMetrics  # noqa: E402
 from imutrack.plan import Plan  # noqa: E402
 from imutrack.progress import MDC_DEG, Progress, day_part, pain_words, summarize, version_note  # noqa: E402
 from imutrack.report.tables import write_csv as write_table  # noqa: E402
+from imutrack.text import printable  # noqa: E402
 from imutrack.store import StoredSession  # noqa: E402
 
 SLOTS = DAY_PARTS
@@ -309,9 +310,13 @@ def close(figs: dict) -> None:
 
 
 def _png(fig) -> bytes:
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=100)
-    return buffer.getvalue()
+    """The figure as PNG (kept with the figure: the HTML and the PDF both show it)."""
+    cached = getattr(fig, "_imutrack_png", None)
+    if cached is None:
+        buffer = io.BytesIO()
+        fig.savefig(buffer, format="png", dpi=100)
+        cached = fig._imutrack_png = buffer.getvalue()
+    return cached
 
 
 def write_png(data: ReportData, folder: Path, figs: dict | None = None) -> list[Path]:
@@ -328,37 +333,219 @@ def write_png(data: ReportData, folder: Path, figs: dict | None = None) -> list[
     return paths
 
 
-def write_pdf(data: ReportData, sessions: list[StoredSession], path: Path, figs: dict | None = None) -> Path:
-    """Printable PDF: the figures, then the most recent sessions. ``figs`` reuses already drawn figures."""
+GLOSSARY = (
+    ("Range of motion (°)", "The trunk's rotation about vertical held during a hold, relative to sitting upright and "
+     "facing forward, measured by a chest-worn motion sensor; the best hold of each session per side."),
+    ("Measurement noise (MDC)", f"Changes smaller than about ±{MDC_DEG:g}° are within the minimal detectable change "
+     "reported for seated trunk-rotation measurements (2–6°) and should not be read as progress."),
+    ("Hold (s)", "Time at the end of range between the end of the turn and the start of the return. A hold meets the "
+     "plan when it lasts at least 90 % of the prescribed length."),
+    ("Sway (°)", "Standard deviation of the angle around its slow trend during a hold: lower is steadier."),
+    ("Asymmetry (°)", "Best left minus best right range in a session."),
+    ("Back before → after", "How the back felt just before and just after a guided session, as the person rated it: "
+     "0 no pain, 10 the worst imaginable (a numeric rating scale); \"–\" when not rated."),
+    ("Hands", "As declared: \"assisted\" (one hand beside, one behind) or \"unassisted\" (no hands)."),
+    ("Gyro calibrated", "Whether the sensor's gyro scale was measured (imutrack calibrate, whole turns on a swivel "
+     "chair) and taken out, and by how much it read off. An uncalibrated consumer sensor may read angles 1–3 % too "
+     "large or too small: 1–2° on a 60° twist, the same every day."),
+)
+
+
+@dataclass
+class ReportText:
+    """The report's words, the same in HTML and PDF (plain text: each sink escapes it)."""
+
+    header: str
+    summary: list[str]
+    prescription: list[str]
+    notes: list[str]  # advice and cautions
+
+
+def report_text(data: ReportData, sessions: list[StoredSession]) -> ReportText:
+    p = data.progress
+    who = [v for v in (data.profile.get("name"), data.profile.get("patient_id") and
+                       f"ID {data.profile['patient_id']}") if v]
+    header = " · ".join([*who, f"period {p.first_date or '–'} to {p.last_date or '–'}",
+                         f"written {date.today().isoformat()}"])
+    summary = [f"{p.sessions} sessions with {p.holds} holds, {p.first_date or '–'} to {p.last_date or '–'}; "
+               f"current streak {p.streak_days} day(s)."]
+    for side, t in (("Left", p.left), ("Right", p.right)):
+        if t.change_deg is None:
+            summary.append(f"{side}: not enough days for a trend yet.")
+            continue
+        verdict = (f"a real change (larger than the ±{MDC_DEG:g}° measurement noise)" if t.change_is_real
+                   else f"within measurement noise (±{MDC_DEG:g}°): no change shown yet")
+        summary.append(f"{side}: {_fmt(t.first_deg)}° → {_fmt(t.latest_deg)}°, trend "
+                       f"{t.slope_deg_per_week:+.1f}°/week, {t.change_deg:+.1f}° over the period — {verdict}.")
+    summary.append(f"Mean asymmetry {_fmt(p.mean_asymmetry_deg, '+.1f')}° (+ = the left turn goes further); median "
+                   f"sway {_fmt(p.median_sway_deg, '.2f')}°.")
+    if p.pain is not None:
+        summary.append(f"Back (0 no pain – 10 worst), as rated at guided sessions: {pain_words(p.pain)}.")
+    kept = p.adherence
+    prescription = [f"From {plan.start_date}: {plan.describe()}" + (f" — {plan.note}" if plan.note else "")
+                    for plan in data.plans] or [f"No plan set: the exercise as described — {p.plan.describe()}."]
+    prescription.append(
+        f"Sessions done as planned: {kept.sessions_done} of {kept.sessions_prescribed} ({kept.days_fully_done} of "
+        f"{kept.days} days complete). Holds meeting the plan in force that day (at least 90 % of its hold length): "
+        f"{_fmt(100 * (p.compliant_fraction or 0), '.0f')} % of {kept.holds}.")
+    note = version_note(sessions)
+    return ReportText(header, summary, prescription, [*p.advice, *([note] if note else [])])
+
+
+def weekly_rows(data: ReportData, sessions: list[StoredSession]) -> list[list[str]]:
+    """Per week (newest first): its Monday, sessions done / prescribed, best left and right range (°)."""
+    weeks: dict[str, dict] = {}
+    for s in sessions:
+        monday = date.fromisoformat(s.local_date)
+        monday = (monday - timedelta(days=monday.weekday())).isoformat()
+        week = weeks.setdefault(monday, {"sessions": 0, "left": [], "right": []})
+        week["sessions"] += 1
+        for side in ("left", "right"):
+            value = getattr(s, f"best_rom_{side}_deg")
+            if value is not None:
+                week[side].append(value)
+    prescribed: dict[str, int] = {}
+    for day, (_, asked) in data.progress.adherence.per_day.items():
+        monday = date.fromisoformat(day)
+        monday = (monday - timedelta(days=monday.weekday())).isoformat()
+        prescribed[monday] = prescribed.get(monday, 0) + len(asked)
+    return [[monday, f"{w['sessions']} of {prescribed.get(monday, 0)}", _fmt(max(w["left"], default=None)),
+             _fmt(max(w["right"], default=None))] for monday, w in sorted(weeks.items(), reverse=True)]
+
+
+A4_IN = (8.27, 11.69)
+PDF_SESSIONS = 60  # the newest sessions listed in the printed report (a page)
+PDF_WEEKS = 52  # and weeks
+
+
+def write_pdf(data: ReportData, sessions: list[StoredSession], path: Path, figs: dict | None = None,
+              title: str = "Seated twist progress") -> Path:
+    """The report as an A4 document (text as text, searchable): header, summary, prescription against what was
+    done, the figures sized for the page, a weekly table and the sessions (newest first), and the glossary.
+    ``figs`` reuses already drawn figures."""
     own = figs is None
     figs = figures(data) if own else figs
     partial = path.with_name(path.name + ".partial")  # moved into place once whole: Ctrl-C leaves no half PDF
     try:
-        _write_pdf_pages(figs, own, sessions, partial)
+        _write_pdf_pages(data, figs, sessions, partial, title)
         os.replace(partial, path)
     finally:
         partial.unlink(missing_ok=True)
+        if own:
+            close(figs)
     return path
 
 
-def _write_pdf_pages(figs: dict, own: bool, sessions: list[StoredSession], path: Path) -> None:
-    with PdfPages(path) as pdf:
-        for fig in figs.values():
-            pdf.savefig(fig)
-            if own:
-                plt.close(fig)
-        fig, ax = plt.subplots(figsize=(9, 0.3 * min(len(sessions), 40) + 1.2))
+class _Page:
+    """An A4 page written top to bottom: wrapped paragraphs, headings, images and tables."""
+
+    MARGIN = 0.07  # of the page's width and height
+    LINE = 0.0165  # of the page's height, for 9-point text
+
+    def __init__(self, pdf: PdfPages):
+        self.pdf = pdf
+        self.fig = plt.figure(figsize=A4_IN)
+        self.y = 1.0 - self.MARGIN
+
+    def room(self, height: float) -> None:
+        if self.y - height < self.MARGIN:
+            self.finish()
+            self.fig = plt.figure(figsize=A4_IN)
+            self.y = 1.0 - self.MARGIN
+
+    def text(self, words: str, size: float = 9.0, weight: str = "normal", width: int = 105, gap: float = 0.3) -> None:
+        import textwrap
+
+        lines = textwrap.wrap(words, width=width) or [""]
+        step = self.LINE * size / 9.0
+        self.room(step * (len(lines) + gap))
+        for line in lines:
+            self.fig.text(self.MARGIN, self.y, line, fontsize=size, weight=weight, va="top", usetex=False,
+                          parse_math=False)
+            self.y -= step
+        self.y -= step * gap
+
+    def image(self, fig, height: float) -> None:
+        """A figure drawn as an image ``height`` (share of the page) tall, across the text width."""
+        from matplotlib.image import imread
+
+        self.room(height)
+        ax = self.fig.add_axes((self.MARGIN, self.y - height, 1 - 2 * self.MARGIN, height))
+        ax.imshow(imread(io.BytesIO(_png(fig)), format="png"), interpolation="antialiased")
+        ax.set_aspect("auto")
         ax.axis("off")
+        self.y -= height + 0.01
+
+    def table(self, header: list[str], rows: list[list[str]], widths: list[float]) -> None:
+        """Columns of 8-point text, continued on new pages with the header again (one text per column and page:
+        thousands of separate texts would take seconds to draw)."""
+        step = self.LINE * 8.0 / 9.0
+        left = self.MARGIN + np.cumsum([0.0, *widths[:-1]])
+        done = 0
+        while True:
+            self.room(step * 3)
+            fits = max(1, int((self.y - self.MARGIN) / step) - 1)
+            chunk = rows[done:done + fits]
+            for x, k in zip(left, range(len(header))):
+                self.fig.text(x, self.y, header[k], fontsize=8, weight="bold", va="top", parse_math=False)
+                if chunk:
+                    self.fig.text(x, self.y - step, "\n".join(row[k] for row in chunk), fontsize=8, va="top",
+                                  linespacing=1.25, parse_math=False)
+            self.y -= step * (len(chunk) + 1.5)
+            done += len(chunk)
+            if done >= len(rows):
+                break
+            self.room(1.0)  # a new page, the header again
+
+    def finish(self) -> None:
+        self.pdf.savefig(self.fig)
+        plt.close(self.fig)
+
+
+def _write_pdf_pages(data: ReportData, figs: dict, sessions: list[StoredSession], path: Path, title: str) -> None:
+    words = report_text(data, sessions)
+    with PdfPages(path) as pdf:
+        info = pdf.infodict()
+        info["Title"], info["Creator"] = printable(title), "imutrack"
+        page = _Page(pdf)
+        page.text(printable(title), size=16, weight="bold", gap=0.2)
+        page.text(printable(words.header), size=9, gap=0.8)
+        page.text("Summary", size=12, weight="bold")
+        for sentence in words.summary:
+            page.text(printable(sentence))
+        for sentence in words.notes:
+            page.text(printable(sentence), weight="bold")
+        page.text("Prescription and what was done", size=12, weight="bold")
+        for sentence in words.prescription:
+            page.text(printable(sentence))
+        page.text("Range of motion", size=12, weight="bold")
+        page.image(figs["rom"], 0.34)
+        page.text("Holds", size=12, weight="bold")
+        page.image(figs["holds"], 0.36)
+        page.text("Symmetry", size=12, weight="bold")
+        page.image(figs["asymmetry"], 0.22)
+        page.text("Adherence", size=12, weight="bold")
+        page.image(figs["calendar"], 0.16)
+        page.text("Weeks (newest first)", size=12, weight="bold")
+        weeks = weekly_rows(data, sessions)
+        page.table(["week of", "sessions / planned", "best left, °", "best right, °"], weeks[:PDF_WEEKS],
+                   [0.2, 0.25, 0.2, 0.2])
+        if len(weeks) > PDF_WEEKS:
+            page.text(f"… and {len(weeks) - PDF_WEEKS} earlier weeks (in the HTML report).")
+        page.text("Sessions (newest first)", size=12, weight="bold")
         rows = [[s.start_time[:16].replace("T", " "), s.time_slot, s.assisted, _fmt(s.best_rom_left_deg),
-                 _fmt(s.best_rom_right_deg)] for s in sessions[-40:]]
-        if rows:
-            table = ax.table(cellText=rows, colLabels=["start", "slot", "hands", "left ROM, °", "right ROM, °"],
-                             loc="upper center", fontsize=8)
-            for cell in table.get_celld().values():  # user text: "$" would start mathtext
-                cell.get_text().set_parse_math(False)
-        ax.set_title("Most recent sessions", fontsize=10)
-        pdf.savefig(fig)
-        plt.close(fig)
+                 _fmt(s.best_rom_right_deg), f"{_rating(s.pain_before)} → {_rating(s.pain_after)}",
+                 printable(s.device)[:24]] for s in reversed(sessions[-PDF_SESSIONS:])]
+        page.table(["start", "part of day", "hands", "left, °", "right, °", "back", "device"], rows,
+                   [0.2, 0.13, 0.13, 0.1, 0.1, 0.1, 0.2])
+        if len(sessions) > PDF_SESSIONS:
+            page.text(f"… and {len(sessions) - PDF_SESSIONS} older sessions (all of them are in the HTML report and "
+                      "in report --csv).")
+        page.text("What the numbers mean", size=12, weight="bold")
+        for term, meaning in GLOSSARY:
+            page.text(f"{term}: {meaning}")
+        page.text("Made by imutrack on this computer; nothing was sent anywhere.", size=7)
+        page.finish()
 
 
 def write_csv(sessions: list[StoredSession], holds: list[tuple[int, HoldMetrics]], path: Path) -> Path:
@@ -394,14 +581,7 @@ def write_html(data: ReportData, sessions: list[StoredSession], path: Path, titl
                       f"</figure>")
     e = html.escape
 
-    def trend_line(side: str, t) -> str:
-        if t.change_deg is None:
-            return f"<li>{side}: not enough days for a trend yet</li>"
-        verdict = ("a real change (larger than the ±{:g}° measurement noise)".format(MDC_DEG) if t.change_is_real
-                   else "within measurement noise (±{:g}°): no change shown yet".format(MDC_DEG))
-        return (f"<li>{side}: {_fmt(t.first_deg)}° → {_fmt(t.latest_deg)}°, trend {t.slope_deg_per_week:+.1f}°/week, "
-                f"{t.change_deg:+.1f}° over the period — {verdict}</li>")
-
+    words = report_text(data, sessions)
     rows = "\n".join(
         f"<tr><td>{e(s.start_time[:16].replace('T', ' '))}</td><td>{e(s.time_slot)}</td><td>{e(s.assisted)}</td>"
         f"<td>{s.reps_left}/{s.reps_right}</td><td>{_fmt(s.best_rom_left_deg)}</td>"
@@ -410,23 +590,14 @@ def write_html(data: ReportData, sessions: list[StoredSession], path: Path, titl
         f"<td>{_rating(s.pain_before)} → {_rating(s.pain_after)}</td></tr>"
         for s in sessions
     )
-    pain = (f"<p>Back (0 no pain – 10 worst), as rated at guided sessions: {e(pain_words(p.pain))}.</p>"
-            if p.pain is not None else "")
-    who = " · ".join(e(v) for v in (data.profile.get("name"), data.profile.get("patient_id") and
-                                     f"ID {data.profile['patient_id']}") if v)
-    period = f'period {e(p.first_date or "–")} to {e(p.last_date or "–")}'
-    header = (f'<p class="who">{who + " · " if who else ""}{period}'
-              f" · written {date.today().isoformat()}</p>")
-    kept = p.adherence
-    plan_rows = "".join(f"<li>from {e(plan.start_date)}: {e(plan.describe())}"
-                        f"{' — ' + e(plan.note) if plan.note else ''}</li>" for plan in data.plans)
-    prescription = (
-        f"<ul>{plan_rows or f'<li>no plan set: the exercise as described — {e(p.plan.describe())}</li>'}</ul>"
-        f"<p>Sessions done as planned: {kept.sessions_done} of {kept.sessions_prescribed} "
-        f"({kept.days_fully_done} of {kept.days} days complete). Holds meeting the plan in force that day (at least "
-        f"90 % of its hold length): {_fmt(100 * (p.compliant_fraction or 0), '.0f')} % of {kept.holds}.</p>")
-    note = version_note(sessions)
-    advice = "".join(f'<p class="advice">{e(line)}</p>' for line in [*p.advice, *([note] if note else [])])
+    header = f'<p class="who">{e(words.header)}</p>'
+    summary = "".join(f"<li>{e(sentence)}</li>" for sentence in words.summary)
+    prescription = ("<ul>" + "".join(f"<li>{e(line)}</li>" for line in words.prescription[:-1]) + "</ul>"
+                    f"<p>{e(words.prescription[-1])}</p>")
+    advice = "".join(f'<p class="advice">{e(line)}</p>' for line in words.notes)
+    weeks = "\n".join("<tr>" + "".join(f"<td>{e(cell)}</td>" for cell in row) + "</tr>"
+                       for row in weekly_rows(data, sessions))
+    glossary = "\n".join(f"<dt>{e(term)}</dt><dd>{e(meaning)}</dd>" for term, meaning in GLOSSARY)
     page = f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>{e(title)}</title>
 <meta name="viewport" content="width=device-width, initial-scale=1">
@@ -436,48 +607,39 @@ img {{ max-width: 100%; }} table {{ border-collapse: collapse; width: 100%; font
 th, td {{ border-bottom: 1px solid #ddd; padding: 0.3em 0.5em; text-align: right; }}
 th:first-child, td:first-child {{ text-align: left; }} .advice {{ color: #1a7f37; font-weight: 600; }}
 dt {{ font-weight: 600; }} @media print {{ figure {{ break-inside: avoid; }} }}
+.scroll {{ overflow-x: auto; }} figure {{ margin: 0; }}
 </style></head><body>
 <h1>{e(title)}</h1>
 {header}
-<p>{p.sessions} sessions with {p.holds} holds, {e(p.first_date or "–")} to {e(p.last_date or "–")}.
-Current streak: {p.streak_days} day(s).</p>
+<h2>Summary</h2>
+<ul id="summary">{summary}</ul>
+{advice}
 <h2>Prescription and what was done</h2>
 {prescription}
 <h2>Range of motion</h2>
-<ul>{trend_line("left", p.left)}{trend_line("right", p.right)}</ul>
-{pain}
-{advice}
 {images[0]}
 <h2>Holds</h2>
 {images[1]}
 <h2>Symmetry</h2>
-<p>Mean asymmetry {_fmt(p.mean_asymmetry_deg, "+.1f")}° (+ = the left turn goes further).</p>
 {images[2]}
 <h2>Adherence</h2>
 {images[3]}
+<h2>Weeks (newest first)</h2>
+<div class="scroll"><table id="weeks"><thead><tr><th>week of</th><th>sessions / planned</th>
+<th>best left, °</th><th>best right, °</th></tr></thead>
+<tbody>
+{weeks}
+</tbody></table></div>
 <h2>Sessions</h2>
-<table id="sessions"><thead><tr><th>start (local)</th><th>time of day</th><th>hands</th><th>reps L/R</th>
-<th>best left, °</th><th>best right, °</th><th>asymmetry, °</th><th>device</th><th>gyro calibrated</th>
-<th>back before → after</th></tr></thead>
+<div class="scroll"><table id="sessions"><thead><tr><th>start (local)</th><th>time of day</th><th>hands</th>
+<th>reps L/R</th><th>best left, °</th><th>best right, °</th><th>asymmetry, °</th><th>device</th>
+<th>gyro calibrated</th><th>back before → after</th></tr></thead>
 <tbody>
 {rows}
-</tbody></table>
+</tbody></table></div>
 <h2>What the numbers mean</h2>
 <dl>
-<dt>Range of motion (°)</dt><dd>The trunk's rotation about vertical held during a hold, relative to sitting upright and
-facing forward, measured by a chest-worn motion sensor; the best hold of each session per side.</dd>
-<dt>Measurement noise (MDC)</dt><dd>Changes smaller than about ±{MDC_DEG:g}° are within the minimal detectable
-change reported for seated trunk-rotation measurements (2–6°) and should not be read as progress.</dd>
-<dt>Hold (s)</dt><dd>Time at the end of range between the end of the turn and the start of the return; the exercise
-asks for about 60 s.</dd>
-<dt>Sway (°)</dt><dd>Standard deviation of the angle around its slow trend during a hold: lower is steadier.</dd>
-<dt>Asymmetry (°)</dt><dd>Best left minus best right range in a session.</dd>
-<dt>Back before → after</dt><dd>How the back felt just before and just after a guided session, as the person
-rated it: 0 no pain, 10 the worst imaginable (a numeric rating scale); "–" when not rated.</dd>
-<dt>Hands</dt><dd>As declared: "assisted" (one hand beside, one behind) or "unassisted" (no hands).</dd>
-<dt>Gyro calibrated</dt><dd>Whether the sensor's gyro scale was measured (`imutrack calibrate`, whole turns on a
-swivel chair) and taken out, and by how much it read off. An uncalibrated consumer sensor may read angles 1–3 % too
-large or too small: 1–2° on a 60° twist, the same every day.</dd>
+{glossary}
 </dl>
 <p><small>Made by imutrack on this computer; nothing was sent anywhere.</small></p>
 </body></html>
