@@ -224,7 +224,8 @@ def test_the_pdf_is_an_a4_document_whose_text_can_be_read_back(tmp_path):
     assert "a real change (larger than the ±4° measurement noise)" in text
     assert "From 2024-01-15: 1 rep per side" not in text and "From 2024-01-15: 2 reps per side, holds of 30 s" in text
     assert "Sessions done as planned" in text and "What the numbers mean" in text and "Measurement noise (MDC)" in text
-    assert "Weeks (newest first)" in text and text.index("2024-01-29") < text.index("2024-01-22")  # newest first
+    assert "Weeks and form (newest first)" in text and text.index("2024-01-29") < text.index("2024-01-22")
+    assert "Personal best left: 79.5° on 2024-01-30." in text and "Forced" in text
 
 
 LAYOUT = """(() => {
@@ -263,3 +264,23 @@ def test_the_html_report_lays_out_without_overlap_in_a_browser(tmp_path, days, p
         assert layout["overlaps"] == [] and layout["wide"] == [], layout
         assert layout["scrollWidth"] <= layout["width"], layout  # nothing pushes the page sideways
         assert layout["images"] == [True] * 4
+
+
+def test_form_per_week_from_hand_computed_holds():
+    from imutrack.plan import Adherence
+
+    sessions = [StoredSession(1, "h1", "2026-11-17T08:00:00+01:00", "2026-11-17", "morning", "sim", "assisted", "",
+                              300.0, 1, 1, 50.0, 45.0, 5.0),
+                StoredSession(2, "h2", "2026-11-10T08:00:00+01:00", "2026-11-10", "morning", "sim", "assisted", "",
+                              300.0, 1, 0, 48.0, None, None)]
+    holds = [(1, replace(HOLD, duration_s=60.0, slouch_fraction=0.5, forced=True, breath_rate_bpm=6.0, creep_deg=1.0)),
+             (1, replace(HOLD, duration_s=40.0, slouch_fraction=0.0, forced=False, breath_rate_bpm=10.0,
+                         creep_deg=3.0)),
+             (2, replace(HOLD, duration_s=50.0, slouch_fraction=0.0, forced=False, breath_rate_bpm=float("nan"),
+                         creep_deg=-1.0))]
+    adherence = Adherence(per_day={"2026-11-17": (["morning"], ["morning", "evening"]),
+                                   "2026-11-10": (["morning"], ["morning"])})
+    rows = report.weekly_rows(sessions, holds, adherence)
+    # 30 s of 100 s slouched; 1 of 2 forced; median of 6 and 10 breaths; median of +1 and +3° creep
+    assert rows[0] == ["2026-11-16", "1 of 2", "50.0", "45.0", "30 %", "50 %", "8.0", "+2.0"]
+    assert rows[1] == ["2026-11-09", "1 of 1", "48.0", "–", "0 %", "0 %", "–", "-1.0"]

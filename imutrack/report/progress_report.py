@@ -78,6 +78,7 @@ class ReportData:
     progress: Progress
     plans: list[Plan] = field(default_factory=list)  # the prescriptions (none: the default plan)
     profile: dict[str, str] = field(default_factory=dict)  # who the report is about (name, patient_id), if set
+    weeks: list[list[str]] = field(default_factory=list)  # weekly_rows(): newest first
 
 
 def _day_number(day: str, first: str) -> float:
@@ -151,7 +152,7 @@ def report_data(sessions: list[StoredSession], holds: list[tuple[int, HoldMetric
     held = hold_data(sessions, holds)
     held.target_hold_s = progress.plan.hold_s
     return ReportData(rom_data(sessions), held, asymmetry_data(sessions), calendar_data(sessions, parts), progress,
-                      list(plans or []), dict(profile or {}))
+                      list(plans or []), dict(profile or {}), weekly_rows(sessions, holds, progress.adherence))
 
 
 NOT_ENOUGH = "not enough data yet"
@@ -341,6 +342,13 @@ GLOSSARY = (
     ("Hold (s)", "Time at the end of range between the end of the turn and the start of the return. A hold meets the "
      "plan when it lasts at least 90 % of the prescribed length."),
     ("Sway (°)", "Standard deviation of the angle around its slow trend during a hold: lower is steadier."),
+    ("Slouched", "Share of the week's hold time spent bent forward beyond the slouch threshold (10°)."),
+    ("Forced", "Share of the week's holds with bouncing (a 0.5–3 Hz twist oscillation above 1°): pushing into the "
+     "stretch rather than relaxing into it."),
+    ("Creep (°)", "How much further the twist went during a hold (median of the week): positive when the person "
+     "relaxes into the hold, as the exercise asks."),
+    ("Breaths/min", "Median breathing rate during the week's holds, from the breastbone's rise and fall; slow deep "
+     "breaths (about 6–10 a minute) help the hold."),
     ("Asymmetry (°)", "Best left minus best right range in a session."),
     ("Back before → after", "How the back felt just before and just after a guided session, as the person rated it: "
      "0 no pain, 10 the worst imaginable (a numeric rating scale); \"–\" when not rated."),
@@ -377,6 +385,7 @@ def report_text(data: ReportData, sessions: list[StoredSession]) -> ReportText:
                    else f"within measurement noise (±{MDC_DEG:g}°): no change shown yet")
         summary.append(f"{side}: {_fmt(t.first_deg)}° → {_fmt(t.latest_deg)}°, trend "
                        f"{t.slope_deg_per_week:+.1f}°/week, {t.change_deg:+.1f}° over the period — {verdict}.")
+    summary += personal_bests(sessions)
     summary.append(f"Mean asymmetry {_fmt(p.mean_asymmetry_deg, '+.1f')}° (+ = the left turn goes further); median "
                    f"sway {_fmt(p.median_sway_deg, '.2f')}°.")
     if p.pain is not None:
@@ -392,25 +401,61 @@ def report_text(data: ReportData, sessions: list[StoredSession]) -> ReportText:
     return ReportText(header, summary, prescription, [*p.advice, *([note] if note else [])])
 
 
-def weekly_rows(data: ReportData, sessions: list[StoredSession]) -> list[list[str]]:
-    """Per week (newest first): its Monday, sessions done / prescribed, best left and right range (°)."""
+WEEK_COLUMNS = ["week of", "sessions / planned", "best left, °", "best right, °", "slouched", "forced",
+                "breaths/min", "creep, °"]
+
+
+def weekly_rows(sessions: list[StoredSession], holds: list[tuple[int, HoldMetrics]], adherence) -> list[list[str]]:
+    """Per week (newest first): its Monday, sessions done / prescribed, best left and right range (°), and form: the
+    share of hold time slouched, the share of holds forced, the median breathing rate and the median creep (°,
+    relaxing into the hold when positive)."""
+
+    def monday(day: str) -> str:
+        d = date.fromisoformat(day)
+        return (d - timedelta(days=d.weekday())).isoformat()
+
+    week_of = {s.id: monday(s.local_date) for s in sessions}
     weeks: dict[str, dict] = {}
     for s in sessions:
-        monday = date.fromisoformat(s.local_date)
-        monday = (monday - timedelta(days=monday.weekday())).isoformat()
-        week = weeks.setdefault(monday, {"sessions": 0, "left": [], "right": []})
+        week = weeks.setdefault(week_of[s.id], {"sessions": 0, "left": [], "right": [], "holds": []})
         week["sessions"] += 1
         for side in ("left", "right"):
             value = getattr(s, f"best_rom_{side}_deg")
             if value is not None:
                 week[side].append(value)
+    for session_id, hold in holds:
+        if session_id in week_of:
+            weeks[week_of[session_id]]["holds"].append(hold)
     prescribed: dict[str, int] = {}
-    for day, (_, asked) in data.progress.adherence.per_day.items():
-        monday = date.fromisoformat(day)
-        monday = (monday - timedelta(days=monday.weekday())).isoformat()
-        prescribed[monday] = prescribed.get(monday, 0) + len(asked)
-    return [[monday, f"{w['sessions']} of {prescribed.get(monday, 0)}", _fmt(max(w["left"], default=None)),
-             _fmt(max(w["right"], default=None))] for monday, w in sorted(weeks.items(), reverse=True)]
+    for day, (_, asked) in adherence.per_day.items():
+        prescribed[monday(day)] = prescribed.get(monday(day), 0) + len(asked)
+
+    def median(values) -> float | None:
+        values = [v for v in values if v == v]
+        return float(np.median(values)) if values else None
+
+    rows = []
+    for start, w in sorted(weeks.items(), reverse=True):
+        held = w["holds"]
+        time_s = sum(h.duration_s for h in held)
+        slouched = (f"{100 * sum(h.slouch_fraction * h.duration_s for h in held) / time_s:.0f} %"
+                    if time_s > 0 else "–")
+        forced = f"{100 * sum(h.forced for h in held) / len(held):.0f} %" if held else "–"
+        rows.append([start, f"{w['sessions']} of {prescribed.get(start, 0)}", _fmt(max(w["left"], default=None)),
+                     _fmt(max(w["right"], default=None)), slouched, forced,
+                     _fmt(median(h.breath_rate_bpm for h in held)), _fmt(median(h.creep_deg for h in held), "+.1f")])
+    return rows
+
+
+def personal_bests(sessions: list[StoredSession]) -> list[str]:
+    """Per side, the best range of motion and the day it was reached."""
+    lines = []
+    for side in ("left", "right"):
+        best = max((s for s in sessions if getattr(s, f"best_rom_{side}_deg") is not None),
+                   key=lambda s: getattr(s, f"best_rom_{side}_deg"), default=None)
+        if best is not None:
+            lines.append(f"Personal best {side}: {getattr(best, f'best_rom_{side}_deg'):.1f}° on {best.local_date}.")
+    return lines
 
 
 A4_IN = (8.27, 11.69)
@@ -526,10 +571,9 @@ def _write_pdf_pages(data: ReportData, figs: dict, sessions: list[StoredSession]
         page.image(figs["asymmetry"], 0.22)
         page.text("Adherence", size=12, weight="bold")
         page.image(figs["calendar"], 0.16)
-        page.text("Weeks (newest first)", size=12, weight="bold")
-        weeks = weekly_rows(data, sessions)
-        page.table(["week of", "sessions / planned", "best left, °", "best right, °"], weeks[:PDF_WEEKS],
-                   [0.2, 0.25, 0.2, 0.2])
+        page.text("Weeks and form (newest first)", size=12, weight="bold")
+        weeks = data.weeks
+        page.table(WEEK_COLUMNS, weeks[:PDF_WEEKS], [0.14, 0.16, 0.11, 0.11, 0.1, 0.09, 0.11, 0.1])
         if len(weeks) > PDF_WEEKS:
             page.text(f"… and {len(weeks) - PDF_WEEKS} earlier weeks (in the HTML report).")
         page.text("Sessions (newest first)", size=12, weight="bold")
@@ -596,7 +640,8 @@ def write_html(data: ReportData, sessions: list[StoredSession], path: Path, titl
                     f"<p>{e(words.prescription[-1])}</p>")
     advice = "".join(f'<p class="advice">{e(line)}</p>' for line in words.notes)
     weeks = "\n".join("<tr>" + "".join(f"<td>{e(cell)}</td>" for cell in row) + "</tr>"
-                       for row in weekly_rows(data, sessions))
+                       for row in data.weeks)
+    week_header = "".join(f"<th>{e(name)}</th>" for name in WEEK_COLUMNS)
     glossary = "\n".join(f"<dt>{e(term)}</dt><dd>{e(meaning)}</dd>" for term, meaning in GLOSSARY)
     page = f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>{e(title)}</title>
@@ -624,9 +669,8 @@ dt {{ font-weight: 600; }} @media print {{ figure {{ break-inside: avoid; }} }}
 {images[2]}
 <h2>Adherence</h2>
 {images[3]}
-<h2>Weeks (newest first)</h2>
-<div class="scroll"><table id="weeks"><thead><tr><th>week of</th><th>sessions / planned</th>
-<th>best left, °</th><th>best right, °</th></tr></thead>
+<h2>Weeks and form (newest first)</h2>
+<div class="scroll"><table id="weeks"><thead><tr>{week_header}</tr></thead>
 <tbody>
 {weeks}
 </tbody></table></div>
