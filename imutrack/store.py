@@ -159,6 +159,7 @@ class StoredSession:
     analysis_version: int | None = None  # which analysis computed the numbers; None: one before versions were kept
     pain_before: int | None = None  # how the back felt before the session, 0 (no pain) – 10 (worst); None: not rated
     pain_after: int | None = None  # and after it
+    notes: str = ""  # the person's words about the session (imutrack record --notes), as recorded
 
 
 def content_hash(path: str | os.PathLike) -> str:

@@ -71,15 +71,17 @@ def test_files_pdf_csv_png(tmp_path):
 
 def test_html_is_self_contained_and_escapes_user_text(tmp_path):
     sessions, holds = history(device='<script>alert("x")</script> & co')
+    sessions[0] = replace(sessions[0], notes="stiff <b>today</b>")
     page = report.write_html(report.report_data(sessions, holds), sessions, tmp_path / "r.html").read_text()
     assert "<script>" not in page and "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt; &amp; co" in page
+    assert '<td class="note">stiff &lt;b&gt;today&lt;/b&gt;</td>' in page  # the person's notes, escaped
     assert page.count('src="data:image/png;base64,') == 4
     assert "http://" not in page and "https://" not in page
     assert "measurement noise" in page and "60 s" in page
     sessions[-1] = replace(sessions[-1], gyro_scale=1.012)  # the last session's sensor was calibrated
     page = report.write_html(report.report_data(sessions, holds), sessions, tmp_path / "r.html").read_text()
     table = page.split('<table id="sessions">')[1].split("<tbody>")[1].split("</tbody>")[0]
-    cells = [row.split("</td>")[-3].split(">")[-1] for row in table.split("</tr>")[:-1]]
+    cells = [row.split("</td>")[-4].split(">")[-1] for row in table.split("</tr>")[:-1]]
     assert cells == ["no"] * (len(sessions) - 1) + ["+1.2 %"] and "Gyro calibrated" in page
 
 
@@ -211,6 +213,7 @@ def test_the_pdf_is_an_a4_document_whose_text_can_be_read_back(tmp_path):
 
     sessions, holds = _store_of(30, 2)
     sessions = [replace(s, best_rom_left_deg=50.0 + 0.5 * k) for k, s in enumerate(sessions)]  # a real change
+    sessions[-1] = replace(sessions[-1], notes="after the walk: $stiff$")
     plans = [Plan("2024-01-15", hold_s=30.0, parts=("morning", "afternoon"), note="shorter holds $x$ <b>")]
     data = report.report_data(sessions, holds, plans=plans, profile={"name": "Ana $O'Neil$", "patient_id": "P-17"})
     path = report.write_pdf(data, sessions, tmp_path / "r.pdf")
@@ -226,6 +229,7 @@ def test_the_pdf_is_an_a4_document_whose_text_can_be_read_back(tmp_path):
     assert "Sessions done as planned" in text and "What the numbers mean" in text and "Measurement noise (MDC)" in text
     assert "Weeks and form (newest first)" in text and text.index("2024-01-29") < text.index("2024-01-22")
     assert "Personal best left: 79.5° on 2024-01-30." in text and "Forced" in text
+    assert "after the walk: $stiff$" in text  # notes as written
 
 
 LAYOUT = """(() => {

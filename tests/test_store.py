@@ -453,3 +453,12 @@ def test_compliance_and_adherence_follow_the_plan_in_force_each_day(tmp_path, re
     assert (p.adherence.sessions_prescribed, p.adherence.sessions_done) == (3 + 3 + 2 + 2, 1 + 1 + 2 + 0)
     assert p.plan.hold_s == 20.0 and "3 reps per side, holds of 20 s, 2 sessions a day" in p.plan.describe()
     assert summarize(sessions, holds).adherence.holds_meeting_plan == 0  # the default plan: 60 s holds
+
+
+def test_a_sessions_notes_are_kept(tmp_path, recording):
+    _, result = recording
+    noted = replace(result, meta=replace(result.meta, notes="after a long drive; =SUM(A1)"))
+    with Store(tmp_path / "p.sqlite3") as store:
+        store.add(noted, None, digest="noted")
+        [stored] = store.sessions()
+    assert stored.notes == "after a long drive; =SUM(A1)"

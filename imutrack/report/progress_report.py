@@ -579,9 +579,9 @@ def _write_pdf_pages(data: ReportData, figs: dict, sessions: list[StoredSession]
         page.text("Sessions (newest first)", size=12, weight="bold")
         rows = [[s.start_time[:16].replace("T", " "), s.time_slot, s.assisted, _fmt(s.best_rom_left_deg),
                  _fmt(s.best_rom_right_deg), f"{_rating(s.pain_before)} → {_rating(s.pain_after)}",
-                 printable(s.device)[:24]] for s in reversed(sessions[-PDF_SESSIONS:])]
-        page.table(["start", "part of day", "hands", "left, °", "right, °", "back", "device"], rows,
-                   [0.2, 0.13, 0.13, 0.1, 0.1, 0.1, 0.2])
+                 printable(s.notes)[:40]] for s in reversed(sessions[-PDF_SESSIONS:])]
+        page.table(["start", "part of day", "hands", "left, °", "right, °", "back", "notes"], rows,
+                   [0.18, 0.12, 0.12, 0.08, 0.08, 0.09, 0.3])
         if len(sessions) > PDF_SESSIONS:
             page.text(f"… and {len(sessions) - PDF_SESSIONS} older sessions (all of them are in the HTML report and "
                       "in report --csv).")
@@ -631,7 +631,7 @@ def write_html(data: ReportData, sessions: list[StoredSession], path: Path, titl
         f"<td>{s.reps_left}/{s.reps_right}</td><td>{_fmt(s.best_rom_left_deg)}</td>"
         f"<td>{_fmt(s.best_rom_right_deg)}</td><td>{_fmt(s.asymmetry_deg, '+.1f')}</td><td>{e(s.device)}</td>"
         f"<td>{'no' if s.gyro_scale is None else f'{100 * (s.gyro_scale - 1):+.1f} %'}</td>"
-        f"<td>{_rating(s.pain_before)} → {_rating(s.pain_after)}</td></tr>"
+        f"<td>{_rating(s.pain_before)} → {_rating(s.pain_after)}</td><td class=\"note\">{e(s.notes)}</td></tr>"
         for s in sessions
     )
     header = f'<p class="who">{e(words.header)}</p>'
@@ -652,7 +652,7 @@ img {{ max-width: 100%; }} table {{ border-collapse: collapse; width: 100%; font
 th, td {{ border-bottom: 1px solid #ddd; padding: 0.3em 0.5em; text-align: right; }}
 th:first-child, td:first-child {{ text-align: left; }} .advice {{ color: #1a7f37; font-weight: 600; }}
 dt {{ font-weight: 600; }} @media print {{ figure {{ break-inside: avoid; }} }}
-.scroll {{ overflow-x: auto; }} figure {{ margin: 0; }}
+.scroll {{ overflow-x: auto; }} figure {{ margin: 0; }} td.note {{ text-align: left; }}
 </style></head><body>
 <h1>{e(title)}</h1>
 {header}
@@ -677,7 +677,7 @@ dt {{ font-weight: 600; }} @media print {{ figure {{ break-inside: avoid; }} }}
 <h2>Sessions</h2>
 <div class="scroll"><table id="sessions"><thead><tr><th>start (local)</th><th>time of day</th><th>hands</th>
 <th>reps L/R</th><th>best left, °</th><th>best right, °</th><th>asymmetry, °</th><th>device</th>
-<th>gyro calibrated</th><th>back before → after</th></tr></thead>
+<th>gyro calibrated</th><th>back before → after</th><th>notes</th></tr></thead>
 <tbody>
 {rows}
 </tbody></table></div>
