@@ -141,7 +141,7 @@ def test_a_pdf_stopped_halfway_leaves_no_half_file(tmp_path, monkeypatch):
     sessions, holds = history()
     data = report.report_data(sessions, holds)
 
-    def stopped(data, figs, sessions, path, title):
+    def stopped(data, figs, sessions, path, title, size_in):
         path.write_bytes(b"%PDF-1.4 half")
         raise KeyboardInterrupt  # Ctrl-C while the pages are written
 
@@ -288,3 +288,22 @@ def test_form_per_week_from_hand_computed_holds():
     # 30 s of 100 s slouched; 1 of 2 forced; median of 6 and 10 breaths; median of +1 and +3° creep
     assert rows[0] == ["2026-11-16", "1 of 2", "50.0", "45.0", "30 %", "50 %", "8.0", "+2.0"]
     assert rows[1] == ["2026-11-09", "1 of 1", "48.0", "–", "0 %", "0 %", "–", "-1.0"]
+
+
+def test_the_report_command_prints_on_letter_paper_too(tmp_path, capsys):
+    from pypdf import PdfReader
+
+    from imutrack.plan import Plan
+    from imutrack.store import Store
+
+    sessions, holds = _store_of(3, 2)
+    db = tmp_path / "p.sqlite3"
+    with Store(db) as store:
+        store.add_plan(Plan("2024-01-01", hold_s=45.0))
+    # the store's sessions come from analyses; the command is exercised on an empty period's error and on a real one
+    assert main(["report", "--pdf", str(tmp_path / "r.pdf"), "--paper", "letter", "--db", str(db)]) == 1
+    assert "nothing to report" in capsys.readouterr().err
+    data = report.report_data(sessions, holds)
+    path = report.write_pdf(data, sessions, tmp_path / "letter.pdf", paper="letter")
+    assert {(round(float(p.mediabox.width)), round(float(p.mediabox.height))) for p in PdfReader(path).pages} == {
+        (612, 792)}

@@ -512,7 +512,8 @@ def plan_command(args: argparse.Namespace) -> int:
     console.print(plain(f"in force: {current.describe()}" + (f" — {current.note}" if current.note else "")),
                   highlight=False, soft_wrap=True)
     for plan in plans:
-        console.print(plain(f"  from {plan.start_date}: {plan.describe()}" + (f" — {plan.note}" if plan.note else "")),
+        note = f" — {plan.note}" if plan.note else ""
+        console.print(plain(f"  from {plan.start_date}: {plan.describe()}{note}"),
                       highlight=False, style="dim", soft_wrap=True)
     return 0
 
@@ -557,7 +558,7 @@ def report_command(args: argparse.Namespace) -> int:
     if not any((args.html, args.pdf, args.csv, args.png)):
         html = data_dir() / "report.html"
     for path in write_reports(db, html, args.pdf, args.csv, args.png, args.date_from, args.date_to,
-                              args.day_parts):
+                              args.day_parts, args.paper):
         console.print(f"wrote {path}")
     return 0
 

@@ -195,6 +195,7 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--db", type=Path, help="progress database (default: in the user data folder)")
     report.add_argument("--html", type=Path, metavar="OUT.html", help="self-contained web page")
     report.add_argument("--pdf", type=Path, metavar="OUT.pdf", help="printable PDF")
+    report.add_argument("--paper", choices=["a4", "letter"], default="a4", help="the PDF's paper size (default a4)")
     report.add_argument("--csv", type=Path, metavar="OUT.csv", help="one row per hold")
     report.add_argument("--png", type=Path, metavar="DIR", help="the figures as PNG files")
     report.add_argument("--from", dest="date_from", type=_date, metavar="YYYY-MM-DD", help="first day")
@@ -248,8 +249,8 @@ def build_parser() -> argparse.ArgumentParser:
     phone = commands.add_parser(
         "phone-setup",
         help="put imutrack's phyphox experiment on a phone: QR codes to scan, and how to wear the phone",
-        description="Shows the QR code(s) that phyphox reads the experiment from (phyphox: + → Add experiment from QR "
-        "code), and how to wear and connect the phone. Nothing is downloaded: the codes hold the experiment itself.",
+        description="Shows the QR code(s) that phyphox reads the experiment from (phyphox: + → Add experiment from "
+        "QR code), and how to wear and connect the phone. Nothing is downloaded: the codes hold the experiment itself.",
     )
     phone.add_argument("--png", type=Path, metavar="FILE.png", help="also save the code(s) as PNG (to print)")
     phone.add_argument("--experiment", type=Path, metavar="FILE.phyphox",

@@ -458,21 +458,23 @@ def personal_bests(sessions: list[StoredSession]) -> list[str]:
     return lines
 
 
-A4_IN = (8.27, 11.69)
+PAPER_IN = {"a4": (8.27, 11.69), "letter": (8.5, 11.0)}  # width, height in inches
 PDF_SESSIONS = 60  # the newest sessions listed in the printed report (a page)
 PDF_WEEKS = 52  # and weeks
 
 
 def write_pdf(data: ReportData, sessions: list[StoredSession], path: Path, figs: dict | None = None,
-              title: str = "Seated twist progress") -> Path:
-    """The report as an A4 document (text as text, searchable): header, summary, prescription against what was
-    done, the figures sized for the page, a weekly table and the sessions (newest first), and the glossary.
-    ``figs`` reuses already drawn figures."""
+              title: str = "Seated twist progress", paper: str = "a4") -> Path:
+    """The report as a document on A4 or Letter ``paper`` (text as text, searchable): header, summary, prescription
+    against what was done, the figures sized for the page, a weekly table and the sessions (newest first), and the
+    glossary. ``figs`` reuses already drawn figures."""
+    if paper not in PAPER_IN:
+        raise ImutrackError(f"paper must be one of {', '.join(PAPER_IN)}, got {paper!r}")
     own = figs is None
     figs = figures(data) if own else figs
     partial = path.with_name(path.name + ".partial")  # moved into place once whole: Ctrl-C leaves no half PDF
     try:
-        _write_pdf_pages(data, figs, sessions, partial, title)
+        _write_pdf_pages(data, figs, sessions, partial, title, PAPER_IN[paper])
         os.replace(partial, path)
     finally:
         partial.unlink(missing_ok=True)
@@ -487,15 +489,15 @@ class _Page:
     MARGIN = 0.07  # of the page's width and height
     LINE = 0.0165  # of the page's height, for 9-point text
 
-    def __init__(self, pdf: PdfPages):
-        self.pdf = pdf
-        self.fig = plt.figure(figsize=A4_IN)
+    def __init__(self, pdf: PdfPages, size_in: tuple[float, float]):
+        self.pdf, self.size_in = pdf, size_in
+        self.fig = plt.figure(figsize=size_in)
         self.y = 1.0 - self.MARGIN
 
     def room(self, height: float) -> None:
         if self.y - height < self.MARGIN:
             self.finish()
-            self.fig = plt.figure(figsize=A4_IN)
+            self.fig = plt.figure(figsize=self.size_in)
             self.y = 1.0 - self.MARGIN
 
     def text(self, words: str, size: float = 9.0, weight: str = "normal", width: int = 105, gap: float = 0.3) -> None:
@@ -547,12 +549,13 @@ class _Page:
         plt.close(self.fig)
 
 
-def _write_pdf_pages(data: ReportData, figs: dict, sessions: list[StoredSession], path: Path, title: str) -> None:
+def _write_pdf_pages(data: ReportData, figs: dict, sessions: list[StoredSession], path: Path, title: str,
+                     size_in: tuple[float, float]) -> None:
     words = report_text(data, sessions)
     with PdfPages(path) as pdf:
         info = pdf.infodict()
         info["Title"], info["Creator"] = printable(title), "imutrack"
-        page = _Page(pdf)
+        page = _Page(pdf, size_in)
         page.text(printable(title), size=16, weight="bold", gap=0.2)
         page.text(printable(words.header), size=9, gap=0.8)
         page.text("Summary", size=12, weight="bold")
@@ -694,7 +697,7 @@ dt {{ font-weight: 600; }} @media print {{ figure {{ break-inside: avoid; }} }}
 
 def write_reports(db: Path, html: Path | None = None, pdf: Path | None = None, csv: Path | None = None,
                   png: Path | None = None, date_from: str | None = None, date_to: str | None = None,
-                  parts: DayParts | None = None) -> list[Path]:
+                  parts: DayParts | None = None, paper: str = "a4") -> list[Path]:
     """Write the requested report files from the progress database; returns their paths. ``parts``: where the
     parts of the day begin."""
     from imutrack.store import Store
@@ -710,7 +713,7 @@ def write_reports(db: Path, html: Path | None = None, pdf: Path | None = None, c
     written = []
     try:
         for target, write in ((html, lambda p: write_html(data, sessions, p, figs=figs)),
-                              (pdf, lambda p: write_pdf(data, sessions, p, figs=figs)),
+                              (pdf, lambda p: write_pdf(data, sessions, p, figs=figs, paper=paper)),
                               (csv, lambda p: write_csv(sessions, holds, p))):
             if target is not None:
                 target.parent.mkdir(parents=True, exist_ok=True)
