@@ -17,6 +17,8 @@ _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 def cell(value):
     """A value as a CSV cell: text that a spreadsheet would run as a formula gets a leading ``'``."""
+    if type(value) is float:  # most cells: numbers (checked first, as this runs for every cell)
+        return value if math.isfinite(value) else ""
     if value is None or (isinstance(value, float) and not math.isfinite(value)):
         return ""
     if isinstance(value, str) and value.startswith(_FORMULA_START):
