@@ -616,7 +616,6 @@ def write_html(data: ReportData, sessions: list[StoredSession], path: Path, titl
                figs: dict | None = None) -> Path:
     """A single self-contained page (figures embedded), readable offline; every user string is escaped.
     ``figs`` reuses already drawn figures."""
-    p = data.progress
     own = figs is None
     figs = figures(data) if own else figs
     images = []
