@@ -26,6 +26,7 @@ from imutrack.rests import (
     FROM_REST_AFTER,
     NOT_MEASURABLE,
     RestParams,
+    block_mean,
     find_rests,
     from_latest_rest,
     up_from_orientation,
@@ -244,16 +245,11 @@ def _analyze(recorded: ImuSamples, meta: RecordingMeta, name: str, p: AnalysisPa
     for rep in reps:
         a, b = np.searchsorted(t_s, (rep.turn_start_s, rep.return_end_s))
         turning[a:b] = True
-    block = max(1, int(round(samples.rate_hz / 25.0)))  # 25 Hz block means are plenty for turns (and 4x cheaper)
-    m = len(t_s) // block
-    centre = np.arange(m) * block + block // 2
-
-    def blocks(values: np.ndarray) -> np.ndarray:
-        return values[:m * block].reshape(m, block, -1).mean(axis=1)
-
-    placement = check_placement(t_s[centre], blocks(samples.acc_m_s2), blocks(samples.gyr_rad_s),
-                                up_from_orientation(quat[centre]), axis, turning[centre],
-                                is_phone=meta.sensor_frame.startswith("phone"))
+    coarse = block_mean(samples, 25.0)  # ≤ 25 Hz block means are plenty for turns (and 4x cheaper at 100 Hz)
+    block = max(1, int(samples.rate_hz // 25.0))  # block_mean's block: the orientation at each block's centre
+    centre = np.arange(len(coarse)) * block + block // 2
+    placement = check_placement(coarse.t_s, coarse.acc_m_s2, coarse.gyr_rad_s, up_from_orientation(quat[centre]),
+                                axis, turning[centre], is_phone=meta.sensor_frame.startswith("phone"))
     if placement.facing == "inward":
         if p.chest_normal_axis is None:  # declared by the recording, not chosen by the person: measure it right
             turned = replace(p, chest_normal_axis=negated(axis))

@@ -20,7 +20,8 @@ def live_command(args: argparse.Namespace, backends=None) -> int:
     summarised and stored. ``backends``: bleak backends for a BLE sensor (the tests' virtual sensors)."""
     from imutrack.live import Guide, GuideConfig
 
-    _follow_plan(args)
+    plans, previous = _stored(args.db)
+    _follow_plan(args, plans)
     if args.reps < 1:
         raise ImutrackError(f"--reps must be at least 1, got {args.reps}")
     out = args.out or new_recording_path("live")
@@ -30,7 +31,6 @@ def live_command(args: argparse.Namespace, backends=None) -> int:
     source = open_source(args, out, need_twist=True, backends=backends)
     guide = Guide(GuideConfig(reps_per_side=args.reps, hold_s=args.hold, rest_s=args.rest,
                               strict_form=not args.lenient, chest_normal_axis=source.meta.chest_normal_axis))
-    previous = _stored_sessions(args.db)
     best_before, _ = _comparable(previous, source.meta.assisted, None)
     gauge_before = {side: value for side, value in best_before.items() if value}
     web = None
@@ -44,19 +44,24 @@ def live_command(args: argparse.Namespace, backends=None) -> int:
             web.close()
 
 
-def _follow_plan(args: argparse.Namespace) -> None:
+def _stored(db: Path | None) -> tuple[list, list]:
+    """The plans and the sessions in the progress database so far (none without one), read in one visit."""
+    from imutrack.store import Store, default_path
+
+    path = db or default_path()
+    if not path.exists():
+        return [], []
+    with Store(path) as store:
+        return store.plans(), store.sessions()
+
+
+def _follow_plan(args: argparse.Namespace, plans: list) -> None:
     """What the options leave open (reps, hold, hands) from the plan in force today (``imutrack plan``)."""
     from datetime import date
 
-    from imutrack.plan import DEFAULT_PLAN, plan_on
-    from imutrack.store import Store, default_path
+    from imutrack.plan import plan_on
 
-    path = args.db or default_path()
-    plans = []
-    if path.exists():
-        with Store(path) as store:
-            plans = store.plans()
-    plan = plan_on(plans, date.today().isoformat()) if plans else DEFAULT_PLAN
+    plan = plan_on(plans, date.today().isoformat())
     args.reps = plan.reps_per_side if args.reps is None else args.reps
     args.hold = plan.hold_s if args.hold is None else args.hold
     args.unassisted = plan.unassisted if args.unassisted is None else args.unassisted
@@ -203,17 +208,6 @@ def _open_web(args: argparse.Namespace, config: dict):
         if not webbrowser.open(url):
             console.print("no browser could be opened: open the address above yourself", style="yellow")
     return web
-
-
-def _stored_sessions(db: Path | None) -> list:
-    """The sessions in the progress database so far (none without one)."""
-    from imutrack.store import Store, default_path
-
-    path = db or default_path()
-    if not path.exists():
-        return []
-    with Store(path) as store:
-        return store.sessions()
 
 
 def _comparable(previous: list, assisted: str, exclude: Path | None) -> tuple[dict[str, float | None], list[str]]:
