@@ -152,9 +152,11 @@ def adherence(sessions: list[StoredSession], holds: list[tuple[int, HoldMetrics]
     done: dict[str, set[str]] = {}
     for day, part in placed.values():
         done.setdefault(day, set()).add(part)
+    plan_of: dict[str, Plan] = {}  # the plan in force each day, found once
     for k in range((last - first).days + 1):
         day = (first + timedelta(days=k)).isoformat()
-        asked = list(plan_on(plans, day).parts)
+        plan_of[day] = plan_on(plans, day)
+        asked = list(plan_of[day].parts)
         got = [p for p in DAY_PARTS if p in done.get(day, set())]
         result.per_day[day] = (got, asked)
         result.days += 1
@@ -166,7 +168,7 @@ def adherence(sessions: list[StoredSession], holds: list[tuple[int, HoldMetrics]
         if day is None:
             continue
         result.holds += 1
-        result.holds_meeting_plan += hold.duration_s >= plan_on(plans, day).compliant_hold_s
+        result.holds_meeting_plan += hold.duration_s >= plan_of[day].compliant_hold_s
     return result
 
 
