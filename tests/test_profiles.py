@@ -305,6 +305,61 @@ def test_movesense_stream_times_from_the_device_clock():
     np.testing.assert_allclose(np.diff(samples.t_s), 1 / 52, atol=1.5e-3)
 
 
+def test_movesense_counts_the_samples_a_gap_held_from_its_clock():
+    """A link drop of 76 samples at 52 Hz: the device clock says so, whatever the host time of the reconnection."""
+    stream = PacketStream(movesense.MOVESENSE)
+    n, step_ms = 4, 1000 / 52
+    stamps = [round(k * step_ms) for k in range(0, 40, n)] + [round(k * step_ms) for k in range(40 + 76, 140, n)]
+    for i, stamp in enumerate(stamps):
+        if i == 10:
+            stream.reconnected()
+        stream.feed(movesense.encode(np.zeros((n, 3)), np.full((n, 3), 5.66), 1000 + stamp), 0.05 * i)
+    samples, seq, _ = stream.take()
+    assert stream.lost_samples == 76
+    assert seq[40] - seq[39] == 77 and len(samples) == len(stamps) * n
+    assert samples.t_s[40] - samples.t_s[39] == pytest.approx(77 / 52, abs=1.5e-3)
+
+
+@settings(max_examples=25, deadline=None)
+@given(rate_hz=st.sampled_from([10.0, 52.0, 100.0, 104.0, 200.0]), per_packet=st.integers(1, 3),
+       latency_ms=st.floats(2.0, 15.0), late_share=st.floats(0.0, 0.3), seed=st.integers(0, 2**16))
+def test_arrival_timing_recovers_the_sensors_rate_and_times_and_dates_a_gap(rate_hz, per_packet, latency_ms,
+                                                                             late_share, seed):
+    """A clockless sensor (WitMotion frames) at its true rate, whatever it was set to, its notifications delayed by
+    a random latency (exponential, a connection interval or two, and up to 30 % of them up to 0.2 s late): the
+    rate is measured within 0.3 %, the times are the true ones but for a constant within a connection interval,
+    and a link drop of known length costs the samples it held."""
+    rng = np.random.default_rng(seed)
+    n = int(12 * rate_hz) // per_packet * per_packet
+    t_true_s = np.arange(n) / rate_hz
+    gap = slice(n // 2, n // 2 + per_packet * int(1.3 * rate_hz / per_packet + 1))  # 1.3 s dropped mid-way
+    kept = np.ones(n, bool)
+    kept[gap] = False
+    stream = PacketStream(witmotion.WITMOTION)
+    taken = []
+    for start in range(0, n, per_packet):
+        if not kept[start]:
+            continue
+        delay_s = rng.exponential(latency_ms * 1e-3) + (rng.uniform(0, 0.2) if rng.random() < late_share else 0.0)
+        if start == gap.stop:
+            stream.reconnected()
+        frames = witmotion.encode(np.zeros((per_packet, 3)), np.tile([0.0, 0.0, G], (per_packet, 1)))
+        stream.feed(frames, 50.0 + t_true_s[start + per_packet - 1] + delay_s)
+        if start % (5 * per_packet) == 0:  # taken now and then, as the recorder does
+            taken.append(stream.take())
+            assert taken[-1] is None or stream.measured_rate_hz is not None  # nothing before the rate is known
+    taken = [t for t in [*taken, stream.take(final=True)] if t is not None]
+    t_s = np.concatenate([t[0].t_s for t in taken])
+    seq = np.concatenate([t[1] for t in taken])
+    assert stream.measured_rate_hz == pytest.approx(rate_hz, rel=0.003)
+    assert (stream.rate_warning is None) == (abs(rate_hz / 100 - 1) <= 0.05)
+    truth = t_true_s[kept] - t_true_s[0]
+    off_s = (t_s - truth) - np.median(t_s - truth)  # t_s counts from the first sample, itself dated by a delay
+    assert np.max(np.abs(off_s)) < 0.02 and np.median(np.abs(off_s)) < 0.005
+    assert abs(stream.lost_samples - (gap.stop - gap.start)) <= 1
+    assert np.all(np.diff(t_s) > 0) and np.all(np.diff(seq) >= 1)
+
+
 def test_identify_by_service_or_name():
     assert identify("anything", [diy.SERVICE_UUID.upper()]) is diy.DIY
     assert identify("WT901BLE68", []) is witmotion.WITMOTION
@@ -328,7 +383,9 @@ def test_garbage_is_counted_never_raised(profile_name, payload):
         assert stream.take() is None
     else:
         assert np.isfinite(packet.acc_m_s2).all()
-        taken = stream.take()
+        if stream.arrival is not None:  # timed by arrivals: kept until the rate is measured, or to the end
+            assert stream.take() is None
+        taken = stream.take(final=True)
         assert taken is not None and len(taken[0]) == len(packet)
 
 

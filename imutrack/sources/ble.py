@@ -93,6 +93,7 @@ class RecorderStatus:
     reconnects: int = 0
     battery_pct: int | None = None
     path: Path | None = None
+    warning: str | None = None  # e.g. the sensor streams at another rate than it was set to
 
 
 @dataclass
@@ -143,10 +144,18 @@ class BleRecorder:
         queue: asyncio.Queue = asyncio.Queue()
         stream = PacketStream(profile)
         writer: RecordingWriter | None = None
+        gap_started: float | None = None
         try:
             while not stop.is_set():
                 lost = asyncio.Event()
                 client = await self._connect(device, profile, queue, lost, stream)
+                if gap_started is not None:  # back: the gap is dated from now, when data can flow again
+                    stream.reconnected()
+                    if writer is not None:
+                        writer.add_event(writer.last_t_s, "gap",
+                                         f"link lost; back after {time.monotonic() - gap_started:.1f} s")
+                    self.status.reconnects += 1
+                    gap_started = None
                 try:
                     self.status.state = "recording"
                     writer = await self._pump(profile, stream, queue, writer, lost, stop)
@@ -155,18 +164,16 @@ class BleRecorder:
                         await client.disconnect()
                 if stop.is_set() or not lost.is_set():
                     break
+                writer = self._write(stream, writer, profile, final=True)  # all before the gap, timed
                 gap_started = time.monotonic()
                 self.status.state = "reconnecting"
                 self._report()
                 device = await self._reconnect_wait(device, gap_started, stop)
-                if writer is not None:
-                    writer.add_event(writer.last_t_s, "gap",
-                                     f"link lost; back after {time.monotonic() - gap_started:.1f} s")
-                stream.reconnected(time.monotonic())
-                self.status.reconnects += 1
+            if gap_started is not None and writer is not None:
+                writer.add_event(writer.last_t_s, "gap", "link lost; not back before the recording stopped")
         finally:
+            writer = self._write(stream, writer, profile, final=True)
             if writer is not None:
-                self._drain(stream, writer)
                 writer.close()
             self.status.state = "stopped"
             self._report()
@@ -234,11 +241,14 @@ class BleRecorder:
                     self.status.battery_pct = int((await client.read_gatt_char(profile.battery_uuid))[0])
             if profile.control_uuid:
                 await client.start_notify(profile.control_uuid, on_answer)
-            await client.start_notify(profile.data_uuid, on_data)
+            if not profile.subscribe_after_writes:
+                await client.start_notify(profile.data_uuid, on_data)
             for uuid, command in profile.start_writes:
                 await client.write_gatt_char(uuid, command, response=True)
                 if profile.control_uuid:
                     await self._take_answer(client, answers, stream)
+            if profile.subscribe_after_writes:
+                await client.start_notify(profile.data_uuid, on_data)
         return client
 
     async def _take_answer(self, client, answers: asyncio.Queue, stream: PacketStream) -> None:
@@ -278,19 +288,20 @@ class BleRecorder:
                 break
         return writer
 
-    def _write(self, stream: PacketStream, writer, profile: DeviceProfile):
-        taken = stream.take()
+    def _write(self, stream: PacketStream, writer, profile: DeviceProfile, final: bool = False):
+        taken = stream.take(final)
         self.status.dropped_packets, self.status.lost_samples = stream.dropped_packets, stream.lost_samples
         if taken is None:
             return writer
         samples, seq, host = taken
         if writer is None:
+            measured = stream.measured_rate_hz
             meta = RecordingMeta(
                 device=f"{self._name or self.target} ({self._address})" if self._address else self.target,
                 profile=profile.name,
                 sensor_frame=profile.sensor_frame,
                 chest_normal_axis=profile.chest_normal_axis,
-                sample_rate_hz=profile.rate_hz,
+                sample_rate_hz=round(measured, 2) if measured else profile.rate_hz,
                 start_time=local_now_iso(),
                 assisted=self.assisted,
                 notes=self.notes,
@@ -299,17 +310,14 @@ class BleRecorder:
             writer = RecordingWriter(self.out, meta, has_mag=samples.has_mag, has_host_time=True)
             self.meta = meta
             self.status.path = self.out
+            self.status.warning = stream.rate_warning
+            if self.status.warning:
+                writer.add_event(0.0, "rate", self.status.warning)
         writer.append(samples, seq=seq, host_t_s=host)
         self.status.samples += len(samples)
         if self.on_batch is not None:
             self.on_batch(samples)
         return writer
-
-    def _drain(self, stream: PacketStream, writer: RecordingWriter) -> None:
-        taken = stream.take()
-        if taken is not None:
-            writer.append(taken[0], seq=taken[1], host_t_s=taken[2])
-            self.status.samples += len(taken[0])
 
     async def _reconnect_wait(self, device, gap_started: float, stop: asyncio.Event):
         delay = 0.5
@@ -332,8 +340,9 @@ class BleRecorder:
 def describe(status: RecorderStatus) -> str:
     """A recorder's status as one line."""
     battery = "" if status.battery_pct is None else f", battery {status.battery_pct} %"
+    warning = f"; {status.warning}" if status.warning else ""
     return (f"{status.state}: {status.samples:,} samples, {status.rate_hz:.0f} Hz, {status.dropped_packets} bad "
-            f"packets, {status.lost_samples} lost samples, {status.reconnects} reconnects{battery}")
+            f"packets, {status.lost_samples} lost samples, {status.reconnects} reconnects{battery}{warning}")
 
 
 class BleSource:

@@ -5,6 +5,11 @@ so the whole BLE path — scan, connect, discover, subscribe, start commands and
 loss, reconnection — can run without hardware, in tests (on bumble's in-memory link) and from ``imutrack sim-sensor``
 (on any bumble transport). Requires ``bumble``.
 
+WitMotion and Thingy:52 are served as those devices stream: from the moment notifications are turned on, at the rate
+they were left at (both 10 Hz out of the box), sending every n-th of the given samples to keep to it; the rate
+changes on the commands the devices take (WitMotion: only after its unlock command). The sensor's real timing is in
+the samples' ``t_s``, so a client that timed them by the rate it asked for would be caught out.
+
 The Verity Sense is served as its PMD service works: a start command on the control point is answered by an
 indication (with the gyroscope's scale factor, here 0.07 °/s per count — the ±2000 °/s sensitivity of ST's LSM6
 family); then every ``samples_per_packet`` samples (fewer if the link's MTU is small) it notifies one
@@ -50,10 +55,13 @@ class VirtualSensor:
         battery_pct: what the battery characteristic reads.
         pmd_status: the status a Polar sensor answers start commands with (0: success; others to try a client's
             handling of a refusal, e.g. 13: in its charger).
+        rate_hz: the rate a WitMotion or Thingy streams at now (None: every sample given, for the other profiles).
+        takes_settings: False for a WitMotion or Thingy that ignores rate commands (firmware that differs).
     """
 
     def __init__(self, device: Device, samples: ImuSamples, profile: str = "diy", name: str | None = None,
-                 speed: float = 1.0, samples_per_packet: int = 10, battery_pct: int = 87, pmd_status: int = 0):
+                 speed: float = 1.0, samples_per_packet: int = 10, battery_pct: int = 87, pmd_status: int = 0,
+                 takes_settings: bool = True):
         if profile not in SERVED_PROFILES:
             raise ImutrackError(f"the virtual sensor serves {', '.join(SERVED_PROFILES)}, not {profile!r}")
         self.device, self.samples, self.profile = device, samples, profile
@@ -62,6 +70,9 @@ class VirtualSensor:
         self.battery_pct = battery_pct
         self.name = name or NAMES[profile]
         self.pmd_status = pmd_status
+        self.takes_settings = takes_settings
+        self.rate_hz = {"witmotion": witmotion.DEFAULT_RATE_HZ, "thingy52": thingy52.DEFAULT_RATE_HZ}.get(profile)
+        self._unlocked = False
         self.polar_started: set[int] = set()
         self._answers: set[asyncio.Task] = set()
         self.index = 0
@@ -69,7 +80,7 @@ class VirtualSensor:
         self.finished = asyncio.Event()
         self._streaming = asyncio.Event()
         self._task: asyncio.Task | None = None
-        self._resync = False
+        self._resume: str | None = None  # after a drop: "resync" the schedule, or let time "run on"
         self._sending = asyncio.Lock()
         self._data = self._build_services()
 
@@ -93,20 +104,48 @@ class VirtualSensor:
         elif self.profile == "witmotion":
             data = Characteristic(_uuid(witmotion.NOTIFY_UUID), notify, Characteristic.READABLE, b"")
             control = Characteristic(_uuid(witmotion.WRITE_UUID), write, Characteristic.WRITEABLE,
-                                     CharacteristicValue(write=start))
+                                     CharacteristicValue(write=self._witmotion_command))
             service = Service(_uuid(witmotion.SERVICE_UUID), [data, control])
         else:
             data = Characteristic(_uuid(thingy52.RAW_UUID), notify, Characteristic.READABLE, b"")
             control = Characteristic(_uuid(thingy52.CONFIG_UUID), write | Characteristic.Properties.READ,
                                      Characteristic.READABLE | Characteristic.WRITEABLE,
-                                     CharacteristicValue(read=lambda _c: thingy52.CONFIG_100_HZ, write=start))
+                                     CharacteristicValue(read=lambda _c: thingy52.CONFIG_100_HZ,
+                                                         write=self._thingy_config))
             service = Service(_uuid(thingy52.SERVICE_UUID), [data, control])
+        if self.profile in ("witmotion", "thingy52"):  # these stream as soon as they are subscribed
+            data.on("subscription", self._subscribed)
         battery = Service(_uuid(BATTERY_SERVICE), [
             Characteristic(_uuid(BATTERY_LEVEL), Characteristic.Properties.READ, Characteristic.READABLE,
                            CharacteristicValue(read=lambda _c: bytes([self.battery_pct])))
         ])
         self.device.add_services([service, battery])
         return data
+
+    def _subscribed(self, _bearer, notify_enabled: bool, _indicate_enabled: bool) -> None:
+        if notify_enabled:
+            self._streaming.set()
+        else:
+            self._streaming.clear()
+
+    def _witmotion_command(self, _connection, value: bytes) -> None:
+        """A WitMotion write: the unlock, then a setting (the rate is the one served), then save."""
+        value = bytes(value)
+        if value == witmotion.UNLOCK:
+            self._unlocked = True
+        elif len(value) == 5 and value[:3] == bytes([0xFF, 0xAA, 0x03]) and self._unlocked and self.takes_settings:
+            self.rate_hz = witmotion.RATE_CODES_HZ.get(value[3], self.rate_hz)
+
+    def _thingy_config(self, _connection, value: bytes) -> None:
+        rate_hz = thingy52.configured_rate_hz(bytes(value))
+        if rate_hz and self.takes_settings:
+            self.rate_hz = rate_hz
+
+    def _stride(self) -> int:
+        """Every how many given samples one is sent, to stream at ``rate_hz``."""
+        if self.rate_hz is None:
+            return 1
+        return max(1, int(round(self.samples.rate_hz / self.rate_hz)))
 
     def _polar_command(self, _connection, value: bytes) -> None:
         """A PMD control-point write: start the measurement and answer (by indication, once the write is done)."""
@@ -165,9 +204,11 @@ class VirtualSensor:
         with contextlib.suppress(Exception):
             await self.device.stop_advertising()
 
-    async def drop_link(self, skip_samples: int = 0) -> None:
+    async def drop_link(self, skip_samples: int = 0, time_runs_on: bool = False) -> None:
         """Cut every connection (as when the sensor goes out of range) between two notifications;
-        ``skip_samples`` pass unsent meanwhile (the sensor's counter and clock run on)."""
+        ``skip_samples`` pass unsent meanwhile (the sensor's counter and clock run on). With ``time_runs_on`` (and a
+        finite speed) the samples keep their schedule instead: those due while the link is down are never sent, as
+        on a real sensor, so the gap lasts as long as the reconnection takes."""
         async with self._sending:
             self._streaming.clear()
             self.polar_started.clear()  # a Polar sensor stops its streams when the link goes
@@ -175,7 +216,7 @@ class VirtualSensor:
                 with contextlib.suppress(Exception):
                     await connection.disconnect()
             self.index = min(len(self.samples), self.index + skip_samples)
-            self._resync = True
+            self._resume = "run on" if time_runs_on else "resync"
 
     def packets(self, start: int, end: int) -> list[bytes]:
         """The notifications that carry samples ``[start, end)``."""
@@ -222,8 +263,12 @@ class VirtualSensor:
             if not self.device.connections:
                 self._streaming.clear()
                 continue
-            if clock0 is None or self._resync:
-                clock0, sample0, self._resync = loop.time(), self.index, False
+            if clock0 is None or self._resume == "resync":
+                clock0, sample0 = loop.time(), self.index
+            elif self._resume == "run on" and np.isfinite(self.speed):  # resume with the sample due now
+                due_t_s = self.samples.t_s[sample0] + (loop.time() - clock0) * self.speed
+                self.index = max(self.index, min(n - 1, int(np.searchsorted(self.samples.t_s, due_t_s))))
+            self._resume = None
             if np.isfinite(self.speed):
                 due = clock0 + (self.samples.t_s[self.index] - self.samples.t_s[sample0]) / self.speed
                 delay = due - loop.time()
@@ -237,5 +282,5 @@ class VirtualSensor:
                 for payload in self.packets(start, end):
                     await self.device.notify_subscribers(self._data, payload)
                 self.sent.append((start, end))
-                self.index = end
+                self.index = min(n, start + self._stride()) if end == start + 1 else end
             await asyncio.sleep(0)

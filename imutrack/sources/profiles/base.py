@@ -9,6 +9,7 @@ import numpy as np
 
 from imutrack.io.merge import interpolate_onto
 from imutrack.samples import ImuSamples
+from imutrack.sources.profiles.timing import ArrivalClock
 
 
 @dataclass(frozen=True)
@@ -67,6 +68,8 @@ class DeviceProfile:
             before they are written; each answer is awaited).
         configure: ``configure(answer) -> dict`` — pure; the settings an answer carries (e.g. a scale factor), for
             ``decode``; raises :class:`~imutrack.errors.ImutrackError` when the device refused to start.
+        subscribe_after_writes: subscribe to the data only once ``start_writes`` are done (a device that streams as
+            soon as it is subscribed, at whatever rate it was left at, until the writes set it).
     """
 
     name: str
@@ -87,6 +90,7 @@ class DeviceProfile:
     reassemble: Callable[[bytes | None, bytes], tuple[bytes | None, bytes | None]] | None = None
     control_uuid: str | None = None
     configure: Callable[[bytes], dict[str, float]] | None = None
+    subscribe_after_writes: bool = False
 
 
 def _unwrap(value: float, previous: float | None, modulo: float) -> float:
@@ -106,8 +110,12 @@ def _unwrap(value: float, previous: float | None, modulo: float) -> float:
 class PacketStream:
     """Turns notifications of one device into timed samples, across link drops.
 
-    Times: from the device clock when it has one; else from its sample counter at the profile's rate; else by
-    counting samples at that rate, with the count moved on across a reconnection by the host time that passed.
+    Times: from the device clock when it has one; else from its sample counter at the profile's rate; else, for a
+    device with neither, from when its notifications arrive (:class:`~imutrack.sources.profiles.timing.ArrivalClock`:
+    the lower envelope of arrival times against the sample count, per connection, so a reconnection's gap is dated
+    by the first packet after it). The configured rate is then only a check (``rate_warning``), and the first
+    ``settle_s`` of samples wait in the stream until the rate is measured (:meth:`take` gives them after that, or
+    with ``final=True``). Samples missing after a gap are counted from the counter, the clock or the arrival times.
     ``t_s`` starts at 0 at the first sample and always increases: if the device's clock or counter goes back (it
     restarted), its samples carry on after the last one, as far on as the host clock says. A packet up to a second
     behind the counter is a repeat and is dropped. Host receive times are kept in ``host_t_s``.
@@ -142,6 +150,24 @@ class PacketStream:
     _ends: dict[str, float] = field(default_factory=dict)
     _steps: dict[str, float] = field(default_factory=dict)
     _split: dict[str, list] = field(default_factory=lambda: {"acc": [], "gyr": []})
+    arrival: ArrivalClock | None = None  # for a device with neither counter nor clock
+    _unclocked: list = field(default_factory=list)
+    _origin: float | None = None  # host time of the first sample of an arrival-timed device, s
+    _segment: int = 0
+
+    def __post_init__(self) -> None:
+        if self.arrival is None and self.profile.seq_modulo is None and self.profile.time_modulo_s is None:
+            self.arrival = ArrivalClock(self.profile.rate_hz)
+
+    @property
+    def rate_warning(self) -> str | None:
+        """A sentence when the device streams at another rate than it was set to (arrival-timed devices)."""
+        return self.arrival.rate_warning() if self.arrival is not None else None
+
+    @property
+    def measured_rate_hz(self) -> float | None:
+        """The rate measured from arrival times (arrival-timed devices, once settled), Hz."""
+        return self.arrival.rate_hz if self.arrival is not None else None
 
     def control(self, payload: bytes) -> None:
         """A message from the device's control characteristic: keep the settings it carries. Raises
@@ -167,8 +193,13 @@ class PacketStream:
             return self._feed_split(packet, host_time_s)
         p = self.profile
         n = len(packet)
+        if self.arrival is not None:
+            segment, first = self.arrival.add(n, host_time_s - self._host0)
+            self._unclocked.append((segment, first, host_time_s - self._host0, packet))
+            return packet
         rate_hz = packet.rate_hz or p.rate_hz
-        if packet.first_seq is not None and p.seq_modulo:
+        counted = packet.first_seq is not None and p.seq_modulo
+        if counted:
             raw0 = _unwrap(packet.first_seq, self._raw_next, p.seq_modulo) if self._raw_next is not None else float(
                 packet.first_seq)
             if self._raw_next is not None:
@@ -191,6 +222,11 @@ class PacketStream:
             if self._time0 is None:
                 self._time0 = t_first
             t_s = t_first - self._time0 + np.arange(n) / rate_hz
+            if not counted and self._last_t is not None:  # a clock without a counter: the clock says what is missing
+                missing = int(round((t_s[0] - self._last_t) * rate_hz)) - 1
+                if missing > 0:
+                    self.lost_samples += missing
+                    seq = seq + missing
         else:
             t_s = seq / rate_hz
         if self._last_t is not None and t_s[0] <= self._last_t:
@@ -283,29 +319,64 @@ class PacketStream:
         """A message's first part arrived and its continuation has not (yet)."""
         return self._part is not None
 
-    def reconnected(self, host_time_s: float) -> None:
-        """The link came back: for a device without counter or clock, skip the samples the gap must have held."""
-        counted = self.profile.seq_modulo is None and not self._ends  # neither a counter nor stamps to go by
-        if counted and self._last_host is not None and self._next_seq is not None:
-            missing = int(round((host_time_s - self._last_host) * self.profile.rate_hz))
-            self._next_seq += missing
-            self.lost_samples += missing
+    def reconnected(self) -> None:
+        """The link came back: an arrival-timed device's samples are counted afresh (the first packet after the gap
+        dates it); devices with a counter or a clock say themselves what the gap held."""
+        if self.arrival is not None:
+            self.arrival.new_segment()
 
-    def take(self) -> tuple[ImuSamples, np.ndarray, np.ndarray] | None:
+    def take(self, final: bool = False) -> tuple[ImuSamples, np.ndarray, np.ndarray] | None:
         """Everything decoded since the last call: (samples, seq, host_t_s), or None. Times always increase: a
-        device clock that goes back is re-anchored after the last sample (:meth:`feed`)."""
+        device clock that goes back is re-anchored after the last sample (:meth:`feed`). An arrival-timed device's
+        samples wait until its rate is measured, unless ``final``."""
         if self._ends:
             return self._take_split()
+        if self.arrival is not None:
+            return self._take_arrival(final)
         if not self._pending:
             return None
         pending, self._pending = self._pending, []
-        t_s = np.concatenate([p[0] for p in pending])
-        seq = np.concatenate([p[1] for p in pending]).astype(np.int64)
-        host = np.concatenate([p[2] for p in pending])
-        packets = [p[3] for p in pending]
-        acc = np.concatenate([p.acc_m_s2 for p in packets])
-        gyr = np.concatenate([p.gyr_rad_s if p.gyr_rad_s is not None else np.zeros_like(p.acc_m_s2)
-                              for p in packets])
-        mags = [p.mag_uT for p in packets]
-        mag = np.concatenate(mags) if all(m is not None for m in mags) else None
-        return ImuSamples(t_s, gyr, acc, mag), seq, host
+        return _assemble([p[3] for p in pending], [p[0] for p in pending], [p[1] for p in pending],
+                         [p[2] for p in pending])
+
+    def _take_arrival(self, final: bool) -> tuple[ImuSamples, np.ndarray, np.ndarray] | None:
+        """An arrival-timed device's waiting samples, each connection's on its own envelope line."""
+        if not self._unclocked or not (final or self.arrival.settled):
+            return None
+        ready = len(self._unclocked)
+        if not final and not self.arrival.dated(self._unclocked[-1][0]):  # a connection just back: wait for a few
+            ready = next(i for i, p in enumerate(self._unclocked) if p[0] == self._unclocked[-1][0])  # more packets
+        if ready == 0:
+            return None
+        pending, self._unclocked = self._unclocked[:ready], self._unclocked[ready:]
+        times, seqs = [], []
+        for segment, first, _host, packet in pending:
+            alpha, step = self.arrival.line(segment)
+            t_s = alpha + step * (first + np.arange(len(packet)))
+            if self._origin is None:
+                self._origin = float(t_s[0])
+            t_s -= self._origin
+            seq0 = self._next_seq if self._next_seq is not None else 0.0
+            if segment != self._segment and self._last_t is not None:  # the first packet after a gap dates it
+                missing = max(0, int(round((t_s[0] - self._last_t) / step)) - 1)
+                self.lost_samples += missing
+                seq0 += missing
+            self._segment = segment
+            if self._last_t is not None:  # the envelope moved back: close in on it at half steps (times increase)
+                t_s = np.maximum(t_s, self._last_t + 0.5 * step * (1 + np.arange(len(t_s))))
+            self._last_t = float(t_s[-1])
+            self._next_seq = seq0 + len(packet)
+            times.append(t_s)
+            seqs.append(seq0 + np.arange(len(packet)))
+        return _assemble([p[3] for p in pending], times, seqs, [np.full(len(p[3]), p[2]) for p in pending])
+
+
+def _assemble(packets: list[DecodedPacket], times: list, seqs: list, hosts: list
+              ) -> tuple[ImuSamples, np.ndarray, np.ndarray]:
+    """Whole-sample packets and their per-sample times (s), sequence numbers and host times (s), joined."""
+    acc = np.concatenate([p.acc_m_s2 for p in packets])
+    gyr = np.concatenate([p.gyr_rad_s if p.gyr_rad_s is not None else np.zeros_like(p.acc_m_s2) for p in packets])
+    mags = [p.mag_uT for p in packets]
+    mag = np.concatenate(mags) if all(m is not None for m in mags) else None
+    return (ImuSamples(np.concatenate(times), gyr, acc, mag), np.concatenate(seqs).astype(np.int64),
+            np.concatenate(hosts))

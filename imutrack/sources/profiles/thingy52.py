@@ -4,8 +4,10 @@ Nordic's Thingy:52 firmware documentation: motion service ``EF680400-9B35-4933-9
 characteristic ``EF680406-…`` notifying 18 bytes: accelerometer x, y, z (int16, Q6.10, in g), gyroscope x, y, z
 (int16, Q11.5, °/s), compass x, y, z (int16, Q12.4, µT). The rate follows the motion configuration characteristic
 ``EF680401-…`` (u16 step-counter interval, u16 temperature-compensation interval, u16 magnetometer-compensation
-interval, u16 motion-processing frequency in Hz, u8 wake-on-motion); we set 100 Hz. No counter or clock: times come
-from counting samples.
+interval, u16 motion-processing frequency in Hz, u8 wake-on-motion); we set 100 Hz. The firmware keeps the
+configuration in flash (its default rate is 10 Hz) and streams raw data as soon as it is subscribed, so the rate is
+written first. No counter or clock: times come from when the notifications arrive
+(:mod:`imutrack.sources.profiles.timing`), and the 100 Hz asked for is only checked.
 
 Sensor frame: the board's axes as printed; worn with the top face outward on the sternum, +z points forward.
 """
@@ -24,6 +26,12 @@ SERVICE_UUID = "ef680400-9b35-4933-9b10-52ffa9740042"
 CONFIG_UUID = "ef680401-9b35-4933-9b10-52ffa9740042"
 RAW_UUID = "ef680406-9b35-4933-9b10-52ffa9740042"
 CONFIG_100_HZ = struct.pack("<HHHHB", 100, 1000, 100, 100, 0)
+DEFAULT_RATE_HZ = 10.0  # the firmware's MOTION_DEFAULT_CONFIG
+
+
+def configured_rate_hz(config: bytes) -> float | None:
+    """The motion-processing rate a configuration write sets, Hz (None when it is not a configuration)."""
+    return float(struct.unpack("<HHHHB", config)[3]) if len(config) == 9 else None
 
 
 def decode(payload: bytes, settings: Mapping[str, float] | None = None) -> DecodedPacket | None:
@@ -57,4 +65,5 @@ THINGY52 = DeviceProfile(
     rate_hz=100.0,
     decode=decode,
     start_writes=((CONFIG_UUID, CONFIG_100_HZ),),
+    subscribe_after_writes=True,
 )

@@ -6,8 +6,11 @@ Vendor protocol (WitMotion "WT901BLECL" manual, BLE protocol section): service `
     0x55 0x61  ax ay az  wx wy wz  roll pitch yaw      (9 × int16, little-endian)
 
 acc = raw / 32768 × 16 g; angular rate = raw / 32768 × 2000 °/s; angles = raw / 32768 × 180°. A notification may
-carry one or more such frames. Default rate 10 Hz; set 100 Hz with ``FF AA 03 09 00`` (rate code 0x09) then save with
-``FF AA 00 00 00``. There is no sample counter or clock in the frame: times come from counting samples.
+carry one or more such frames. Default rate 10 Hz. A setting is changed in three writes: unlock ``FF AA 69 88 B5``
+(without it the sensor ignores the command), the setting — ``FF AA 03 09 00``, rate code 0x09: 100 Hz — and save
+``FF AA 00 00 00``. The sensor streams as soon as notifications are on, so they are turned on after the writes. There
+is no sample counter or clock in the frame: times come from when the notifications arrive
+(:mod:`imutrack.sources.profiles.timing`), and the 100 Hz asked for is only checked.
 
 Sensor frame: as printed on the case; worn flat on the sternum with the label outward, +z points forward.
 """
@@ -25,7 +28,12 @@ SERVICE_UUID = "0000ffe5-0000-1000-8000-00805f9a34fb"
 NOTIFY_UUID = "0000ffe4-0000-1000-8000-00805f9a34fb"
 WRITE_UUID = "0000ffe9-0000-1000-8000-00805f9a34fb"
 FRAME = 20
+UNLOCK = bytes([0xFF, 0xAA, 0x69, 0x88, 0xB5])
 SET_100_HZ = bytes([0xFF, 0xAA, 0x03, 0x09, 0x00])
+SAVE = bytes([0xFF, 0xAA, 0x00, 0x00, 0x00])
+RATE_CODES_HZ = {0x01: 0.2, 0x02: 0.5, 0x03: 1.0, 0x04: 2.0, 0x05: 5.0, 0x06: 10.0, 0x07: 20.0, 0x08: 50.0,
+                 0x09: 100.0, 0x0B: 200.0}
+DEFAULT_RATE_HZ = 10.0
 
 
 def decode(payload: bytes, settings: Mapping[str, float] | None = None) -> DecodedPacket | None:
@@ -62,6 +70,7 @@ WITMOTION = DeviceProfile(
     sensor_frame="as printed on the case; label outward on the sternum: +z forward",
     rate_hz=100.0,
     decode=decode,
-    start_writes=((WRITE_UUID, SET_100_HZ),),
+    start_writes=((WRITE_UUID, UNLOCK), (WRITE_UUID, SET_100_HZ), (WRITE_UUID, SAVE)),
     battery_uuid=None,
+    subscribe_after_writes=True,
 )
