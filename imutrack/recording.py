@@ -495,9 +495,9 @@ def _assemble(table: np.ndarray, columns: tuple[str, ...], meta: RecordingMeta, 
         return table[:, [index[n] for n in names]]
 
     seq_values = table[:, index["seq"]]
-    if not np.all(seq_values == np.round(seq_values)):
-        bad = int(np.argmax(seq_values != np.round(seq_values)))
-        raise RecordingFormatError(f"{where_row(bad)}: seq must be a whole number")
+    whole = (seq_values == np.round(seq_values)) & (np.abs(seq_values) < 2.0**53)  # (inf is "round" too)
+    if not whole.all():
+        raise RecordingFormatError(f"{where_row(int(np.argmin(whole)))}: seq must be a whole number")
     t_s = table[:, index["t_s"]]
     steps_ok = np.diff(t_s) > 0
     if not steps_ok.all():

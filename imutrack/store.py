@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -196,6 +197,7 @@ class Store:
                     raise StoreError(f"{self.path} is not an imutrack database (not SQLite); it was left untouched")
         self.path.parent.mkdir(parents=True, exist_ok=True)
         db = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
+        db.text_factory = _text
         try:
             db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
             # One read transaction, so the three come from the same moment: read one by one, another process's
@@ -215,9 +217,10 @@ class Store:
             _use_wal(db)
             db.execute("PRAGMA foreign_keys = ON")
             self._migrate(db, version)
-        except sqlite3.DatabaseError as exc:
+        except (sqlite3.DatabaseError, UnicodeDecodeError) as exc:
             db.close()
-            raise StoreError(f"{self.path} is damaged or not a database ({exc}); it was left untouched") from None
+            raise StoreError(
+                f"{self.path} is damaged or not a database ({_said(exc)}); it was left untouched") from None
         except StoreError:
             db.close()
             raise
@@ -249,31 +252,42 @@ class Store:
             if recording_path is None:
                 raise ValueError("a session needs its recording or a digest")
             digest = content_hash(recording_path)
-        self._check_before_writing()
         row = self._row(result, digest, recording_path)
         db = self._db
-        db.execute("BEGIN IMMEDIATE")
-        try:
+        with self._writing():
             existing = db.execute("SELECT id FROM sessions WHERE content_hash = ?", (digest,)).fetchone()
             if existing:
-                db.execute("COMMIT")
                 return int(existing[0]), False
             cursor = db.execute(
                 f"INSERT INTO sessions ({', '.join(row)}) VALUES ({', '.join('?' * len(row))})", list(row.values())
             )
             session_id = int(cursor.lastrowid)
             self._insert_holds(session_id, result)
-            db.execute("COMMIT")
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
         return session_id, True
+
+    @contextlib.contextmanager
+    def _writing(self):
+        """One write transaction: all of it or, on any failure, none of it; a failure of the file itself (damage
+        that the check before writing did not see) is one line saying nothing was written."""
+        self._check_before_writing()
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+            self._db.execute("COMMIT")
+        except BaseException as exc:
+            with contextlib.suppress(sqlite3.Error, UnicodeDecodeError):
+                self._db.execute("ROLLBACK")
+            if isinstance(exc, (sqlite3.DatabaseError, UnicodeDecodeError)):
+                raise StoreError(f"{self.path} could not be written ({_said(exc)}); nothing was written to it (if "
+                                 "it is damaged, keep a copy and move it aside to start a new one)") from None
+            raise
 
     def add_plan(self, plan) -> None:
         """Keep a prescription (:class:`imutrack.plan.Plan`) from its start date on (replacing one of that date)."""
-        self._check_before_writing()
-        self._db.execute("INSERT OR REPLACE INTO plans (start_date, plan, stored_at) VALUES (?, ?, ?)",
-                         (plan.start_date, plan.to_json(), datetime.now(timezone.utc).isoformat(timespec="seconds")))
+        with self._writing():
+            self._db.execute("INSERT OR REPLACE INTO plans (start_date, plan, stored_at) VALUES (?, ?, ?)",
+                             (plan.start_date, plan.to_json(),
+                              datetime.now(timezone.utc).isoformat(timespec="seconds")))
 
     def plans(self) -> list:
         """The prescriptions kept, oldest first (none: the default plan holds)."""
@@ -288,12 +302,12 @@ class Store:
         unknown = set(values) - set(self.PROFILE_KEYS)
         if unknown:
             raise StoreError(f"no profile field {', '.join(sorted(unknown))}")
-        self._check_before_writing()
-        for key, value in values.items():
-            if value:
-                self._db.execute("INSERT OR REPLACE INTO profile (key, value) VALUES (?, ?)", (key, value))
-            else:
-                self._db.execute("DELETE FROM profile WHERE key = ?", (key,))
+        with self._writing():
+            for key, value in values.items():
+                if value:
+                    self._db.execute("INSERT OR REPLACE INTO profile (key, value) VALUES (?, ?)", (key, value))
+                else:
+                    self._db.execute("DELETE FROM profile WHERE key = ?", (key,))
 
     def profile(self) -> dict[str, str]:
         """The profile's fields that are set."""
@@ -304,9 +318,9 @@ class Store:
         for value in (pain_before, pain_after):
             if value is not None and (not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= 10):
                 raise StoreError(f"a back rating is a whole number from 0 to 10, got {value!r}")
-        self._check_before_writing()
-        self._db.execute("UPDATE sessions SET pain_before = ?, pain_after = ? WHERE id = ?",
-                         (pain_before, pain_after, session_id))  # one statement: atomic in autocommit
+        with self._writing():
+            self._db.execute("UPDATE sessions SET pain_before = ?, pain_after = ? WHERE id = ?",
+                             (pain_before, pain_after, session_id))
 
     def replace(self, session_id: int, result: SessionAnalysis) -> None:
         """Store a new analysis of a stored session in place of the old one (:func:`imutrack reanalyze`): its
@@ -315,20 +329,14 @@ class Store:
                                (session_id,)).fetchone()
         if old is None:
             raise StoreError(f"{self.path}: no session {session_id}")
-        self._check_before_writing()
         row = self._row(result, old[0], old[1] or None)
         row.update(recording_path=old[1], stored_at=old[2])
         db = self._db
-        db.execute("BEGIN IMMEDIATE")
-        try:
+        with self._writing():
             db.execute(f"UPDATE sessions SET {', '.join(f'{k} = ?' for k in row)} WHERE id = ?",
                        [*row.values(), session_id])
             db.execute("DELETE FROM holds WHERE session_id = ?", (session_id,))
             self._insert_holds(session_id, result)
-            db.execute("COMMIT")
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
 
     def _check_before_writing(self) -> None:
         """SQLite's own check of the file, once before this store's first write: writing into a damaged database
@@ -337,10 +345,10 @@ class Store:
             return
         try:
             found = [row[0] for row in self._db.execute("PRAGMA quick_check").fetchall()]
-        except sqlite3.DatabaseError as exc:
-            found = [str(exc)]
+        except (sqlite3.DatabaseError, UnicodeDecodeError) as exc:
+            found = [_said(exc)]
         if found != ["ok"]:
-            raise StoreError(f"{self.path} is damaged ({found[0]}); nothing was written to it (keep a copy, and "
+            raise StoreError(f"{self.path} is damaged ({_said(found[0])}); nothing was written to it (keep a copy, and "
                              "move it aside to start a new one)")
         self._checked = True
 
@@ -391,9 +399,9 @@ class Store:
         """All rows of a query; a damaged file is one clear error, not a traceback."""
         try:
             return self._db.execute(query, params).fetchall()
-        except sqlite3.DatabaseError as exc:
-            raise StoreError(f"{self.path} is damaged ({exc}); it was left untouched (keep a copy, and move it aside "
-                             "to start a new one)") from None
+        except (sqlite3.DatabaseError, UnicodeDecodeError) as exc:
+            raise StoreError(f"{self.path} is damaged ({_said(exc)}); it was left untouched (keep a copy, and move it "
+                             "aside to start a new one)") from None
 
     def analysis_params(self, session_id: int) -> dict | None:
         """The analysis parameters a stored session was computed with (as JSON data), or None if not kept."""
@@ -421,6 +429,21 @@ class Store:
             values["rep"] = int(values["rep"])
             values["forced"] = bool(values["forced"])
             yield int(row[0]), HoldMetrics(**{k: (float("nan") if v is None else v) for k, v in values.items()})
+
+
+def _said(problem: Exception | str) -> str:
+    """What SQLite said of a damaged file, on one line and short (its reports can quote a whole schema)."""
+    text = " ".join(str(problem).replace("*** in database main ***", "").split())
+    return text if len(text) <= 120 else text[:119] + "…"
+
+
+def _text(raw: bytes) -> str:
+    """A stored text; bytes that are not UTF-8 are damage, reported as such by the callers' DatabaseError handling
+    (damage can garble SQLite's own messages too: they are caught as UnicodeDecodeError)."""
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise sqlite3.DatabaseError("a stored text is not UTF-8") from None
 
 
 def _use_wal(db: sqlite3.Connection) -> None:

@@ -375,3 +375,21 @@ def test_a_polar_folder_with_several_sensors_pairs_each_stream_with_its_own(stil
     gyro_only = {k: v for k, v in pair.items() if k.endswith("GYRO.txt")}
     with pytest.raises(RecordingFormatError, match="different sensors or sessions"):
         read_polar_logger(h10 | gyro_only, "folder")
+
+
+def test_numbers_no_sensor_measures_are_left_out_or_refused(tmp_path, still):
+    """A garbled row that still parses (1e305 rad/s) is left out and said; a file full of them is refused."""
+    short = still.slice(0, 300)
+    tables = phyphox_tables(short)
+    lines = tables["Gyroscope.csv"].split("\n")
+    lines[100] = lines[100].rsplit(",", 1)[0] + ",1.9E+305"
+    one = write_zip(tmp_path / "one.zip", {**tables, "Gyroscope.csv": "\n".join(lines)})
+    with pytest.warns(ImutrackWarning, match="1 samples with numbers no sensor measures"):
+        recording = load(one)
+    assert len(recording.samples) == len(load(write_zip(tmp_path / "ok.zip", tables)).samples) - 1
+    assert np.abs(recording.samples.gyr_rad_s).max() < 10
+    for k in range(1, 300, 20):
+        lines[k] = lines[k].rsplit(",", 1)[0] + ",1.9E+305"
+    many = write_zip(tmp_path / "many.zip", {**tables, "Gyroscope.csv": "\n".join(lines)})
+    with pytest.raises(RecordingFormatError, match=r"15 of \d+ samples have a rate beyond 6000 °/s"):
+        load(many)

@@ -6,10 +6,12 @@ blind to where the data came from.
 
 from __future__ import annotations
 
+import lzma
 import os
 import re
 import warnings
 import zipfile
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -20,6 +22,7 @@ from imutrack.io.phyphox import read_phyphox
 from imutrack.io.polar_logger import looks_like_polar_logger, read_polar_logger
 from imutrack.io.sensor_logger import looks_like_sensor_logger, read_sensor_logger
 from imutrack.recording import MAGIC, Recording, read_recording
+from imutrack.samples import ImuSamples
 
 FORMATS = ("auto", "imutrack", "phyphox", "sensor-logger", "polar-logger", "generic")
 READERS = {"phyphox": read_phyphox, "sensor-logger": read_sensor_logger, "polar-logger": read_polar_logger}
@@ -56,6 +59,8 @@ def _texts(path: Path) -> dict[str, str]:
                 for info in tables:
                     if info.file_size > MAX_TABLE_BYTES:
                         raise _too_big(f"{path}: {info.filename}", info.file_size)
+                    if info.compress_size > path.stat().st_size:
+                        raise zipfile.BadZipFile(f"{info.filename} says it is larger than the whole file")
                 texts = {}
                 for info in tables:
                     try:
@@ -64,9 +69,12 @@ def _texts(path: Path) -> dict[str, str]:
                         raise RecordingFormatError(
                             f"{path}: {info.filename} cannot be read ({exc}); export it again as an ordinary zip "
                             "without a password") from None
+                    except (zlib.error, lzma.LZMAError, ValueError) as exc:  # compressed data that is damaged
+                        raise RecordingFormatError(f"{path}: {info.filename} is damaged ({exc})") from None
                 return texts
-        except (zipfile.BadZipFile, OSError, EOFError) as exc:
-            raise RecordingFormatError(f"{path}: damaged zip file ({exc})") from None
+        except (zipfile.BadZipFile, OSError, EOFError, NotImplementedError, ValueError, zlib.error) as exc:
+            raise RecordingFormatError(f"{path}: damaged zip file, or one of a kind imutrack cannot open ({exc})") \
+                from None
     return {path.name: read(path)}
 
 
@@ -112,11 +120,34 @@ def load(path: str | os.PathLike, fmt: str = "auto", columns: dict[str, str] | N
                                             chest_axis or "+z")
     else:
         raise RecordingFormatError(f"{path}: unknown format {fmt!r} (use {', '.join(FORMATS)})")
+    samples, notes = _within_range(samples, str(path), notes)
     for note in notes[:20]:
         warnings.warn(f"{path}: {note}", ImutrackWarning, stacklevel=2)
     if len(notes) > 20:
         warnings.warn(f"{path}: … and {len(notes) - 20} more skipped rows", ImutrackWarning, stacklevel=2)
     return Recording(meta, samples, np.arange(len(samples), dtype=np.int64), None, [], path)
+
+
+MAX_ABS_GYR_RAD_S = np.radians(6000.0)  # beyond the full scale of any MEMS gyro (±4000 °/s at most)
+MAX_ABS_ACC_M_S2 = 100.0 * 9.80665  # and of any body-worn accelerometer (±16-64 g)
+MAX_OUT_OF_RANGE_SHARE = 0.01
+
+
+def _within_range(samples: ImuSamples, where: str, notes: list[str]) -> tuple[ImuSamples, list[str]]:
+    """Leave out the odd row with numbers no sensor measures (a garbled line that still parsed), saying so; refuse
+    a file with many (its units are not what they say)."""
+    ok = (np.abs(samples.gyr_rad_s) <= MAX_ABS_GYR_RAD_S).all(axis=1) & \
+        (np.abs(samples.acc_m_s2) <= MAX_ABS_ACC_M_S2).all(axis=1)
+    bad = int((~ok).sum())
+    if not bad:
+        return samples, notes
+    if bad > MAX_OUT_OF_RANGE_SHARE * len(samples):
+        raise RecordingFormatError(
+            f"{where}: {bad} of {len(samples)} samples have a rate beyond 6000 °/s or an acceleration beyond 100 g, "
+            "which no sensor measures: are the units right?")
+    mag = None if samples.mag_uT is None else samples.mag_uT[ok]
+    kept = ImuSamples(samples.t_s[ok], samples.gyr_rad_s[ok], samples.acc_m_s2[ok], mag)
+    return kept, [*notes, f"{bad} samples with numbers no sensor measures (beyond 6000 °/s or 100 g) were left out"]
 
 
 def find_sessions(paths: list[Path]) -> list[Path]:

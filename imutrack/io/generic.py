@@ -52,11 +52,13 @@ def check_plausible(samples: ImuSamples, where: str, units: dict[str, str]) -> N
             f"{where}: read with time in {said}, the samples are {1.0 / rate:.3g} s apart ({rate:.3g} Hz) over "
             f"{hours:.3g} h: no chest sensor records like that{fix}")
     gyr = samples.gyr_rad_s
-    fast = float(np.percentile(np.linalg.norm(gyr, axis=1), 99.9))
     width = max(2, int(round(rate)))
     seconds = len(gyr) // width
-    quiet = float(np.min(np.median(gyr[:seconds * width].reshape(seconds, width, 3).std(axis=1), axis=1))) \
-        if seconds else 0.0
+    with np.errstate(over="ignore", invalid="ignore"):  # rates like 1e305 overflow: not a number, refused below
+        fast = float(np.percentile(np.hypot(np.hypot(gyr[:, 0], gyr[:, 1]), gyr[:, 2]), 99.9))
+        quiet = float(np.min(np.median(gyr[:seconds * width].reshape(seconds, width, 3).std(axis=1), axis=1))) \
+            if seconds else 0.0
+    fast, quiet = (value if np.isfinite(value) else np.inf for value in (fast, quiet))
     if units.get("gyr", "rad/s") == "rad/s" and (fast > MAX_GYRO_RAD_S or quiet > MAX_QUIET_GYRO_SD_RAD_S):
         what = (f"reaches {fast:.3g} rad/s" if fast > MAX_GYRO_RAD_S else
                 f"varies by {quiet:.3g} rad/s even in its quietest second")

@@ -133,7 +133,7 @@ class PhyphoxStream:
         if isinstance(values, list):
             try:
                 return np.array([np.nan if v is None else v for v in values], dtype=np.float64)
-            except (TypeError, ValueError):
+            except (TypeError, ValueError, OverflowError):  # text, lists, integers beyond any float
                 pass
         raise ImutrackError(f"{self.url}/get: buffer {name} in phyphox's answer is not a list of numbers")
 

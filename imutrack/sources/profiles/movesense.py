@@ -38,7 +38,8 @@ def decode(payload: bytes, settings: Mapping[str, float] | None = None) -> Decod
     if kind != DATA or reference != REFERENCE or body % 24:
         return None
     n = body // 24
-    values = np.frombuffer(payload, dtype="<f4", offset=6).astype(np.float64)
+    with np.errstate(invalid="ignore"):  # a signalling NaN (garbage) is refused just below, not warned about
+        values = np.frombuffer(payload, dtype="<f4", offset=6).astype(np.float64)
     acc, gyr = values[: 3 * n].reshape(n, 3), values[3 * n:].reshape(n, 3)
     if not (np.isfinite(acc).all() and np.isfinite(gyr).all()):
         return None
