@@ -19,7 +19,14 @@ from imutrack.errors import ImutrackError, ImutrackWarning
 from imutrack.gaps import Gap, GapParams, breaks, regularise
 from imutrack.intervals import runs
 from imutrack.holds import HoldParams, Rep, find_reps, on_the_body, twist_rate_deg_s
-from imutrack.metrics import HoldMetrics, MetricParams, SessionMetrics, hold_metrics, session_metrics
+from imutrack.metrics import (
+    HoldMetrics,
+    MetricParams,
+    SessionMetrics,
+    hold_metrics,
+    session_metrics,
+    two_sensor_metrics,
+)
 from imutrack.placement import check_placement, negated
 from imutrack.orientation import OrientationEstimator, OrientationParams, OrientationResult
 from imutrack.rests import (
@@ -27,11 +34,12 @@ from imutrack.rests import (
     NOT_MEASURABLE,
     RestParams,
     block_mean,
+    estimate_orientation,
     find_rests,
     from_latest_rest,
     up_from_orientation,
 )
-from imutrack.io import load
+from imutrack.io import find_pelvis, load
 from imutrack.recording import Recording, RecordingMeta
 from imutrack.samples import ImuSamples
 from imutrack.trunk import Neutral, neutral_from, trunk_angles_deg
@@ -45,12 +53,19 @@ ANALYSIS_SCHEMA_VERSION = 1  # of what SessionAnalysis.to_dict() gives (docs/ana
 ANALYSIS_VERSION = 3
 
 
+# A pelvis on a chair is far stiller than a breathing chest: still means within 0.3 °/s (the 25 Hz block means of a
+# consumer gyro scatter by 0.02-0.05 °/s), so its slow share of a turn (a few °/s) is never taken for a bias.
+PELVIS_STILL = RestParams(still_min_s=3.0, still_margin_s=1.0, still_vertical_sd_deg_s=0.3,
+                          still_vertical_rate_deg_s=0.3, still_horizontal_sd_deg_s=0.5)
+
+
 @dataclass
 class AnalysisParams:
     """Everything that tunes the analysis (plain data: printed and stored with results).
 
     Attributes:
         neutral_s: (start, end) of the neutral posture in s; None finds it (the first still stretch).
+        pelvis_rests: when a second sensor on the pelvis is still (each still stretch a sample of its gyro bias).
         chest_normal_axis: overrides the recording's declared chest axis ("+z", "-y", ...).
     """
 
@@ -59,6 +74,7 @@ class AnalysisParams:
     metrics: MetricParams = field(default_factory=MetricParams)
     gaps: GapParams = field(default_factory=GapParams)
     rests: RestParams = field(default_factory=RestParams)
+    pelvis_rests: RestParams = field(default_factory=lambda: PELVIS_STILL)
     neutral_s: tuple[float, float] | None = None
     chest_normal_axis: str | None = None
 
@@ -83,6 +99,14 @@ class SessionAnalysis:
     facing_deg: np.ndarray | None = None  # per sample: twist of the rest it is measured from, from the neutral, °
     warnings: list[str] = field(default_factory=list)  # what the user should know about this analysis
     calibration: GyroCalibration | None = None  # the gyro scale applied (imutrack calibrate), if any
+    sensors: str = "chest"  # "chest", or "chest+pelvis" with a second sensor on the sacrum
+    pelvis_twist_deg: np.ndarray | None = None  # per sample: the pelvis's own twist, from the same rest, °
+    level_windows_s: list[tuple[float, float]] = field(default_factory=list)  # the rests twists are measured from
+
+    @property
+    def spine_twist_deg(self) -> np.ndarray | None:
+        """Per sample: the spine's own twist (chest against pelvis), degrees; None with one sensor."""
+        return None if self.pelvis_twist_deg is None else self.twist_deg - self.pelvis_twist_deg
 
     def rep_labels(self) -> tuple[np.ndarray, np.ndarray]:
         """Per sample: the rep number (1-based, 0 outside reps) and the phase ("rest", "turn", "hold", "return")."""
@@ -134,6 +158,7 @@ class SessionAnalysis:
             "params": asdict(self.params),
             "gyro_calibration": asdict(self.calibration) if self.calibration is not None else None,
             "warnings": list(self.warnings),
+            "sensors": self.sensors,
         })
 
 
@@ -172,18 +197,28 @@ def analyze(
     params: AnalysisParams | None = None,
     meta: RecordingMeta | None = None,
     calibration: GyroCalibration | None | str = "auto",
+    pelvis: Recording | ImuSamples | None | str = "auto",
 ) -> SessionAnalysis:
     """Analyse a session from a recording path, a :class:`Recording` or bare samples (then ``meta`` describes them).
 
     ``calibration``: the gyro's scale to apply (:mod:`imutrack.calibration`); "auto" takes the one kept for the
-    recording's device, if any; None applies none."""
+    recording's device, if any; None applies none.
+
+    ``pelvis``: a second sensor's samples on the sacrum, on the chest's clock (``docs/recording-format.md``): the
+    spine's own twist and the pelvis's are measured too. "auto" takes the recording's ``NAME.pelvis.csv`` if there is
+    one; None analyses the chest alone."""
     p = params or AnalysisParams()
     if isinstance(source, ImuSamples):
         samples, meta, name = source, meta or RecordingMeta(), "<samples>"
+        pelvis = None if isinstance(pelvis, str) else pelvis
     else:
         recording = source if isinstance(source, Recording) else load(source)
         samples, meta = recording.samples, recording.meta
         name = str(recording.path) if recording.path is not None else "<recording>"
+        if isinstance(pelvis, str):
+            pelvis = find_pelvis(recording)
+    pelvis_samples = pelvis.samples if isinstance(pelvis, Recording) else pelvis
+    pelvis_axis = pelvis.meta.chest_normal_axis if isinstance(pelvis, Recording) else "-z"
     if meta.extra.get("has_gyro") == "false":
         raise ImutrackError(
             f"{name}: recorded with an accelerometer-only sensor ({meta.profile}): the twist cannot be measured "
@@ -198,7 +233,10 @@ def analyze(
         calibration = saved(meta.device) if meta.device not in ("", "unknown") else None
     if calibration is not None:
         samples = calibration.apply(samples)
-    return _analyze(samples, meta, name, p, calibration)
+    result = _analyze(samples, meta, name, p, calibration)
+    if pelvis_samples is not None:
+        result = _with_pelvis(result, pelvis_samples, pelvis_axis, p)
+    return result
 
 
 def _analyze(recorded: ImuSamples, meta: RecordingMeta, name: str, p: AnalysisParams,
@@ -277,9 +315,45 @@ def _analyze(recorded: ImuSamples, meta: RecordingMeta, name: str, p: AnalysisPa
     def recorded_at(values: np.ndarray) -> np.ndarray:
         return values[exact] if exact is not None else np.interp(position, np.arange(len(values)), values)
 
+    levels_s = [(float(t_s[a]), float(t_s[min(b, len(t_s)) - 1])) for a, b in rests.levels if b > a]
     return SessionAnalysis(name, meta, recorded.t_s, recorded_at(twist), recorded_at(flexion), recorded_at(lean),
                            neutral, _on_samples(orientation, t_s, recorded.t_s, position), reps, holds, session, p,
-                           recorded_at(facing), notes, calibration)
+                           recorded_at(facing), notes, calibration, level_windows_s=levels_s)
+
+
+def _with_pelvis(result: SessionAnalysis, recorded: ImuSamples, axis: str, p: AnalysisParams) -> SessionAnalysis:
+    """The chest's analysis with the pelvis's own twist and the spine's: the pelvis sensor's orientation (its gyro
+    bias from its still stretches, its neutral over the chest's), its twist about vertical on the chest's sample
+    times, measured from the same rests as the chest's; the spine's twist is the chest's minus it."""
+    name = f"{result.source} (pelvis)"
+    if recorded.t_s[0] > result.t_s[0] + 1.0 or recorded.t_s[-1] < result.t_s[-1] - 1.0:
+        raise ImutrackError(f"{name}: the pelvis recording ({recorded.t_s[0]:.1f}-{recorded.t_s[-1]:.1f} s) does not "
+                            f"cover the chest's ({result.t_s[0]:.1f}-{result.t_s[-1]:.1f} s): not one session?")
+    samples, _ = regularise(recorded, p.gaps)
+    # A pelvis is still through the holds as well as the rests, and does not breathe: every still stretch is a
+    # sample of its gyro bias (which follows a warming sensor far better than the rests alone would)
+    quat = estimate_orientation(samples, p.orientation, p.pelvis_rests).quat_wxyz
+    neutral = neutral_from(samples.t_s, quat, (result.neutral.start_s, result.neutral.end_s), axis)
+    turned, _, _ = trunk_angles_deg(quat, neutral.quat_wxyz, neutral.forward_earth)
+    on_chest = np.interp(result.t_s, samples.t_s, np.unwrap(turned, period=360.0))
+    # measured from the chest's rests, as the chest's twist is (their index windows on the chest's times)
+    levels = [(int(np.searchsorted(result.t_s, a)), int(np.searchsorted(result.t_s, b))) for a, b in
+              _rest_windows_s(result)]
+    pelvis_deg, _, _ = from_latest_rest(on_chest, levels, int(np.searchsorted(result.t_s, result.neutral.start_s)))
+    pelvis_deg[~np.isfinite(result.twist_deg)] = np.nan
+    holds = [two_sensor_metrics(h, result.t_s, result.twist_deg, pelvis_deg, samples.rate_hz) for h in result.holds]
+    moved = [h for h in holds if h.hips_moved_deg > p.metrics.hips_moved_deg]
+    notes = [f"{result.source}: the hips turned {h.hips_moved_deg:.0f}° during the {h.side} hold at "
+             f"{h.hold_start_s:.0f} s (keep them still, knees together)" for h in moved]
+    for note in notes:
+        warnings.warn(note, ImutrackWarning, stacklevel=3)
+    return replace(result, holds=holds, pelvis_twist_deg=pelvis_deg, sensors="chest+pelvis",
+                   warnings=[*result.warnings, *notes])
+
+
+def _rest_windows_s(result: SessionAnalysis) -> list[tuple[float, float]]:
+    """The level windows the chest's twist was measured from, as times, s."""
+    return result.level_windows_s
 
 
 def _measurable(reps: list[Rep], t_s: np.ndarray, how: np.ndarray, gaps: list[Gap], name: str, after_s: float,

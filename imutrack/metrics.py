@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from functools import lru_cache
 
@@ -28,6 +28,7 @@ class MetricParams:
     breath_guard_s: float = 1.0
     breath_trim_s: float = 5.0
     shallow_breath_deg: float = 0.3
+    hips_moved_deg: float = 2.0  # a pelvis turning this much during a hold: the hips moved (two sensors)
 
 
 @dataclass
@@ -37,6 +38,11 @@ class HoldMetrics:
     ``mean_twist_deg`` and ``peak_twist_deg`` keep the side's sign; ``rom_deg`` is the unsigned mean twist,
     the range of motion this hold reached and held. Twists are measured from the rest before the rep;
     ``neutral_shift_deg`` is how far that rest faced from the session's starting neutral (+ = left).
+
+    With a second sensor on the pelvis (:func:`two_sensor_metrics`; NaN with one): ``pelvis_mean_twist_deg`` is the
+    pelvis's own turn on the seat, mean over the hold; ``spine_mean_twist_deg`` the spine's twist (chest against
+    pelvis); ``pelvis_share`` the pelvis's part of the chest's turn (0-1; NaN for a turn under 5°);
+    ``hips_moved_deg`` how far the pelvis turned during the hold (range of its 1-s mean).
     """
 
     rep: int
@@ -62,6 +68,10 @@ class HoldMetrics:
     breath_rate_bpm: float
     breath_depth_deg: float
     neutral_shift_deg: float = 0.0
+    spine_mean_twist_deg: float = float("nan")
+    pelvis_mean_twist_deg: float = float("nan")
+    pelvis_share: float = float("nan")
+    hips_moved_deg: float = float("nan")
 
 
 @lru_cache(maxsize=64)
@@ -337,3 +347,20 @@ def session_metrics(
         asymmetry_pct=100.0 * asymmetry / larger if larger > 0 else float("nan"),
         compliant_holds=sum(h.duration_s >= 0.9 * p.target_hold_s for h in holds),
     )
+
+
+def two_sensor_metrics(hold: HoldMetrics, t_s: np.ndarray, twist_deg: np.ndarray, pelvis_twist_deg: np.ndarray,
+                       rate_hz: float) -> HoldMetrics:
+    """``hold`` with the spine's and the pelvis's part of it, from the chest's twist and the pelvis's own
+    (degrees, measured from the same rest, on the same times ``t_s``)."""
+    i0, i1 = np.searchsorted(t_s, (hold.hold_start_s, hold.hold_end_s))
+    pelvis = pelvis_twist_deg[i0:i1]
+    if len(pelvis) < 2 or not np.isfinite(pelvis).all():
+        return hold
+    pelvis_mean = float(np.mean(pelvis))
+    width = max(1, int(round(rate_hz)))
+    smooth = np.convolve(pelvis, np.ones(width) / width, mode="valid") if len(pelvis) > width else pelvis
+    share = pelvis_mean / hold.mean_twist_deg if abs(hold.mean_twist_deg) >= 5.0 else float("nan")
+    return replace(hold, pelvis_mean_twist_deg=pelvis_mean,
+                   spine_mean_twist_deg=float(np.mean(twist_deg[i0:i1] - pelvis)),
+                   pelvis_share=float(share), hips_moved_deg=float(np.ptp(smooth)))

@@ -130,6 +130,15 @@ MIGRATIONS: list[str] = [
         value TEXT NOT NULL
     )
     """,
+    # 10: a second sensor on the pelvis: the spine's and the pelvis's part of each hold (NULL with one sensor), and
+    # which sensors a session was measured with
+    """
+    ALTER TABLE holds ADD COLUMN spine_mean_twist_deg REAL;
+    ALTER TABLE holds ADD COLUMN pelvis_mean_twist_deg REAL;
+    ALTER TABLE holds ADD COLUMN pelvis_share REAL;
+    ALTER TABLE holds ADD COLUMN hips_moved_deg REAL;
+    ALTER TABLE sessions ADD COLUMN sensors TEXT NOT NULL DEFAULT 'chest'
+    """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -161,6 +170,7 @@ class StoredSession:
     pain_before: int | None = None  # how the back felt before the session, 0 (no pain) – 10 (worst); None: not rated
     pain_after: int | None = None  # and after it
     notes: str = ""  # the person's words about the session (imutrack record --notes), as recorded
+    sensors: str = "chest"  # "chest+pelvis": measured with a second sensor (the spine's own twist is known)
 
 
 def content_hash(path: str | os.PathLike) -> str:
@@ -390,6 +400,7 @@ class Store:
             gyro_scale=None if result.calibration is None else float(result.calibration.scale),
             analysis_params=json.dumps(json_safe(asdict(result.params)), sort_keys=True),
             analysis_version=ANALYSIS_VERSION,
+            sensors=result.sensors,
             imutrack_version=__version__,
             stored_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
         )

@@ -129,7 +129,10 @@ def test_a_database_from_the_first_schema_is_migrated_keeping_its_data(tmp_path,
         holds = list(store.holds())
         sessions = store.sessions()
     with sqlite3.connect(db) as raw:
-        assert raw.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 9
+        assert raw.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 10
+    # schema 10: sessions before a second sensor was possible were the chest's alone, their holds without its numbers
+    assert {s.sensors for s in sessions} == {"chest"}
+    assert all(np.isnan(h.spine_mean_twist_deg) and np.isnan(h.pelvis_share) for _, h in holds)
     late = sessions.pop(1)
     assert late.time_slot == "evening"  # schema 7: "night" was counted in no part of the day
     assert late.pain_before is None and late.pain_after is None  # schema 8: back ratings, none before

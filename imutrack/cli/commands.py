@@ -27,7 +27,7 @@ from imutrack.analysis import (
 )
 from imutrack.cli.console import console, data_dir, num, plain, progress_bar, status, unique
 from imutrack.errors import ImutrackError, ImutrackWarning
-from imutrack.io import find_sessions
+from imutrack.io import find_sessions, pelvis_path
 from imutrack.orientation import OrientationParams
 from imutrack.recording import RecordingMeta, local_now_iso, read_recording, write_recording
 from imutrack.report import SEAT_SHIFT_NOTE_DEG
@@ -145,14 +145,23 @@ _HOLD_CAPTION = (
 )
 
 
+_TWO_SENSOR_CAPTION = (
+    "; two sensors: twist is the chest's turn, spine the spine's own twist (chest against pelvis), hips the pelvis's "
+    "share of the turn (turning on the seat)"
+)
+
+
 def print_analysis(result: SessionAnalysis, truth: SimulatedSession | None = None) -> None:
     """The session's holds as a table (with the simulator's truth next to the measured twist when given)."""
     m = result.session
     table = Table(title=plain(f"{Path(result.source).name}: holds"), title_justify="left", box=box.SIMPLE_HEAD,
                   pad_edge=False, show_edge=False, collapse_padding=True)
+    two = result.sensors == "chest+pelvis"
     columns = ["rep", "side", "hold s", "twist°"]
     if truth is not None:
         columns.append("truth°")
+    if two:
+        columns += ["spine°", "hips"]
     columns += ["creep°", "sway°", "forced", "slouch", "br/min"]
     for column in columns:
         table.add_column(column, justify="right", no_wrap=True)
@@ -162,6 +171,8 @@ def print_analysis(result: SessionAnalysis, truth: SimulatedSession | None = Non
         if truth is not None:
             match = min(truth_reps, key=lambda r: abs(r.hold_start_s - h.hold_start_s), default=None)
             row.append(f"{match.mean_twist_deg:+.1f}" if match else "-")
+        if two:
+            row += [f"{h.spine_mean_twist_deg:+.1f}", num(100 * h.pelvis_share, ".0f") + " %"]
         row += [
             f"{h.creep_deg:+.1f}",
             f"{h.twist_sd_deg:.2f}",
@@ -171,7 +182,7 @@ def print_analysis(result: SessionAnalysis, truth: SimulatedSession | None = Non
         ]
         table.add_row(*row)
     console.print(table)
-    console.print(_HOLD_CAPTION, style="dim")
+    console.print(_HOLD_CAPTION + (_TWO_SENSOR_CAPTION if two else ""), style="dim")
     shifted = [h for h in result.holds if abs(h.neutral_shift_deg) >= SEAT_SHIFT_NOTE_DEG]
     if shifted:
         where = ", ".join(
@@ -197,6 +208,8 @@ def simulate_command(args: argparse.Namespace) -> int:
         raise ImutrackError(f"--reps must be ≥ 0, got {args.reps}")
     if not 0.0 <= args.seat_shift <= 20.0:
         raise ImutrackError(f"--seat-shift must be between 0 and 20°, got {args.seat_shift:g}")
+    if args.pelvis is not None and not 0.0 <= args.pelvis <= 0.6:
+        raise ImutrackError(f"--pelvis is the pelvis's share of each turn, between 0 and 0.6, got {args.pelvis:g}")
     cfg = SimulatorConfig(
         sample_rate_hz=args.rate,
         seed=args.seed,
@@ -205,6 +218,8 @@ def simulate_command(args: argparse.Namespace) -> int:
         with_mag=args.mag,
         seat_shift_deg=args.seat_shift,
         start_time=local_now_iso(),
+        pelvis_sensor=args.pelvis is not None,
+        pelvis_share=args.pelvis or 0.0,
     )
     session = simulate(cfg)
     if args.calibration_turns:
@@ -218,7 +233,10 @@ def simulate_command(args: argparse.Namespace) -> int:
     path = write_recording(args.out, session.samples, session.recording_meta())
     truth_path = path.with_name(path.stem + ".truth.json")
     truth_path.write_text(json.dumps(session.truth_summary(), indent=2) + "\n", encoding="utf-8")
-    console.print(f"wrote {path} ({len(session.samples):,} samples) and {truth_path}")
+    pelvis = ""
+    if session.pelvis is not None:
+        pelvis = f", {write_recording(pelvis_path(path), session.pelvis, session.pelvis_meta())}"
+    console.print(f"wrote {path} ({len(session.samples):,} samples){pelvis} and {truth_path}", markup=False)
     return 0
 
 

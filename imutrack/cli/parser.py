@@ -100,6 +100,9 @@ def build_parser() -> argparse.ArgumentParser:
                           help="in every rest, turn the whole body on the seat by up to this much (default 0; the "
                                "analysis follows shifts of up to 12° from one rest to the next)")
 
+    simulate.add_argument("--pelvis", type=float, default=None, metavar="SHARE",
+                          help="add a second sensor on the sacrum, the pelvis turning by this share of each turn "
+                               "(0-0.6; people do about 0.17); written as <name>.pelvis.csv")
     simulate.add_argument("--calibration-turns", type=int, default=0, metavar="N",
                           help="write instead N whole turns on a swivel chair with the same simulated sensor (for "
                                "'imutrack calibrate'; + = to the left)")

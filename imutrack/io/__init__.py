@@ -150,6 +150,33 @@ def _within_range(samples: ImuSamples, where: str, notes: list[str]) -> tuple[Im
     return kept, [*notes, f"{bad} samples with numbers no sensor measures (beyond 6000 °/s or 100 g) were left out"]
 
 
+PELVIS_SUFFIX = ".pelvis.csv"
+
+
+def pelvis_path(chest_path: str | os.PathLike) -> Path:
+    """Where the pelvis sensor's recording of a two-sensor session sits: ``NAME.pelvis.csv`` beside ``NAME.csv``."""
+    chest_path = Path(chest_path)
+    return chest_path.with_name(chest_path.stem + PELVIS_SUFFIX)
+
+
+def find_pelvis(chest: Recording) -> Recording | None:
+    """The pelvis recording of a two-sensor session (``docs/recording-format.md``), or None for a one-sensor one.
+    A file beside it that names another session is refused: pairing the wrong two would give wrong numbers."""
+    if chest.path is None or chest.path.name.lower().endswith(PELVIS_SUFFIX):
+        return None
+    path = pelvis_path(chest.path)
+    if not path.is_file():
+        return None
+    pelvis = read_recording(path)
+    ours, theirs = chest.meta.extra.get("session_id"), pelvis.meta.extra.get("session_id")
+    if pelvis.meta.extra.get("sensor_role", "pelvis") != "pelvis" or ours != theirs:
+        raise RecordingFormatError(
+            f"{path}: not the pelvis recording of {chest.path.name} (session {theirs or 'unnamed'}, sensor "
+            f"{pelvis.meta.extra.get('sensor_role', '?')}; this one is session {ours or 'unnamed'}): rename it, or "
+            "move it away to analyse the chest alone")
+    return pelvis
+
+
 def find_sessions(paths: list[Path]) -> list[Path]:
     """Sessions to analyse: files as given; a folder that is itself a phone-app export as one session; any other
     folder expanded to the imutrack recordings and recognised phone-app zips directly inside it."""
@@ -161,6 +188,8 @@ def find_sessions(paths: list[Path]) -> list[Path]:
             found.append(path)
         else:
             for candidate in sorted(path.iterdir(), key=natural_key):
+                if candidate.name.lower().endswith(PELVIS_SUFFIX):
+                    continue  # the second sensor of the session beside it
                 if candidate.suffix.lower() == ".csv":
                     with open(candidate, encoding="utf-8", errors="replace") as f:
                         if f.readline().startswith(MAGIC):

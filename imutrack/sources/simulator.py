@@ -156,6 +156,14 @@ class SimulatorConfig:
     0 (the default) draws nothing.
 
     ``hold_s`` of 0 makes quick turns: out and straight back, with no hold (no creep, sway, bouncing or slouching).
+
+    ``pelvis_share``: the pelvis turns on the seat by this share of each rep's turn (± ``pelvis_share_jitter``, per
+    rep; people do 14-22 %, up to 60 %), starting ``pelvis_lag_s`` after the chest (negative: before it), and comes
+    back with the return; the chest's own rotation against the room is what it was, so the spine twists by the rest.
+    With ``hip_slip_probability`` a hold's pelvis turns on by up to ``hip_slip_deg`` more part-way through (the
+    spine gives that back: the chest stays where it is). ``pelvis_sensor`` adds a second sensor on the sacrum
+    (``SimulatedSession.pelvis``). All of it is drawn from a generator of its own: the chest's samples of a seed are
+    the same with or without it.
     """
 
     sample_rate_hz: float = 100.0
@@ -202,6 +210,13 @@ class SimulatorConfig:
     mag_dip_deg: float = 65.0
     imu: ImuErrorModel = field(default_factory=ImuErrorModel)
     start_time: str = ""
+    pelvis_share: float = 0.0
+    pelvis_share_jitter: float = 0.05
+    pelvis_lag_s: float = 0.0
+    hip_slip_probability: float = 0.0
+    hip_slip_deg: float = 4.0
+    pelvis_sensor: bool = False
+    pelvis_tilt_deg: float = 25.0  # the sacrum's incline from vertical
 
     def __post_init__(self) -> None:
         if not 1.0 <= self.sample_rate_hz <= 10_000.0:
@@ -237,10 +252,17 @@ class TruthRep:
     peak_twist_deg: float
     creep_deg: float
     breath_rate_bpm: float
+    pelvis_mean_twist_deg: float = 0.0  # the pelvis's own turn on the seat, mean over the hold
+    hip_slip_deg: float = 0.0  # how far the pelvis turned on during the hold
 
     @property
     def hold_duration_s(self) -> float:
         return self.hold_end_s - self.hold_start_s
+
+    @property
+    def spine_mean_twist_deg(self) -> float:
+        """The spine's own twist (chest against pelvis), mean over the hold."""
+        return self.mean_twist_deg - self.pelvis_mean_twist_deg
 
 
 @dataclass(frozen=True)
@@ -285,15 +307,23 @@ class SimulationTruth:
     mount_wxyz: np.ndarray
     seat_deg: np.ndarray | None = None
     gyr_matrix: np.ndarray | None = None
+    pelvis_twist_deg: np.ndarray | None = None  # the pelvis's turn on the seat within reps, degrees (N,)
+
+    @property
+    def spine_twist_deg(self) -> np.ndarray:
+        """The spine's own twist: the chest's against the pelvis, degrees (N,)."""
+        return self.twist_deg - (self.pelvis_twist_deg if self.pelvis_twist_deg is not None else 0.0)
 
 
 @dataclass
 class SimulatedSession:
-    """What :func:`simulate` returns: the samples a sensor would deliver and the truth behind them."""
+    """What :func:`simulate` returns: the samples a sensor would deliver and the truth behind them; with
+    ``pelvis_sensor``, a second sensor's samples on the sacrum, on the same clock."""
 
     config: SimulatorConfig
     samples: ImuSamples
     truth: SimulationTruth
+    pelvis: ImuSamples | None = None
 
     def recording_meta(self) -> RecordingMeta:
         """The header a recording of this session carries: each seed is another simulated sensor (its bias, scale
@@ -309,8 +339,20 @@ class SimulatedSession:
             start_time=cfg.start_time,
             assisted="assisted",
             notes="simulated session",
-            extra={"simulator_seed": str(cfg.seed)},
+            extra={"simulator_seed": str(cfg.seed)} | (
+                {"session_id": f"simulator-{cfg.seed}", "sensor_role": "chest"} if self.pelvis is not None else {}),
         )
+
+    def pelvis_meta(self) -> RecordingMeta:
+        """The header of the pelvis sensor's recording (its face outward on the sacrum: −z points forward)."""
+        chest = self.recording_meta()
+        return RecordingMeta(
+            device=f"simulator {self.config.seed} pelvis", profile="simulator",
+            sensor_frame=f"simulated sacrum sensor, face outward, tilted {self.config.pelvis_tilt_deg:g} deg",
+            chest_normal_axis="-z", sample_rate_hz=chest.sample_rate_hz, start_time=chest.start_time,
+            assisted=chest.assisted, notes=chest.notes,
+            extra={"simulator_seed": str(self.config.seed), "session_id": f"simulator-{self.config.seed}",
+                   "sensor_role": "pelvis"})
 
     def truth_summary(self) -> dict:
         """The ground truth's events as plain data (JSON-ready): config, neutral, reps, slouches, the body's heading
@@ -377,6 +419,7 @@ class _Script:
     flexion: Profile
     lean: Profile
     seat: Profile  # heading of the whole body (pelvis) relative to the start, degrees
+    pelvis: Profile  # the pelvis's own turn within reps (its share of the turn, hip slips), degrees
     breath_rate_hz: Profile
     breath_depth: Profile  # 0 = resting breaths, 1 = deep breaths
     reps: list[dict]
@@ -386,7 +429,8 @@ class _Script:
 
 
 def _script(cfg: SimulatorConfig, rng: np.random.Generator) -> _Script:
-    twist, flexion, lean, seat = Profile(), Profile(), Profile(), Profile()
+    twist, flexion, lean, seat, pelvis = Profile(), Profile(), Profile(), Profile(), Profile()
+    hips = np.random.default_rng([cfg.seed, 2])  # the pelvis's draws: the chest's stay as they were
     rest_hz = cfg.breath_rest_bpm / 60.0
     breath_rate, breath_depth = Profile(base=rest_hz), Profile()
     reps: list[dict] = []
@@ -417,13 +461,23 @@ def _script(cfg: SimulatorConfig, rng: np.random.Generator) -> _Script:
             )
 
             twist.steps.append(Step(turn_start, turn_s, sign * peak))
+            slip = 0.0
+            if cfg.pelvis_share > 0 or cfg.hip_slip_probability > 0:
+                share = max(0.0, cfg.pelvis_share + hips.uniform(-1.0, 1.0) * cfg.pelvis_share_jitter)
+                lag = cfg.pelvis_lag_s
+                if held and hips.random() < cfg.hip_slip_probability:
+                    slip = sign * hips.uniform(0.5, 1.0) * cfg.hip_slip_deg
+                    pelvis.steps.append(Step(hold_start + hips.uniform(0.3, 0.6) * hold_s, 2.0, slip))
+                pelvis.steps += [Step(turn_start + lag, turn_s, sign * share * peak),
+                                 Step(hold_end + lag, return_s, -sign * share * peak - slip)]
             if creep > 0:
                 creep_s = hold_s * rng.uniform(0.5, 0.9)
                 twist.steps.append(Step(hold_start, creep_s, sign * creep))
             miss = rng.uniform(-1.0, 1.0) * cfg.settle_deg if cfg.settle_deg > 0 else 0.0
             twist.steps.append(Step(hold_end, return_s, -sign * (peak + creep) + miss))
             if not held:
-                reps.append(dict(side=side, **truth_times, forced=False, creep_deg=0.0, breath_rate_bpm=rest_hz * 60))
+                reps.append(dict(side=side, **truth_times, forced=False, creep_deg=0.0, breath_rate_bpm=rest_hz * 60,
+                                 hip_slip_deg=0.0))
                 rest_s = cfg.rest_s * rng.uniform(0.8, 1.25)
                 if miss:
                     twist.steps.append(Step(return_end + 0.5, (rest_s - 0.5) * rng.uniform(0.6, 0.95), -miss))
@@ -464,7 +518,8 @@ def _script(cfg: SimulatorConfig, rng: np.random.Generator) -> _Script:
                 shift = rng.uniform(-1.0, 1.0) * cfg.posture_shift_deg
                 flexion.steps += [Step(shift_at, 1.5, shift), Step(shift_at + 4.0, 1.5, -shift)]
 
-            reps.append(dict(side=side, **truth_times, forced=forced, creep_deg=creep, breath_rate_bpm=hold_hz * 60.0))
+            reps.append(dict(side=side, **truth_times, forced=forced, creep_deg=creep, breath_rate_bpm=hold_hz * 60.0,
+                             hip_slip_deg=abs(slip)))
             rest_s = cfg.rest_s * rng.uniform(0.8, 1.25)
             if cfg.seat_shift_deg > 0:
                 seat.steps.append(Step(return_end + 1.0, 1.5, rng.uniform(-1.0, 1.0) * cfg.seat_shift_deg))
@@ -472,7 +527,8 @@ def _script(cfg: SimulatorConfig, rng: np.random.Generator) -> _Script:
                 twist.steps.append(Step(return_end + 0.5, (rest_s - 0.5) * rng.uniform(0.6, 0.95), -miss))
             t = return_end + rest_s
     duration = t + cfg.end_rest_s if reps else cfg.neutral_s + cfg.end_rest_s
-    return _Script(twist, flexion, lean, seat, breath_rate, breath_depth, reps, slouches, cfg.neutral_s, duration)
+    return _Script(twist, flexion, lean, seat, pelvis, breath_rate, breath_depth, reps, slouches, cfg.neutral_s,
+                   duration)
 
 
 def _axis_rotation(axis: int, angle_rad: np.ndarray) -> np.ndarray:
@@ -550,7 +606,7 @@ def simulate_calibration(sensor: SimulationTruth, turns: int = 3, turn_s: float 
     on a swivel chair (+ = to the left; each a minimum-jerk turn of ``turn_s``), still again, breathing throughout."""
     cfg = cfg or SimulatorConfig()
     script = _Script(Profile(), Profile(), Profile(), Profile(steps=[Step(still_s, abs(turns) * turn_s, 360.0 * turns)]),
-                     Profile(base=cfg.breath_rest_bpm / 60.0), Profile(), [], [], still_s,
+                     Profile(), Profile(base=cfg.breath_rest_bpm / 60.0), Profile(), [], [], still_s,
                      2 * still_s + abs(turns) * turn_s)
     rng = np.random.default_rng([cfg.seed, 3])
     return _synthesise(cfg, rng, script, sensor.mount_wxyz, sensor.gyr_matrix, sensor.gyr_bias_rad_s)
@@ -561,11 +617,43 @@ def _synthesise(cfg: SimulatorConfig, rng: np.random.Generator, script: _Script,
     """The samples a sensor mounted by ``mount`` delivers along ``script``, and the truth; the gyro's errors are
     drawn from ``rng`` unless given."""
     kin = _Kinematics(cfg, script, mount)
-
     n = int(np.floor(script.duration_s * cfg.sample_rate_hz)) + 1
-    dt = 1.0 / cfg.sample_rate_hz
-    t_s = np.arange(n) * dt
+    t_s = np.arange(n) * (1.0 / cfg.sample_rate_hz)
+    samples, orientation, gyr_bias, gyr_matrix = _sensor_samples(cfg, rng, kin, t_s, gyr_matrix, gyr_bias_rad_s)
+    truth = _truth(cfg, script, kin, t_s, orientation, gyr_bias, gyr_matrix)
+    pelvis = None
+    if cfg.pelvis_sensor:
+        pelvis, *_ = _sensor_samples(cfg, np.random.default_rng([cfg.seed, 4]), _PelvisKinematics(cfg, script), t_s,
+                                     warmup_key=5)
+    return SimulatedSession(cfg, samples, truth, pelvis)
 
+
+class _PelvisKinematics:
+    """A sensor on the sacrum, face outward (−z forward), tilted back with it: it turns with the seat and the
+    pelvis's own share of each turn, and does not breathe."""
+
+    def __init__(self, cfg: SimulatorConfig, script: _Script):
+        self.cfg, self.script = cfg, script
+        forward, left, _ = np.eye(3)
+        align, _ = Rotation.align_vectors(forward[None, :], axis_vector("-z")[None, :])
+        tilt = Rotation.from_rotvec(-np.radians(cfg.pelvis_tilt_deg) * left)
+        self.mount = (tilt * align).as_quat(scalar_first=True)
+
+    def sensor(self, t_s: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        heading = np.radians(self.cfg.heading_deg + self.script.seat(t_s) + self.script.pelvis(t_s))
+        body = _axis_rotation(2, heading)
+        lever = np.broadcast_to([-0.10, 0.0, 0.05], (len(t_s), 3))  # behind and above the axis it turns about
+        return quaternion.multiply(body, self.mount), quaternion.rotate(body, lever)
+
+
+def _sensor_samples(cfg: SimulatorConfig, rng: np.random.Generator, kin, t_s: np.ndarray,
+                    gyr_matrix: np.ndarray | None = None, gyr_bias_rad_s: np.ndarray | None = None,
+                    warmup_key: int = 1) -> tuple[ImuSamples, np.ndarray, np.ndarray, np.ndarray]:
+    """What a sensor moving as ``kin.sensor(t)`` (orientation sensor → earth, position) delivers at ``t_s``, with
+    the errors of ``cfg.imu`` drawn from ``rng`` (the gyro's unless given): (samples, true orientation, gyro bias,
+    gyro error matrix)."""
+    n = len(t_s)
+    dt = 1.0 / cfg.sample_rate_hz
     orientation, _ = kin.sensor(np.append(t_s, t_s[-1] + dt))
     step = quaternion.multiply(quaternion.conjugate(orientation[:-1]), orientation[1:])
     gyr_true = quaternion.rotation_vector(step) / dt
@@ -591,7 +679,8 @@ def _synthesise(cfg: SimulatorConfig, rng: np.random.Generator, script: _Script,
     bias_walk = np.cumsum(rng.normal(0.0, 1.0, (n, 3)), axis=0) * np.radians(imu.gyr_bias_walk_deg_s_rts) * np.sqrt(dt)
     warmup = np.zeros(3)
     if imu.gyr_warmup_max_deg_s > 0.0:
-        warmup = np.radians(np.random.default_rng([cfg.seed, 1]).uniform(-1.0, 1.0, 3) * imu.gyr_warmup_max_deg_s)
+        warmup = np.radians(np.random.default_rng([cfg.seed, warmup_key]).uniform(-1.0, 1.0, 3)
+                            * imu.gyr_warmup_max_deg_s)
     warming = -np.expm1(-t_s / imu.gyr_warmup_tau_s)[:, None] * warmup if imu.gyr_warmup_tau_s > 0 else 0.0
     gyr = (
         gyr_true @ gyr_matrix.T
@@ -612,8 +701,7 @@ def _synthesise(cfg: SimulatorConfig, rng: np.random.Generator, script: _Script,
         hard_iron = rng.uniform(-1.0, 1.0, 3) * imu.mag_hard_iron_max_uT
         mag = quaternion.rotate(to_sensor, np.broadcast_to(field_earth, acc_earth.shape)) + hard_iron + rng.normal(0.0, imu.mag_noise_uT, (n, 3))
 
-    truth = _truth(cfg, script, kin, t_s, orientation, gyr_bias, gyr_matrix)
-    return SimulatedSession(cfg, ImuSamples(t_s, gyr, acc, mag), truth)
+    return ImuSamples(t_s, gyr, acc, mag), orientation, gyr_bias, gyr_matrix
 
 
 def _error_matrix(rng: np.random.Generator, scale_max: float, cross_max: float) -> np.ndarray:
@@ -626,6 +714,7 @@ def _error_matrix(rng: np.random.Generator, scale_max: float, cross_max: float) 
 def _truth(cfg, script: _Script, kin: _Kinematics, t_s, orientation: np.ndarray, gyr_bias,
            gyr_matrix) -> SimulationTruth:
     twist = script.twist(t_s)
+    pelvis = script.pelvis(t_s)
     breath_bpm = script.breath_rate_hz(t_s) * 60.0
     reps = []
     for rep in script.reps:
@@ -637,6 +726,7 @@ def _truth(cfg, script: _Script, kin: _Kinematics, t_s, orientation: np.ndarray,
                 **rep,
                 mean_twist_deg=float(held.mean()) if len(held) else float("nan"),
                 peak_twist_deg=float(sign * np.max(sign * held)) if len(held) else float("nan"),
+                pelvis_mean_twist_deg=float(pelvis[i0:i1].mean()) if len(held) else float("nan"),
             )
         )
     return SimulationTruth(
@@ -654,6 +744,7 @@ def _truth(cfg, script: _Script, kin: _Kinematics, t_s, orientation: np.ndarray,
         mount_wxyz=kin.mount,
         gyr_matrix=gyr_matrix,
         seat_deg=script.seat(t_s),
+        pelvis_twist_deg=pelvis,
     )
 
 
