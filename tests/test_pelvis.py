@@ -107,3 +107,52 @@ def test_a_pelvis_file_of_another_session_is_refused_in_one_line(tmp_path):
         analyze(chest, calibration=None)
     assert "\n" not in str(caught.value)
     assert analyze(chest, calibration=None, pelvis=None).sensors == "chest"  # asked for the chest alone: fine
+
+
+def test_two_ble_sensors_at_once_through_bleak_to_the_report(tmp_path, capsys):
+    """Two virtual BLE sensors worn together (one schedule), recorded at once by `imutrack record --device …
+    --pelvis …`, each on its own connection: one time base (each sample of one within a few ms of the other's for the
+    same instant), then analysis, the store, progress and the report."""
+    import argparse
+    import asyncio
+    import contextlib
+
+    from imutrack.cli import record as record_cli
+    from tests.virtual_ble import virtual_sensors
+
+    session = simulate(SimulatorConfig(seed=11, reps_per_side=1, hold_s=10.0, hold_jitter_s=0.0, turn_s=2.0,
+                                       return_s=2.0, rest_s=6.0, neutral_s=5.0, end_rest_s=3.0, sample_rate_hz=50.0,
+                                       pelvis_share=0.2, pelvis_sensor=True, slouch_probability=0.0))
+
+    @contextlib.asynccontextmanager
+    async def backends():
+        epoch = asyncio.get_running_loop().time() + 1.0
+        specs = [(session.samples, "diy", {"name": "imutrack chest", "epoch": epoch}),
+                 (session.pelvis, "diy", {"name": "imutrack pelvis", "epoch": epoch})]
+        async with virtual_sensors(specs, speed=1.0) as (_sensors, central):
+            yield central.client_backend, central.scanner_backend
+
+    out = tmp_path / "two.csv"
+    args = argparse.Namespace(device="imutrack chest", pelvis="imutrack pelvis", profile=None, pelvis_profile=None,
+                              phyphox=None, simulate=False, out=out, duration=session.samples.duration_s - 1.5,
+                              speed=1.0, assisted="assisted", notes="", poll=0.1)
+    assert record_cli.record_command(args, backends=backends) == 0
+    chest, pelvis = read_recording(out), read_recording(pelvis_path(out))
+    assert chest.meta.extra["session_id"] == pelvis.meta.extra["session_id"]
+    assert (chest.meta.extra["sensor_role"], pelvis.meta.extra["sensor_role"]) == ("chest", "pelvis")
+    # the DIY sensors number their samples as the simulation does: the same number is the same instant
+    common, a, b = np.intersect1d(chest.seq, pelvis.seq, return_indices=True)
+    assert len(common) > 0.9 * len(chest.seq)
+    misaligned_s = chest.samples.t_s[a] - pelvis.samples.t_s[b]
+    assert np.max(np.abs(misaligned_s)) < 0.02, np.max(np.abs(misaligned_s))
+    result = analysed_file(out)
+    assert result.sensors == "chest+pelvis"
+    for hold, truth in zip(result.holds, session.truth.reps, strict=True):
+        assert hold.spine_mean_twist_deg == pytest.approx(truth.spine_mean_twist_deg, abs=0.5)
+        assert hold.pelvis_share == pytest.approx(truth.pelvis_mean_twist_deg / truth.mean_twist_deg, abs=0.02)
+
+
+def analysed_file(path):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ImutrackWarning)
+        return analyze(path, calibration=None)

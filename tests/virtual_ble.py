@@ -25,17 +25,29 @@ def _device(link: LocalLink, name: str, address: str) -> Device:
 @contextlib.asynccontextmanager
 async def virtual_world(samples: ImuSamples, profile: str = "diy", speed: float = float("inf"), **sensor_kwargs):
     """Yields (sensor, central); tears both down so no task is left behind."""
+    async with virtual_sensors([(samples, profile, sensor_kwargs)], speed) as (sensors, central):
+        yield sensors[0], central
+
+
+@contextlib.asynccontextmanager
+async def virtual_sensors(specs: list[tuple[ImuSamples, str, dict]], speed: float = float("inf")):
+    """Several virtual sensors (samples, profile, VirtualSensor keyword arguments) on one link with one central:
+    yields (sensors, central)."""
     link = LocalLink()
-    sensor_device = _device(link, "sensor", "F0:F0:F0:F0:F0:F0")
     central_device = _device(link, "central", "F1:F1:F1:F1:F1:F1")
     await central_device.power_on()
-    sensor = VirtualSensor(sensor_device, samples, profile, speed=speed, **sensor_kwargs)
-    await sensor.start()
+    devices, sensors = [central_device], []
     try:
-        yield sensor, BumbleCentral(central_device)
+        for k, (samples, profile, kwargs) in enumerate(specs):
+            device = _device(link, f"sensor{k}", f"F0:F0:F0:F0:F0:{k:02X}")
+            devices.append(device)
+            sensors.append(VirtualSensor(device, samples, profile, speed=speed, **kwargs))
+            await sensors[-1].start()
+        yield sensors, BumbleCentral(central_device)
     finally:
-        await sensor.stop()
-        for device in (central_device, sensor_device):
+        for sensor in sensors:
+            await sensor.stop()
+        for device in devices:
             for connection in list(device.connections.values()):
                 with contextlib.suppress(Exception):
                     await connection.disconnect()

@@ -11,6 +11,14 @@ from imutrack import __version__
 PROFILE_NAMES = ("diy", "witmotion", "thingy52", "movesense", "polar-sense", "polar-h10")
 
 
+
+def _pelvis_options(command: argparse.ArgumentParser) -> None:
+    command.add_argument("--pelvis", metavar="NAME_OR_ADDRESS",
+                         help="with --device: a second BLE sensor, on the sacrum (face outward), recorded at the same "
+                              "time as <out>.pelvis.csv: the spine's own twist is measured (docs/wearing.md)")
+    command.add_argument("--pelvis-profile", choices=sorted(PROFILE_NAMES),
+                         help="the pelvis sensor's profile (default: recognised)")
+
 def _positive_float(text: str) -> float:
     value = float(text)
     if not value > 0:
@@ -219,6 +227,7 @@ def build_parser() -> argparse.ArgumentParser:
                              help="a BLE chest sensor: its address, name or the start of its name "
                                   "(see 'imutrack scan')")
     live.add_argument("--profile", choices=sorted(PROFILE_NAMES), help="device profile (default: recognised)")
+    _pelvis_options(live)
     live.add_argument("--poll", type=_positive_float, default=0.1, help="phyphox polling interval, s (default 0.1)")
     live.add_argument("--reps", type=int, help="repetitions per side (default: your plan's, see 'imutrack plan'; 2)")
     live.add_argument("--hold", type=_positive_float, help="hold length, s (default: your plan's; 60)")
@@ -300,6 +309,7 @@ def build_parser() -> argparse.ArgumentParser:
     source.add_argument("--simulate", action="store_true", help="the built-in simulated person (no sensor)")
     record.add_argument("--poll", type=_positive_float, default=0.1, help="phyphox polling interval, s (default 0.1)")
     record.add_argument("--profile", choices=sorted(PROFILE_NAMES), help="device profile (default: recognised)")
+    _pelvis_options(record)
     record.add_argument("--out", type=Path, help="recording file (default: a new file in the user data folder)")
     record.add_argument("--duration", type=_positive_float, metavar="S", help="stop after this many seconds")
     record.add_argument("--speed", type=float, default=1.0,

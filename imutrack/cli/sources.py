@@ -20,6 +20,8 @@ def open_source(args: argparse.Namespace, out: Path, need_twist: bool, backends=
     assisted = getattr(args, "assisted", None) or ("unassisted" if getattr(args, "unassisted", False) else "assisted"
                                                    if need_twist else "unknown")
     notes = getattr(args, "notes", "")
+    if getattr(args, "pelvis", None) and not getattr(args, "device", None):
+        raise ImutrackError("--pelvis is a second BLE sensor, recorded with the chest's: give that one with --device")
     if getattr(args, "simulate", False):
         import time
 
@@ -42,9 +44,22 @@ def open_source(args: argparse.Namespace, out: Path, need_twist: bool, backends=
         profile = PROFILES.get(args.profile) if args.profile else None
         if need_twist and profile is not None:
             require_gyroscope(args.device, profile)
-        recorder = BleRecorder(target=args.device, out=out, profile=profile, duration_s=getattr(args, "duration", None),
+        duration_s = getattr(args, "duration", None)
+        recorder = BleRecorder(target=args.device, out=out, profile=profile, duration_s=duration_s,
                                assisted=assisted, notes=notes, require_gyro=need_twist)
-        return BleSource(recorder, backends)
+        pelvis = None
+        if getattr(args, "pelvis", None):
+            import secrets
+
+            from imutrack.io import pelvis_path
+
+            session = {"session_id": secrets.token_hex(6)}
+            pelvis_profile = PROFILES.get(args.pelvis_profile) if getattr(args, "pelvis_profile", None) else None
+            pelvis = BleRecorder(target=args.pelvis, out=pelvis_path(out), profile=pelvis_profile,
+                                 duration_s=duration_s, assisted=assisted, notes=notes, require_gyro=True,
+                                 extra=session | {"sensor_role": "pelvis"})
+            recorder.extra = session | {"sensor_role": "chest"}
+        return BleSource(recorder, backends, pelvis)
     else:
         raise ImutrackError("choose a source: --device NAME, --phyphox URL or --simulate")
     source.meta.assisted, source.meta.notes = assisted, notes or source.meta.notes

@@ -18,6 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 from bleak import BleakClient, BleakScanner
 from bleak.exc import BleakBluetoothNotAvailableError, BleakDeviceNotFoundError, BleakError
 
@@ -112,6 +113,12 @@ class BleRecorder:
         on_batch: called with every batch of samples as it is written (for a live view).
         max_reconnect_s: give up when the device stays away this long.
         require_gyro: refuse a sensor without a gyroscope (the guided session measures the twist).
+        time_origin_s: a host time (``time.monotonic()``) that ``t_s`` and ``host_t_s`` count from, shared by the
+            recorders of sensors worn together; None: ``t_s`` counts from this sensor's first sample. The host time
+            of the first sample is taken as the least delayed arrival of the first batch less its sample's time.
+        extra: further header keys (a two-sensor session's ``session_id`` and ``sensor_role``).
+        connect_lock: shared by recorders on one adapter: controllers (and BlueZ) take one connection attempt at a
+            time ("connection already pending", "Operation already in progress").
     """
 
     target: str
@@ -127,10 +134,15 @@ class BleRecorder:
     max_reconnect_s: float = 60.0
     on_batch: Callable[[ImuSamples], None] | None = None
     require_gyro: bool = False
+    time_origin_s: float | None = None
+    extra: dict[str, str] = field(default_factory=dict)
+    connect_lock: asyncio.Lock | None = None
     status: RecorderStatus = field(default_factory=RecorderStatus)
     meta: RecordingMeta | None = None  # the recording's header, once the first samples are written
     _address: str | None = None
     _name: str = ""
+    _shift_s: float = 0.0  # added to the stream's times to put them on ``time_origin_s``
+    _host_shift_s: float = 0.0  # and to its host times
 
     async def run(self, stop: asyncio.Event | None = None) -> RecorderStatus:
         """Record until ``duration_s`` of data, ``stop`` is set, or the device stays away too long.
@@ -230,7 +242,8 @@ class BleRecorder:
         client = BleakClient(device, disconnected_callback=on_disconnect, timeout=self.connect_timeout_s,
                              backend=self.client_backend)
         with bluetooth_errors(f"connecting to {self.target}"):
-            await client.connect()
+            async with self.connect_lock or contextlib.nullcontext():  # one connection attempt at a time
+                await client.connect()
             if client.services.get_service(profile.service_uuid) is None:
                 await client.disconnect()
                 raise BleError(
@@ -294,6 +307,13 @@ class BleRecorder:
         if taken is None:
             return writer
         samples, seq, host = taken
+        if writer is None and self.time_origin_s is not None:
+            host0 = stream.host0_s or 0.0
+            self._host_shift_s = host0 - self.time_origin_s
+            self._shift_s = float(np.min(host - samples.t_s)) + self._host_shift_s
+        if self._shift_s or self._host_shift_s:
+            samples = ImuSamples(samples.t_s + self._shift_s, samples.gyr_rad_s, samples.acc_m_s2, samples.mag_uT)
+            host = host + self._host_shift_s
         if writer is None:
             measured = stream.measured_rate_hz
             meta = RecordingMeta(
@@ -305,7 +325,7 @@ class BleRecorder:
                 start_time=local_now_iso(),
                 assisted=self.assisted,
                 notes=self.notes,
-                extra={} if profile.has_gyro else {"has_gyro": "false"},
+                extra=({} if profile.has_gyro else {"has_gyro": "false"}) | self.extra,
             )
             writer = RecordingWriter(self.out, meta, has_mag=samples.has_mag, has_host_time=True)
             self.meta = meta
@@ -352,14 +372,19 @@ class BleSource:
 
     ``backends`` is a factory of an async context manager yielding (client, scanner) bleak backend classes, entered on
     the recorder's own event loop (the tests' virtual sensors); None uses the platform's Bluetooth.
+
+    ``pelvis``: a second recorder for a sensor on the pelvis, run at once on the same loop (each connects and
+    reconnects on its own) and put on the same time base (``BleRecorder.time_origin_s``); its batches are not
+    passed on. If either fails, both stop (what each received is kept) and the failure is raised.
     """
 
     writes_recording = True
 
-    def __init__(self, recorder: BleRecorder, backends=None):
+    def __init__(self, recorder: BleRecorder, backends=None, pelvis: BleRecorder | None = None):
         import queue
 
         self.recorder = recorder
+        self.pelvis = pelvis
         self.backends = backends
         self._queue: queue.Queue = queue.Queue()
         self._failure: list[BaseException] = []
@@ -389,12 +414,31 @@ class BleSource:
             self._stop = request_stop
             if self._closing:  # closed before the loop ran
                 stop.set()
+            recorders = [self.recorder] if self.pelvis is None else [self.recorder, self.pelvis]
+            if self.pelvis is not None:
+                self.recorder.time_origin_s = self.pelvis.time_origin_s = time.monotonic()
+                self.recorder.connect_lock = self.pelvis.connect_lock = asyncio.Lock()
+
+            async def one(recorder: BleRecorder) -> None:
+                try:
+                    await recorder.run(stop)
+                except BaseException:
+                    stop.set()  # the other stops too, keeping what it received
+                    raise
+
+            async def all_of_them() -> None:
+                done = await asyncio.gather(*(one(r) for r in recorders), return_exceptions=True)
+                failed = [r for r in done if isinstance(r, BaseException)]
+                if failed:
+                    raise failed[0]
+
             if self.backends is None:
-                await self.recorder.run(stop)
+                await all_of_them()
                 return
             async with self.backends() as (client_backend, scanner_backend):
-                self.recorder.client_backend, self.recorder.scanner_backend = client_backend, scanner_backend
-                await self.recorder.run(stop)
+                for recorder in recorders:
+                    recorder.client_backend, recorder.scanner_backend = client_backend, scanner_backend
+                await all_of_them()
 
         try:
             asyncio.run(main())
@@ -420,7 +464,9 @@ class BleSource:
             raise self._failure.pop()
 
     def status(self) -> str:
-        return describe(self.recorder.status)
+        if self.pelvis is None:
+            return describe(self.recorder.status)
+        return f"chest {describe(self.recorder.status)}; pelvis {describe(self.pelvis.status)}"
 
     def close(self) -> None:
         self._closing = True

@@ -46,6 +46,7 @@ class BumbleCentral:
     def __init__(self, device: Device, connect_timeout_s: float = 5.0):
         self.device = device
         self.connect_timeout_s = connect_timeout_s
+        self.scanners = 0  # scanners running: the controller scans while there is one (as an OS's stack does)
         central = self
 
         class Client(BumbleBleakClient):
@@ -180,11 +181,15 @@ class BumbleBleakScanner(BaseBleakScanner):
 
     async def start(self) -> None:
         self.seen_devices = {}
-        device = self._central.device
-        device.on(device.EVENT_ADVERTISEMENT, self._on_advertisement)
-        await device.start_scanning(filter_duplicates=False)
+        central = self._central
+        central.device.on(central.device.EVENT_ADVERTISEMENT, self._on_advertisement)
+        central.scanners += 1
+        if central.scanners == 1:
+            await central.device.start_scanning(filter_duplicates=False)
 
     async def stop(self) -> None:
-        device = self._central.device
-        device.remove_listener(device.EVENT_ADVERTISEMENT, self._on_advertisement)
-        await device.stop_scanning()
+        central = self._central
+        central.device.remove_listener(central.device.EVENT_ADVERTISEMENT, self._on_advertisement)
+        central.scanners -= 1
+        if central.scanners == 0:
+            await central.device.stop_scanning()

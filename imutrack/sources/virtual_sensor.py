@@ -57,11 +57,13 @@ class VirtualSensor:
             handling of a refusal, e.g. 13: in its charger).
         rate_hz: the rate a WitMotion or Thingy streams at now (None: every sample given, for the other profiles).
         takes_settings: False for a WitMotion or Thingy that ignores rate commands (firmware that differs).
+        epoch: the event loop's time at which the first sample is due (with a finite speed): sensors given the same
+            epoch take their samples on one schedule, as two sensors worn together do, whenever each is connected.
     """
 
     def __init__(self, device: Device, samples: ImuSamples, profile: str = "diy", name: str | None = None,
                  speed: float = 1.0, samples_per_packet: int = 10, battery_pct: int = 87, pmd_status: int = 0,
-                 takes_settings: bool = True):
+                 takes_settings: bool = True, epoch: float | None = None):
         if profile not in SERVED_PROFILES:
             raise ImutrackError(f"the virtual sensor serves {', '.join(SERVED_PROFILES)}, not {profile!r}")
         self.device, self.samples, self.profile = device, samples, profile
@@ -71,6 +73,7 @@ class VirtualSensor:
         self.name = name or NAMES[profile]
         self.pmd_status = pmd_status
         self.takes_settings = takes_settings
+        self.epoch = epoch
         self.rate_hz = {"witmotion": witmotion.DEFAULT_RATE_HZ, "thingy52": thingy52.DEFAULT_RATE_HZ}.get(profile)
         self._unlocked = False
         self.polar_started: set[int] = set()
@@ -258,6 +261,8 @@ class VirtualSensor:
         loop = asyncio.get_running_loop()
         n = len(self.samples)
         clock0, sample0 = None, 0
+        if self.epoch is not None:  # the samples keep a schedule shared with another sensor, from the start
+            clock0, self._resume = self.epoch, "run on"
         while self.index < n:
             await self._streaming.wait()
             if not self.device.connections:

@@ -160,6 +160,11 @@ class PacketStream:
             self.arrival = ArrivalClock(self.profile.rate_hz)
 
     @property
+    def host0_s(self) -> float | None:
+        """The host time of the first notification decoded (``host_t_s`` counts from it), s."""
+        return self._host0
+
+    @property
     def rate_warning(self) -> str | None:
         """A sentence when the device streams at another rate than it was set to (arrival-timed devices)."""
         return self.arrival.rate_warning() if self.arrival is not None else None
