@@ -32,6 +32,19 @@ class SideTrend:
 
 
 @dataclass
+class SpineProgress:
+    """Sessions measured with a second sensor on the pelvis: the spine's own range of motion per side (the
+    largest |``spine_mean_twist_deg``| of a day's holds) — a series of its own, never mixed with the chest's turn
+    of one-sensor sessions — and the median share of the turns the pelvis did (0-1)."""
+
+    sessions: int
+    left: SideTrend
+    right: SideTrend
+    pelvis_share_median: float | None
+    daily: dict[str, dict[str, float | None]] = field(default_factory=dict)
+
+
+@dataclass
 class Progress:
     """Summary over a period. ``daily`` maps local dates to the best ROM per side that day."""
 
@@ -52,6 +65,7 @@ class Progress:
     pain: PainRatings | None = None  # how the back felt before and after the sessions rated; None: none rated
     adherence: Adherence = field(default_factory=Adherence)  # against the plan in force each day
     plan: Plan = DEFAULT_PLAN  # the plan in force on the period's last day
+    spine: SpineProgress | None = None  # sessions with a pelvis sensor; None: there were none
 
 
 @dataclass
@@ -221,5 +235,25 @@ def summarize(sessions: list[StoredSession], holds: list[tuple[int, HoldMetrics]
         pain=pain_ratings(sessions),
         adherence=kept,
         plan=plan_on(plans or [], today.isoformat()),
+        spine=spine_progress(sessions, holds),
     )
     return progress
+
+
+def spine_progress(sessions: list[StoredSession], holds: list[tuple[int, HoldMetrics]]) -> SpineProgress | None:
+    """The spine's own range per side and day over the sessions measured with two sensors (None without any)."""
+    day_of = {s.id: s.local_date for s in sessions if s.sensors == "chest+pelvis"}
+    if not day_of:
+        return None
+    by_day: dict[str, dict[str, float]] = {"left": {}, "right": {}}
+    shares = []
+    for sid, h in holds:
+        if sid in day_of and np.isfinite(h.spine_mean_twist_deg):
+            days = by_day[h.side]
+            days[day_of[sid]] = max(abs(h.spine_mean_twist_deg), days.get(day_of[sid], -1.0))
+            if np.isfinite(h.pelvis_share):
+                shares.append(h.pelvis_share)
+    dates = sorted(set(by_day["left"]) | set(by_day["right"]))
+    return SpineProgress(len(day_of), _trend(by_day["left"]), _trend(by_day["right"]),
+                         float(np.median(shares)) if shares else None,
+                         {d: {"left": by_day["left"].get(d), "right": by_day["right"].get(d)} for d in dates})

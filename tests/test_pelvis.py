@@ -95,6 +95,16 @@ def test_a_two_sensor_session_from_simulate_to_the_store(tmp_path, capsys):
         holds = [h for _, h in store.holds()]
     assert [h.spine_mean_twist_deg for h in holds] == pytest.approx([h["spine_mean_twist_deg"]
                                                                      for h in analysed_json[0]["holds"]])
+    # a one-sensor session on another day: its turn is not mixed into the spine's series
+    single = tmp_path / "one" / "s1.csv"
+    single.parent.mkdir()
+    assert main(["simulate", str(single), "--reps", "1", "--hold", "30", "--rate", "50", "--seed", "9"]) == 0
+    assert main(["analyze", str(single), "--store", "--db", str(db)]) == 0
+    capsys.readouterr()
+    assert main(["progress", "--db", str(db)]) == 0
+    said = " ".join(capsys.readouterr().out.split())
+    assert "the spine's own twist (two sensors)" in said
+    assert "1 session(s) with a pelvis sensor; the hips did a median" in said
 
 
 def test_a_pelvis_file_of_another_session_is_refused_in_one_line(tmp_path):
@@ -111,7 +121,7 @@ def test_a_pelvis_file_of_another_session_is_refused_in_one_line(tmp_path):
 
 def test_two_ble_sensors_at_once_through_bleak_to_the_report(tmp_path, capsys):
     """Two virtual BLE sensors worn together (one schedule), recorded at once by `imutrack record --device …
-    --pelvis …`, each on its own connection: one time base (each sample of one within a few ms of the other's for the
+    --pelvis …`, each on its own connection: one time base (each sample of one within 20 ms of the other's for the
     same instant), then analysis, the store, progress and the report."""
     import argparse
     import asyncio
@@ -150,6 +160,20 @@ def test_two_ble_sensors_at_once_through_bleak_to_the_report(tmp_path, capsys):
     for hold, truth in zip(result.holds, session.truth.reps, strict=True):
         assert hold.spine_mean_twist_deg == pytest.approx(truth.spine_mean_twist_deg, abs=0.5)
         assert hold.pelvis_share == pytest.approx(truth.pelvis_mean_twist_deg / truth.mean_twist_deg, abs=0.02)
+    # on to the store, progress and the report: the spine's range is a series of its own
+    db, html = tmp_path / "p.sqlite", tmp_path / "report.html"
+    capsys.readouterr()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ImutrackWarning)
+        assert main(["analyze", str(out), "--store", "--db", str(db)]) == 0
+    capsys.readouterr()
+    assert main(["progress", "--db", str(db), "--json"]) == 0
+    spine = json.loads(capsys.readouterr().out)["spine"]
+    assert spine["sessions"] == 1
+    left, right = (abs(h.spine_mean_twist_deg) for h in result.holds)
+    assert spine["left"]["best_deg"] == pytest.approx(left) and spine["right"]["best_deg"] == pytest.approx(right)
+    assert main(["report", "--db", str(db), "--html", str(html)]) == 0
+    assert "spine&#x27;s own twist, measured in 1 session(s)" in html.read_text(encoding="utf-8")
 
 
 def analysed_file(path):

@@ -473,6 +473,8 @@ def progress_command(args: argparse.Namespace) -> int:
                       "-" if trend.slope_deg_per_week is None else f"{trend.slope_deg_per_week:+.1f}°/week",
                       "-" if trend.change_deg is None else f"{trend.change_deg:+.1f}° {verdict}")
     console.print(table)
+    if summary.spine is not None:
+        _print_spine(summary.spine)
     days = Table(box=box.SIMPLE_HEAD, title="best hold per day (last 7)", title_justify="left")
     for column in ("day", "left, °", "right, °"):
         days.add_column(column, justify="right")
@@ -494,6 +496,20 @@ def progress_command(args: argparse.Namespace) -> int:
         console.print(line, style="green")
     return 0
 
+
+
+def _print_spine(spine) -> None:
+    """The spine's own range, from the sessions with a pelvis sensor: a series of its own."""
+    share = "" if spine.pelvis_share_median is None else (
+        f"; the hips did a median {100 * spine.pelvis_share_median:.0f} % of the turns")
+    table = Table(box=box.SIMPLE_HEAD, title_justify="left", title="the spine's own twist (two sensors)")
+    for column in ("side", "first", "latest", "best", "trend"):
+        table.add_column(column, justify="right")
+    for side, trend in (("left", spine.left), ("right", spine.right)):
+        table.add_row(side, num(trend.first_deg, ".1f"), num(trend.latest_deg, ".1f"), num(trend.best_deg, ".1f"),
+                      "-" if trend.slope_deg_per_week is None else f"{trend.slope_deg_per_week:+.1f}°/week")
+    console.print(table)
+    console.print(f"{spine.sessions} session(s) with a pelvis sensor{share}", markup=False, highlight=False)
 
 
 def plan_command(args: argparse.Namespace) -> int:

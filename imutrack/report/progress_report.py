@@ -43,6 +43,8 @@ class RomData:
     rom_deg: dict[str, list[float]]
     unassisted: dict[str, list[bool]]
     trend_deg: dict[str, list[float]]
+    spine_day: dict[str, list[float]] = field(default_factory=lambda: {"left": [], "right": []})
+    spine_deg: dict[str, list[float]] = field(default_factory=lambda: {"left": [], "right": []})
 
 
 @dataclass
@@ -151,7 +153,14 @@ def report_data(sessions: list[StoredSession], holds: list[tuple[int, HoldMetric
     progress = summarize(sessions, holds, plans or [], parts=parts)
     held = hold_data(sessions, holds)
     held.target_hold_s = progress.plan.hold_s
-    return ReportData(rom_data(sessions), held, asymmetry_data(sessions), calendar_data(sessions, parts), progress,
+    rom = rom_data(sessions)
+    if progress.spine is not None:  # the spine's own range: a series of its own (two sensors)
+        for day, sides in progress.spine.daily.items():
+            for side, value in sides.items():
+                if value is not None:
+                    rom.spine_day[side].append(_day_number(day, rom.first_date))
+                    rom.spine_deg[side].append(value)
+    return ReportData(rom, held, asymmetry_data(sessions), calendar_data(sessions, parts), progress,
                       list(plans or []), dict(profile or {}), weekly_rows(sessions, holds, progress.adherence))
 
 
@@ -215,6 +224,10 @@ def _rom_figure(data: RomData):
         if free.any():
             ax.scatter(x[free], y[free], facecolors="none", edgecolors=COLOURS[side], s=28,
                        label=f"{side} (no hands)")
+        if data.spine_deg[side]:
+            sx, sy = first + np.array(data.spine_day[side]), np.array(data.spine_deg[side])
+            shown.append((sx, sy))
+            ax.scatter(sx, sy, color=COLOURS[side], marker="x", s=24, label=f"{side}: the spine alone (two sensors)")
         if data.trend_deg[side]:
             xs = [x.min(), x.max()]
             ax.plot(xs, data.trend_deg[side], color=COLOURS[side], lw=1.5)
@@ -385,6 +398,13 @@ def report_text(data: ReportData, sessions: list[StoredSession]) -> ReportText:
                    else f"within measurement noise (±{MDC_DEG:g}°): no change shown yet")
         summary.append(f"{side}: {_fmt(t.first_deg)}° → {_fmt(t.latest_deg)}°, trend "
                        f"{t.slope_deg_per_week:+.1f}°/week, {t.change_deg:+.1f}° over the period — {verdict}.")
+    if p.spine is not None:
+        share = "" if p.spine.pelvis_share_median is None else (
+            "; the rest of each turn was the hips turning on the seat, a median "
+            f"{100 * p.spine.pelvis_share_median:.0f} %")
+        summary.append(f"The spine's own twist, measured in {p.spine.sessions} session(s) with a second sensor on the "
+                       f"pelvis: best left {_fmt(p.spine.left.best_deg)}°, right {_fmt(p.spine.right.best_deg)}°"
+                       f"{share}. It is shown apart from the ranges above (crosses in the figure).")
     summary += personal_bests(sessions)
     summary.append(f"Mean asymmetry {_fmt(p.mean_asymmetry_deg, '+.1f')}° (+ = the left turn goes further); median "
                    f"sway {_fmt(p.median_sway_deg, '.2f')}°.")
