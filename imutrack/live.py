@@ -26,6 +26,7 @@ import numpy as np
 from imutrack.errors import ImutrackError
 from imutrack.gaps import GapParams
 from imutrack.orientation import OrientationParams
+from imutrack.pelvis import PelvisTracker
 from imutrack.rests import RestParams, RestTracker, still_mask
 from imutrack.samples import ImuSamples
 
@@ -35,6 +36,7 @@ CUE_TEXTS = {  # each cue as the sentence shown and spoken
     "lean": "Keep level: you are leaning to the side",
     "bounce": "Don't bounce: relax into the hold",
     "breath": "Breathe deeply and slowly",
+    "hips": "Keep your hips still, knees together",
 }
 
 
@@ -73,6 +75,7 @@ class GuideConfig:
     no_hold_after_s: float = 30.0
     resync_after_s: float = 2.0
     resync_still_s: float = 3.0
+    hips_moved_deg: float = 3.0  # with a pelvis sensor: the hips turning this much during a hold is cued
 
 
 @dataclass
@@ -86,7 +89,8 @@ class GuideState:
     hold's ``start_s`` and ``end_s`` (none for a rep given up in its turn).
     ``cues`` names the cues in force and ``cue_texts`` says them as sentences; ``timer_note`` says why the countdown
     stands still ("" while it runs); ``rep_twist_deg`` is this hold's mean twist towards its side so far (nan outside
-    a hold); ``session_s`` the session's clock.
+    a hold); ``session_s`` the session's clock. With a second sensor on the pelvis (:meth:`Guide.update_pelvis`),
+    ``pelvis_twist_deg`` and ``spine_twist_deg`` split the twist into the hips' turn and the spine's (nan without).
     """
 
     phase: Phase = Phase.CALIBRATE
@@ -108,6 +112,8 @@ class GuideState:
     rep_twist_deg: float = float("nan")
     facing_inward: bool = False  # the sensor was found facing into the chest (and is measured the other way round)
     holds: list[dict] = field(default_factory=list)
+    pelvis_twist_deg: float = float("nan")  # with a pelvis sensor: its own turn since the last rest (+ = left)
+    spine_twist_deg: float = float("nan")  # and the spine's twist, the chest's less the pelvis's
 
     def to_dict(self) -> dict:
         """Plain data for a view in another process (the web page): JSON-ready, NaN as None."""
@@ -163,6 +169,10 @@ class Guide:
         self._placement_known = False  # the turns told how the sensor faces
         self._rest_started_s = 0.0  # when the latest rest began (the return came back), s
         self._rest_lost = False  # that rest follows a drop-out that lost the angle
+        self._pelvis: PelvisTracker | None = None  # a second sensor on the pelvis, once it sends
+        self._pelvis_zero = float("nan")  # its heading at the last rest (facing forward), °
+        self._pelvis_zero_s: float | None = None  # when that rest ended, s
+        self._pelvis_at_hold = float("nan")  # its turn when this hold began, °
         self._say(0.0, "prompt", self.state.prompt)
 
     # --- input -------------------------------------------------------------------------------------------------
@@ -187,6 +197,24 @@ class Guide:
                     self._hold_dropped = True
         self.tick(now)
         return self.state
+
+    def update_pelvis(self, samples: ImuSamples) -> GuideState:
+        """Process a batch of the pelvis sensor's samples (on the chest's clock; give them before the chest's batch
+        of the same moment): the twist is split into the hips' turn on the seat and the spine's own."""
+        if self._pelvis is None:
+            self._pelvis = PelvisTracker()
+        self._pelvis.update(samples)
+        self._split_twist()
+        return self.state
+
+    def _split_twist(self) -> None:
+        s = self.state
+        if self._pelvis is None or self._last_data_t is None:
+            return
+        if self._pelvis_zero != self._pelvis_zero and self._pelvis_zero_s is not None:  # its bias came later
+            self._pelvis_zero = self._pelvis.mean_heading_deg(self._pelvis_zero_s - 2.0, self._pelvis_zero_s)
+        s.pelvis_twist_deg = self._pelvis.heading_deg(self._last_data_t) - self._pelvis_zero
+        s.spine_twist_deg = s.twist_deg - s.pelvis_twist_deg
 
     def tick(self, now_s: float) -> GuideState:
         """Time passes (call regularly even when no data arrives, to notice a sensor drop-out)."""
@@ -281,6 +309,7 @@ class Guide:
         self._recent = recent[np.searchsorted(recent[:, 0], grid.t_s[-1] - 20.0):]
         s = self.state
         s.twist_deg, s.flexion_deg, s.lean_deg = float(twist[-1]), float(flexion[-1]), float(lean[-1])
+        self._split_twist()
 
     def _window(self, seconds: float) -> np.ndarray:
         """The last ``seconds`` of (t_s, twist, flexion, lean) rows."""
@@ -306,6 +335,10 @@ class Guide:
 
     def _start_turn(self, now: float) -> None:
         s = self.state
+        self._pelvis_zero_s = now  # the rest ends facing forward: where the hips are now is their zero
+        if self._pelvis is not None:
+            self._pelvis_zero = self._pelvis.mean_heading_deg(now - 2.0, now)
+            self._split_twist()
         s.phase, s.rep = Phase.TURN, self._reps_done[s.side] + 1
         self._phase_started = self._turn_started_s = now
         self._said.discard("no hold")
@@ -326,6 +359,7 @@ class Guide:
                 s.hold_counted_s, self._hold_start_twist, self._praised = 0.0, toward, False
                 self._hold_sum, self._hold_time, self._hold_started_s = 0.0, 0.0, now
                 s.hold_remaining_s, s.rep_twist_deg, s.timer_note = c.hold_s, toward, ""
+                self._pelvis_at_hold = s.pelvis_twist_deg
                 self._since.clear()
                 s.prompt = f"Hold, breathe deeply and relax into it: {c.hold_s:.0f} s"
                 self._say(now, "hold", s.prompt)
@@ -349,6 +383,8 @@ class Guide:
             self._cue(now, "lean", leaning, CUE_TEXTS["lean"])
             self._cue(now, "bounce", bouncing, CUE_TEXTS["bounce"])
             self._cue(now, "breath", shallow, CUE_TEXTS["breath"])
+            hips = abs(s.pelvis_twist_deg - self._pelvis_at_hold) > c.hips_moved_deg  # (false without a pelvis)
+            self._cue(now, "hips", hips, CUE_TEXTS["hips"], grace=1.0)
             self._hold_sum, self._hold_time = self._hold_sum + toward * dt, self._hold_time + dt
             s.rep_twist_deg = self._hold_sum / self._hold_time if self._hold_time > 0 else toward
             form_ok = not (slouching or bouncing)

@@ -180,3 +180,70 @@ def analysed_file(path):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ImutrackWarning)
         return analyze(path, calibration=None)
+
+
+def test_the_live_guide_splits_the_twist_and_cues_hips_that_turn():
+    """Fed the pelvis sensor's batches beside the chest's, the guide shows the spine's twist (what the gauge shows)
+    and the hips' turn during the holds, within a degree of the truth, and says so when the hips turn in a hold."""
+    from imutrack.live import CUE_TEXTS, Guide, GuideConfig
+
+    session = two_sensor(12, hold_s=60.0, hip_slip_probability=0.5, hip_slip_deg=6.0, slouch_probability=0.0,
+                         forced_probability=0.0)
+    guide = Guide(GuideConfig(reps_per_side=2, hold_s=50.0, rest_s=5.0))
+    t, truth = session.samples.t_s, session.truth
+    edges = np.searchsorted(t, np.arange(t[0], t[-1] + 0.1, 0.1))
+    seen, cued = [], set()
+    for a, b in zip(edges[:-1], edges[1:]):
+        if b <= a:
+            continue
+        guide.update_pelvis(session.pelvis.slice(int(a), int(b)))
+        state = guide.update(session.samples.slice(int(a), int(b)))
+        if state.phase.value == "hold":
+            i = int(np.searchsorted(truth.t_s, t[b - 1]))
+            seen.append((state.spine_twist_deg - truth.spine_twist_deg[i],
+                         state.pelvis_twist_deg - truth.pelvis_twist_deg[i]))
+            if "hips" in state.cues:
+                cued.add(state.rep if state.side == "left" else -state.rep)
+    spine_err, pelvis_err = np.abs(np.array(seen)).T
+    assert np.percentile(spine_err, 95) < 1.0 and np.percentile(pelvis_err, 95) < 1.0
+    slipped = {(r.side, k) for k, r in enumerate(truth.reps) if r.hip_slip_deg > 3.0}
+    assert len(slipped) > 0 and len(cued) == len(slipped)  # the slipping holds, and only they
+    assert CUE_TEXTS["hips"] in [e.text for e in guide.take_events()]
+
+
+def test_the_live_views_show_the_spines_part_of_the_twist():
+    """The terminal gauge draws the hips' part light (the rest is the spine's twist) and says both; a simulated
+    source with a pelvis sensor hands over its batches of the same moments."""
+    import re
+
+    from rich.console import Console
+
+    from imutrack.cli.guide import GAUGE_WIDTH, live_panel
+    from imutrack.live import GuideState, Phase
+    from imutrack.sources.simulator import SimulatedSource
+
+    state = GuideState(phase=Phase.HOLD, side="right", rep=1, twist_deg=-45.0, pelvis_twist_deg=-9.0,
+                       spine_twist_deg=-36.0, hold_remaining_s=20.0, rep_twist_deg=44.0)
+    console = Console(width=80, record=True, force_terminal=False)
+    console.print(live_panel(state, None, reps_per_side=2))
+    text = console.export_text()
+    gauge = re.search(r"twist\s+-45\.0°\s+(\S+)", text).group(1)
+    assert gauge.count("░") == int(9 * GAUGE_WIDTH / 90) and gauge.count("█") == int(45 * GAUGE_WIDTH / 90) - \
+        int(9 * GAUGE_WIDTH / 90)
+    assert "spine 36°, hips 9° (░)" in text and max(len(line) for line in text.splitlines()) <= 80
+
+    session = two_sensor(13, reps_per_side=1, hold_s=20.0)
+    source = SimulatedSource(session, speed=0.0, batch_s=0.5)
+    for batch, _ in source.batches():
+        (pelvis,) = source.pelvis_batches()
+        np.testing.assert_array_equal(pelvis.t_s, batch.t_s)
+    assert source.pelvis_batches() == []
+
+
+def test_the_demo_can_show_a_two_sensor_session(tmp_path, capsys):
+    assert main(["demo", "--pelvis", "--out", str(tmp_path), "--days", "1", "--reps", "1", "--hold", "20",
+                 "--rate", "50"]) == 0
+    said = capsys.readouterr().out
+    assert "chest and pelvis sensors" in said and "spine°" in said
+    (pelvis,) = tmp_path.glob("demo-*.pelvis.csv")
+    assert read_recording(pelvis).meta.extra["sensor_role"] == "pelvis"

@@ -76,10 +76,12 @@ def demo(args: argparse.Namespace) -> int:
         reps_per_side=args.reps,
         hold_s=args.hold,
         start_time=local_now_iso(),
+        pelvis_sensor=args.pelvis,
+        pelvis_share=0.17 if args.pelvis else 0.0,
     )
     console.print(
         f"[bold]imutrack demo[/]: a simulated seated-twist session, {args.reps} reps per side, "
-        f"{args.hold:g} s holds, {args.rate:g} Hz"
+        f"{args.hold:g} s holds, {args.rate:g} Hz" + (", chest and pelvis sensors" if args.pelvis else "")
     )
     history = practice_history(days=args.days, end=datetime.fromisoformat(cfg.start_time), seed=args.seed)[:-1]
     db_path = out_dir / "demo-progress.sqlite3"
@@ -90,6 +92,8 @@ def demo(args: argparse.Namespace) -> int:
         session = simulate(cfg)
         progress.update(task, advance=1, description="writing the recording")
         write_recording(recording_path, session.samples, session.recording_meta())
+        if session.pelvis is not None:
+            write_recording(pelvis_path(recording_path), session.pelvis, session.pelvis_meta())
         progress.update(task, advance=1, description="reading it back")
         recording = read_recording(recording_path)
         progress.update(task, advance=1, description="analysing")
@@ -154,15 +158,15 @@ _TWO_SENSOR_CAPTION = (
 def print_analysis(result: SessionAnalysis, truth: SimulatedSession | None = None) -> None:
     """The session's holds as a table (with the simulator's truth next to the measured twist when given)."""
     m = result.session
+    two = result.sensors == "chest+pelvis"
     table = Table(title=plain(f"{Path(result.source).name}: holds"), title_justify="left", box=box.SIMPLE_HEAD,
                   pad_edge=False, show_edge=False, collapse_padding=True)
-    two = result.sensors == "chest+pelvis"
     columns = ["rep", "side", "hold s", "twist°"]
     if truth is not None:
         columns.append("truth°")
-    if two:
+    if two:  # (its sway is left to --json: two more columns must fit in 80 all the same)
         columns += ["spine°", "hips"]
-    columns += ["creep°", "sway°", "forced", "slouch", "br/min"]
+    columns += ["creep°", *([] if two else ["sway°"]), "forced", "slouch", "br/min"]
     for column in columns:
         table.add_column(column, justify="right", no_wrap=True)
     truth_reps = truth.truth.reps if truth is not None else []
@@ -175,14 +179,16 @@ def print_analysis(result: SessionAnalysis, truth: SimulatedSession | None = Non
             row += [f"{h.spine_mean_twist_deg:+.1f}", num(100 * h.pelvis_share, ".0f") + " %"]
         row += [
             f"{h.creep_deg:+.1f}",
-            f"{h.twist_sd_deg:.2f}",
+            *([] if two else [f"{h.twist_sd_deg:.2f}"]),
             "yes" if h.forced else "",
             f"{100 * h.slouch_fraction:.0f} %" if h.slouch_fraction > 0 else "",
             num(h.breath_rate_bpm, ".1f"),
         ]
         table.add_row(*row)
     console.print(table)
-    console.print(_HOLD_CAPTION + (_TWO_SENSOR_CAPTION if two else ""), style="dim")
+    caption = _HOLD_CAPTION.replace(" sway: SD of the angle around its trend;", "") + _TWO_SENSOR_CAPTION if two \
+        else _HOLD_CAPTION
+    console.print(caption, style="dim")
     shifted = [h for h in result.holds if abs(h.neutral_shift_deg) >= SEAT_SHIFT_NOTE_DEG]
     if shifted:
         where = ", ".join(

@@ -112,7 +112,10 @@ def _run(args, guide, source, out: Path, view: str, web, gauge_before: dict, pre
     try:
         with recording_of(source, out) as write:
             try:
+                pelvis_batches = getattr(source, "pelvis_batches", list)  # a second sensor on the pelvis, if any
                 for batch, now in source.batches():
+                    for pelvis in pelvis_batches():
+                        guide.update_pelvis(pelvis)
                     if batch is not None:
                         write(batch)
                         state = guide.update(batch)
@@ -331,6 +334,11 @@ def live_panel(state, best_before: dict[str, float] | None = None, reps_per_side
     gauge = ["·"] * GAUGE_WIDTH
     for k in range(min(GAUGE_WIDTH, int(abs(state.twist_deg) * scale))):
         gauge[k] = "█"
+    two = state.spine_twist_deg == state.spine_twist_deg  # not nan: a pelvis sensor splits the twist
+    if two:  # the hips' part of the turn drawn light: the rest of the bar is the spine's twist
+        hips = max(0.0, state.pelvis_twist_deg * (1.0 if state.twist_deg >= 0 else -1.0))
+        for k in range(min(GAUGE_WIDTH, int(hips * scale), int(abs(state.twist_deg) * scale))):
+            gauge[k] = "░"
     today = state.best_twist_deg.get(state.side, 0.0)
     before = (best_before or {}).get(state.side)
     if before:
@@ -341,6 +349,8 @@ def live_panel(state, best_before: dict[str, float] | None = None, reps_per_side
     lines.append(state.prompt + "\n\n", style="bold")
     lines.append(f"twist {_deg(state.twist_deg):>7}  {''.join(gauge)}\n")
     marks = []
+    if two:
+        marks.append(f"spine {abs(state.spine_twist_deg):.0f}°, hips {abs(state.pelvis_twist_deg):.0f}° (░)")
     if state.rep_twist_deg == state.rep_twist_deg:  # not nan: holding
         marks.append(f"this rep {state.rep_twist_deg:.0f}°")
     marks.append(f"today's best {today:.0f}°" if today else "no hold yet today")

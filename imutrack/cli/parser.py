@@ -91,6 +91,8 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--reps", type=int, default=2, help="repetitions per side (default 2)")
     demo.add_argument("--hold", type=_positive_float, default=60.0, help="hold length, s (default 60)")
     demo.add_argument("--days", type=int, default=21, help="days of simulated practice before today (default 21)")
+    demo.add_argument("--pelvis", action="store_true",
+                      help="a second sensor on the pelvis too: the spine's own twist and the hips' share of the turn")
 
     simulate = commands.add_parser(
         "simulate",

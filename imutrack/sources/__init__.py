@@ -26,6 +26,10 @@ class Source(Protocol):
             rate); a BLE source completes it (the sensor's own name and address) when the sensor is found.
         writes_recording: True when the source writes the recording itself (a BLE sensor: sequence numbers, host
             times and link gaps go with the samples); otherwise the consumer writes the batches it is given.
+
+    A source that also reads a second sensor on the pelvis has ``pelvis_batches()``: that sensor's batches received
+    since the last call, on the same clock (the consumer reads it before each chest batch; the source writes its
+    recording).
     """
 
     meta: RecordingMeta

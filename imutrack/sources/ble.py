@@ -385,6 +385,9 @@ class BleSource:
 
         self.recorder = recorder
         self.pelvis = pelvis
+        self._pelvis_queue: queue.Queue = queue.Queue()
+        if pelvis is not None:
+            pelvis.on_batch = self._pelvis_queue.put
         self.backends = backends
         self._queue: queue.Queue = queue.Queue()
         self._failure: list[BaseException] = []
@@ -462,6 +465,17 @@ class BleSource:
             yield batch, float(batch.t_s[-1])
         if self._failure:
             raise self._failure.pop()
+
+    def pelvis_batches(self) -> list[ImuSamples]:
+        """The pelvis sensor's batches received since the last call (none without one)."""
+        import queue
+
+        taken = []
+        while True:
+            try:
+                taken.append(self._pelvis_queue.get_nowait())
+            except queue.Empty:
+                return taken
 
     def status(self) -> str:
         if self.pelvis is None:

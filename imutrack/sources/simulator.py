@@ -383,6 +383,7 @@ class SimulatedSource:
         self.batch_s = batch_s
         self._sent = 0
         self._closed = False
+        self._pelvis: list[ImuSamples] = []
 
     def batches(self):
         import time
@@ -401,7 +402,14 @@ class SimulatedSource:
                 if delay > 0:
                     time.sleep(delay)
             self._sent = int(b)
+            if self.session.pelvis is not None:  # the pelvis sensor's samples of the same moments
+                self._pelvis.append(self.session.pelvis.slice(int(a), int(b)))
             yield batch, float(batch.t_s[-1])
+
+    def pelvis_batches(self) -> list[ImuSamples]:
+        """With a simulated pelvis sensor: its batches since the last call (on the same clock)."""
+        taken, self._pelvis = self._pelvis, []
+        return taken
 
     def status(self) -> str:
         samples = self.session.samples

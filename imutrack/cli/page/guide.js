@@ -56,6 +56,10 @@ function render(message) {
   $("pause").firstChild.textContent = s.paused && s.timer_note.startsWith("Paused") ? "Resume " : "Pause ";
   const scale = 900 / 90;
   $("gauge-bar").setAttribute("width", String(Math.min(900, Math.abs(s.twist_deg || 0) * scale)));
+  // with a pelvis sensor, the part of the turn the hips did is drawn grey: the coloured rest is the spine's twist
+  const hips = s.pelvis_twist_deg === null || s.pelvis_twist_deg === undefined ? 0 : s.pelvis_twist_deg;
+  const towards = Math.sign(s.twist_deg || 0) * hips;
+  $("gauge-hips").setAttribute("width", String(Math.min(900, Math.max(0, towards) * scale)));
   const best = (s.best_twist_deg || {})[s.side] || 0;
   const before = (config.best_before || {})[s.side] || 0;
   for (const [id, value] of [["mark-best", best], ["mark-before", before]]) {
@@ -68,6 +72,9 @@ function render(message) {
   if (s.rep_twist_deg !== null && s.rep_twist_deg !== undefined) parts.push(`this rep ${deg(s.rep_twist_deg)}`);
   parts.push(best > 0 ? `today's best ${deg(best)}` : "no hold yet today");
   if (before > 0) parts.push(`best before ${deg(before)} (dashed)`);
+  if (s.spine_twist_deg !== null && s.spine_twist_deg !== undefined) {
+    parts.unshift(`spine ${deg(Math.abs(s.spine_twist_deg))}, hips ${deg(Math.abs(hips))} (grey)`);
+  }
   text("gauge-text", `${s.side}: ${parts.join(" · ")}`);
 }
 
