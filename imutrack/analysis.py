@@ -326,16 +326,18 @@ def _with_pelvis(result: SessionAnalysis, recorded: ImuSamples, axis: str, p: An
     bias from its still stretches, its neutral over the chest's), its twist about vertical on the chest's sample
     times, measured from the same rests as the chest's; the spine's twist is the chest's minus it."""
     name = f"{result.source} (pelvis)"
-    if recorded.t_s[0] > result.t_s[0] + 1.0 or recorded.t_s[-1] < result.t_s[-1] - 1.0:
+    needed = (result.neutral.start_s, max([h.hold_end_s for h in result.holds], default=result.neutral.end_s))
+    if recorded.t_s[0] > needed[0] + 0.5 or recorded.t_s[-1] < needed[1] - 0.5:
         raise ImutrackError(f"{name}: the pelvis recording ({recorded.t_s[0]:.1f}-{recorded.t_s[-1]:.1f} s) does not "
-                            f"cover the chest's ({result.t_s[0]:.1f}-{result.t_s[-1]:.1f} s): not one session?")
+                            f"run from the chest's first still moment to its last hold ({needed[0]:.1f}-"
+                            f"{needed[1]:.1f} s): start the pelvis sensor first and stop it last (or not one session?)")
     samples, _ = regularise(recorded, p.gaps)
     # A pelvis is still through the holds as well as the rests, and does not breathe: every still stretch is a
     # sample of its gyro bias (which follows a warming sensor far better than the rests alone would)
     quat = estimate_orientation(samples, p.orientation, p.pelvis_rests).quat_wxyz
     neutral = neutral_from(samples.t_s, quat, (result.neutral.start_s, result.neutral.end_s), axis)
     turned, _, _ = trunk_angles_deg(quat, neutral.quat_wxyz, neutral.forward_earth)
-    on_chest = np.interp(result.t_s, samples.t_s, np.unwrap(turned, period=360.0))
+    on_chest = np.interp(result.t_s, samples.t_s, np.unwrap(turned, period=360.0), left=np.nan, right=np.nan)
     # measured from the chest's rests, as the chest's twist is (their index windows on the chest's times)
     levels = [(int(np.searchsorted(result.t_s, a)), int(np.searchsorted(result.t_s, b))) for a, b in
               _rest_windows_s(result)]

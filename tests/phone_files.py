@@ -19,6 +19,12 @@ def _number(value: float, decimal_comma: bool) -> str:
     return text.replace(".", ",") if decimal_comma else text
 
 
+def _seconds(value: float, decimal_comma: bool) -> str:
+    """A Unix time as phyphox writes it: to the millisecond."""
+    text = f"{value:.3f}"
+    return text.replace(".", ",") if decimal_comma else text
+
+
 def phyphox_tables(samples: ImuSamples, separator: str = ",", decimal_comma: bool = False, ios: bool = False,
                    acc_stride: int = 2, acc_offset_s: float = 0.003, start_unix_s: float = 1_763_972_100.0,
                    final_newline: bool = True) -> dict[str, str]:
@@ -34,7 +40,7 @@ def phyphox_tables(samples: ImuSamples, separator: str = ",", decimal_comma: boo
     acc_t = samples.t_s[::acc_stride] + acc_offset_s
     acc = np.column_stack([np.interp(acc_t, samples.t_s, samples.acc_m_s2[:, k]) for k in range(3)])
     time_csv = separator.join(['"event"', '"experiment time"', '"system time"', '"system time text"']) + "\n" + \
-        separator.join(['"START"', _number(0.0, decimal_comma), _number(start_unix_s, decimal_comma),
+        separator.join(['"START"', _number(0.0, decimal_comma), _seconds(start_unix_s, decimal_comma),
                         '"2025-11-24 09:15:00.000 UTC+01:00"']) + "\n"
     return {"Gyroscope.csv": table(names["gyr"], samples.t_s, samples.gyr_rad_s),
             "Accelerometer.csv": table(names["acc"], acc_t, acc),

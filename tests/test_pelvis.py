@@ -247,3 +247,28 @@ def test_the_demo_can_show_a_two_sensor_session(tmp_path, capsys):
     assert "chest and pelvis sensors" in said and "spine°" in said
     (pelvis,) = tmp_path.glob("demo-*.pelvis.csv")
     assert read_recording(pelvis).meta.extra["sensor_role"] == "pelvis"
+
+
+def test_two_phone_exports_of_one_session_are_paired_on_one_time_base(tmp_path, capsys):
+    """Two phones running phyphox, one on the sacrum and one on the chest, started 1.7 s apart: imported as a pair,
+    the exports' own clocks put them on one time base, and the spine's twist comes out as the truth has it."""
+    from tests.phone_files import phyphox_tables, write_zip
+
+    session = two_sensor(14, reps_per_side=1, hold_s=30.0, sample_rate_hz=100.0)
+    late = int(1.7 * 100)  # the chest's phone started 1.7 s after the pelvis's
+    chest = session.samples.slice(late, len(session.samples))
+    chest = type(chest)(chest.t_s - chest.t_s[0], chest.gyr_rad_s, chest.acc_m_s2)
+    chest_zip = write_zip(tmp_path / "chest.zip", phyphox_tables(chest, start_unix_s=1_763_972_101.7))
+    pelvis_zip = write_zip(tmp_path / "pelvis.zip", phyphox_tables(session.pelvis, start_unix_s=1_763_972_100.0))
+    out = tmp_path / "out"
+    assert main(["import", str(chest_zip), "--pelvis", str(pelvis_zip), "--out", str(out)]) == 0
+    assert "-1.700 s from the chest's" in " ".join(capsys.readouterr().out.split())
+    result = analysed_file(out / "chest.csv")
+    assert result.sensors == "chest+pelvis"
+    for hold, truth in zip(result.holds, session.truth.reps, strict=True):
+        assert hold.spine_mean_twist_deg == pytest.approx(truth.spine_mean_twist_deg, abs=0.5)
+    generic = tmp_path / "plain.csv"
+    generic.write_text("t,gx,gy,gz,ax,ay,az\n0,0,0,0,0,0,9.8\n0.01,0,0,0,0,0,9.8\n", encoding="utf-8")
+    assert main(["import", str(chest_zip), "--pelvis", str(generic), "--columns",
+                 "t=t,gx=gx,gy=gy,gz=gz,ax=ax,ay=ay,az=az", "--out", str(out)]) == 1
+    assert "cannot be put on one time base (chest.zip: unix, plain.csv: no clock)" in capsys.readouterr().err

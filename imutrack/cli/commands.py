@@ -603,6 +603,43 @@ def report_command(args: argparse.Namespace) -> int:
     return 0
 
 
+def _import_pair(args: argparse.Namespace, columns: dict, units: dict, out_dir: Path) -> int:
+    """One chest export and one pelvis export of the same session, as a two-sensor pair on the chest's time base."""
+    import secrets
+
+    from imutrack.io import load
+    from imutrack.samples import ImuSamples
+
+    if len(args.files) != 1:
+        raise ImutrackError(f"--pelvis pairs one chest export with the pelvis's; {len(args.files)} were given")
+    chest = load(args.files[0], args.format, columns, units, args.chest_axis)
+    pelvis = load(args.pelvis, args.format, columns, units, args.pelvis_axis)
+    clocks = [(r.meta.extra.get("clock"), r.meta.extra.get("clock_at_zero_s")) for r in (chest, pelvis)]
+    if any(at is None for _, at in clocks) or clocks[0][0] != clocks[1][0]:
+        said = ", ".join(f"{path.name}: {kind or 'no clock'}" for path, (kind, _) in zip(
+            (args.files[0], args.pelvis), clocks, strict=True))
+        raise ImutrackError(f"the two exports cannot be put on one time base ({said}): pair exports of phone apps "
+                            "(Unix time) or two Polar sensors of one phone")
+    offset_s = float(clocks[1][1]) - float(clocks[0][1])
+    p = pelvis.samples
+    shifted = ImuSamples(p.t_s + offset_s, p.gyr_rad_s, p.acc_m_s2, p.mag_uT)
+    if shifted.t_s[0] > chest.samples.t_s[-1] or shifted.t_s[-1] < chest.samples.t_s[0]:
+        raise ImutrackError(f"{args.pelvis} does not overlap {args.files[0]} in time ({offset_s:+.1f} s apart): not "
+                            "the same session?")
+    session = {"session_id": secrets.token_hex(6)}
+    chest.meta.extra |= session | {"sensor_role": "chest"}
+    pelvis.meta.extra |= session | {"sensor_role": "pelvis", "clock_at_zero_s": clocks[0][1]}
+    if args.start_time:
+        chest.meta.start_time = pelvis.meta.start_time = args.start_time
+    target = unique(out_dir / f"{args.files[0].stem}.csv")
+    write_recording(target, chest.samples, chest.meta)
+    write_recording(pelvis_path(target), shifted, pelvis.meta)
+    console.print(f"{args.files[0]} → {target} and {args.pelvis} → {pelvis_path(target)}: the pelvis's clock starts "
+                  f"{offset_s:+.3f} s from the chest's (two phones' clocks may differ by some tens of ms)",
+                  markup=False, highlight=False)
+    return 0
+
+
 def import_command(args: argparse.Namespace) -> int:
     from imutrack.io import load
     from imutrack.io.generic import parse_mapping
@@ -610,6 +647,8 @@ def import_command(args: argparse.Namespace) -> int:
     columns = parse_mapping(args.columns, "--columns")
     units = parse_mapping(args.units, "--units")
     out_dir = args.out or data_dir() / "recordings"
+    if args.pelvis is not None:
+        return _import_pair(args, columns, units, out_dir)
     for path in args.files:
         recording = load(path, args.format, columns, units, args.chest_axis)
         if args.start_time:

@@ -200,6 +200,11 @@ def build_parser() -> argparse.ArgumentParser:
     imp.add_argument("--chest-axis", choices=["+x", "-x", "+y", "-y", "+z", "-z"],
                      help="phone axis out of the chest (default +z: screen facing outward)")
     imp.add_argument("--out", type=Path, help="folder for the recordings (default: the user data folder)")
+    imp.add_argument("--pelvis", type=Path, metavar="FILE_OR_ZIP",
+                     help="the export of a second sensor (phone or Polar) worn on the pelvis in the same session as "
+                          "the one FILE: both are put on one time base by the exports' own clocks")
+    imp.add_argument("--pelvis-axis", choices=["+x", "-x", "+y", "-y", "+z", "-z"], default="-z",
+                     help="the pelvis sensor's axis pointing forward (default -z: face outward on the sacrum)")
 
     report = commands.add_parser(
         "report",

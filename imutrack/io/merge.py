@@ -66,6 +66,15 @@ def merge_streams(
     return samples, inside
 
 
+def clock_at_zero(clock: str, seconds: float | None, offset_s: float = 0.0) -> dict[str, str]:
+    """Header keys saying what an export's own clock read at ``t_s`` = 0 (``seconds`` + ``offset_s``), so two exports
+    of one session can be put on one time base (``imutrack import --pelvis``): ``clock`` ("unix": the phone's
+    Unix time; "polar": a Polar sensor's clock, set by the phone) and ``clock_at_zero_s``. None: no keys."""
+    if seconds is None or not np.isfinite(seconds + offset_s):
+        return {}
+    return {"clock": clock, "clock_at_zero_s": f"{seconds + offset_s:.6f}"}
+
+
 def local_time(epoch, seconds: float, zone=None) -> str:
     """``epoch`` plus ``seconds``, as ISO 8601 with its UTC offset: in ``zone`` (a ``tzinfo``: the one the export
     states) or, without one, this computer's; a naive ``epoch`` counts wall-clock time in that zone. "" when that is

@@ -20,7 +20,7 @@ from datetime import datetime, timezone
 import numpy as np
 
 from imutrack.errors import RecordingFormatError
-from imutrack.io.merge import acc_unit_from_gravity, local_time, merge_streams, zone_named
+from imutrack.io.merge import acc_unit_from_gravity, clock_at_zero, local_time, merge_streams, zone_named
 from imutrack.io.tables import Table, read_table
 from imutrack.recording import RecordingMeta
 from imutrack.samples import ImuSamples
@@ -57,11 +57,11 @@ def read_phyphox(tables: dict[str, str], where: str, chest_axis: str = "+z") -> 
     """Samples, metadata and notes from phyphox tables (member name → text)."""
     streams: dict[str, tuple[np.ndarray, np.ndarray, str]] = {}
     notes: list[str] = []
-    start_time = ""
+    start_time, start_unix_s = "", None
     for name, text in sorted(tables.items()):
         if name.replace("\\", "/").split("/")[-2:-1] == ["meta"]:
             if name.endswith("time.csv"):
-                start_time = _start_time(text)
+                start_time, start_unix_s = _start_time(text)
             continue
         table = read_table(text, f"{where}:{name}", allow_empty=True)
         notes += [f"{name} {s}" for s in table.skipped]
@@ -103,12 +103,13 @@ def read_phyphox(tables: dict[str, str], where: str, chest_axis: str = "+z") -> 
     samples = ImuSamples(samples.t_s - origin, samples.gyr_rad_s, samples.acc_m_s2, samples.mag_uT)
     meta = RecordingMeta(device="phone (phyphox)", profile="phyphox", sensor_frame="phone: x right, y up, z out of "
                          "the screen", chest_normal_axis=chest_axis, sample_rate_hz=round(samples.rate_hz, 3),
-                         start_time=start_time)
+                         start_time=start_time, extra=clock_at_zero("unix", start_unix_s, origin))
     return samples, meta, notes
 
 
-def _start_time(text: str) -> str:
-    """Local ISO start time from meta/time.csv (the START event's system time, Unix seconds), or ""."""
+def _start_time(text: str) -> tuple[str, float | None]:
+    """Local ISO start time from meta/time.csv (the START event's system time, Unix seconds), or "", and those
+    seconds (less the event's experiment time: the Unix time at experiment time 0), or None."""
     import csv
 
     from imutrack.io.tables import sniff
@@ -116,10 +117,10 @@ def _start_time(text: str) -> str:
     separator, decimal_comma = sniff(text[:500])
     rows = list(csv.reader(text.splitlines(), delimiter=separator))
     if not rows:
-        return ""
+        return "", None
     header = [h.strip().lower() for h in rows[0]]
     if "system time" not in header or "event" not in header:
-        return ""
+        return "", None
     for row in rows[1:]:
         if len(row) == len(header) and row[header.index("event")].strip().upper() == "START":
             value = row[header.index("system time")].strip()
@@ -128,7 +129,9 @@ def _start_time(text: str) -> str:
             zone = zone_named(row[text_column].rsplit(" ", 1)[-1]) if text_column is not None else None
             try:
                 seconds = float(value.replace(",", ".") if decimal_comma else value)
+                at = row[header.index("experiment time")].strip() if "experiment time" in header else "0"
+                experiment_s = float(at.replace(",", ".") if decimal_comma else at)
             except ValueError:
-                return ""
-            return local_time(datetime(1970, 1, 1, tzinfo=timezone.utc), seconds, zone)
-    return ""
+                return "", None
+            return local_time(datetime(1970, 1, 1, tzinfo=timezone.utc), seconds, zone), seconds - experiment_s
+    return "", None

@@ -15,7 +15,7 @@ import numpy as np
 
 from imutrack.errors import RecordingFormatError
 from imutrack.frames import GRAVITY_M_S2
-from imutrack.io.merge import local_time, merge_streams
+from imutrack.io.merge import clock_at_zero, local_time, merge_streams
 from imutrack.io.tables import read_table
 from imutrack.recording import RecordingMeta
 from imutrack.samples import ImuSamples
@@ -87,8 +87,9 @@ def read_polar_logger(tables: dict[str, str], where: str, chest_axis: str = "+z"
     if not start:
         notes.append(f"its clock reads {samples.t_s[0]:.6g} s since 2000, no time a clock can show: the start time is "
                      "left out")
+    clock = clock_at_zero("polar", float(samples.t_s[0]))
     samples = ImuSamples(samples.t_s - samples.t_s[0], samples.gyr_rad_s, samples.acc_m_s2)
     meta = RecordingMeta(device="Polar sensor (Polar Sensor Logger)", profile="polar-logger",
                          sensor_frame="Polar sensor axes", chest_normal_axis=chest_axis,
-                         sample_rate_hz=round(samples.rate_hz, 3), start_time=start)
+                         sample_rate_hz=round(samples.rate_hz, 3), start_time=start, extra=clock)
     return samples, meta, notes

@@ -17,7 +17,14 @@ from datetime import datetime, timezone
 import numpy as np
 
 from imutrack.errors import RecordingFormatError
-from imutrack.io.merge import acc_unit_from_gravity, interpolate_columns, local_time, merge_streams, zone_named
+from imutrack.io.merge import (
+    acc_unit_from_gravity,
+    clock_at_zero,
+    interpolate_columns,
+    local_time,
+    merge_streams,
+    zone_named,
+)
 from imutrack.io.tables import Table, read_table
 from imutrack.recording import RecordingMeta
 from imutrack.samples import ImuSamples
@@ -100,8 +107,10 @@ def read_sensor_logger(tables: dict[str, str], where: str, chest_axis: str = "+z
     if not start:
         notes.append(f"its clock reads {samples.t_s[0]:.6g} s since 1970, no time a clock can show: the start time is "
                      "left out")
+    clock = clock_at_zero("unix", float(samples.t_s[0]))
     samples = ImuSamples(samples.t_s - samples.t_s[0], samples.gyr_rad_s, samples.acc_m_s2, samples.mag_uT)
     meta = RecordingMeta(device=f"phone (Sensor Logger{', ' + platform if platform else ''})",
                          profile="sensor-logger", sensor_frame="phone: x right, y up, z out of the screen",
-                         chest_normal_axis=chest_axis, sample_rate_hz=round(samples.rate_hz, 3), start_time=start)
+                         chest_normal_axis=chest_axis, sample_rate_hz=round(samples.rate_hz, 3), start_time=start,
+                         extra=clock)
     return samples, meta, notes
