@@ -341,9 +341,12 @@ def _with_pelvis(result: SessionAnalysis, recorded: ImuSamples, axis: str, p: An
     # measured from the chest's rests, as the chest's twist is (their index windows on the chest's times)
     levels = [(int(np.searchsorted(result.t_s, a)), int(np.searchsorted(result.t_s, b))) for a, b in
               _rest_windows_s(result)]
-    pelvis_deg, _, _ = from_latest_rest(on_chest, levels, int(np.searchsorted(result.t_s, result.neutral.start_s)))
+    pelvis_deg, facing, _ = from_latest_rest(on_chest, levels, int(np.searchsorted(result.t_s, result.neutral.start_s)))
     pelvis_deg[~np.isfinite(result.twist_deg)] = np.nan
-    holds = [two_sensor_metrics(h, result.t_s, result.twist_deg, pelvis_deg, samples.rate_hz) for h in result.holds]
+    # how far the body had turned on the seat at each rep's rest: measured by the pelvis, not inferred from the chest
+    holds = [replace(two_sensor_metrics(h, result.t_s, result.twist_deg, pelvis_deg, samples.rate_hz),
+                     neutral_shift_deg=float(facing[np.searchsorted(result.t_s, h.hold_start_s)]))
+             for h in result.holds]
     moved = [h for h in holds if h.hips_moved_deg > p.metrics.hips_moved_deg]
     notes = [f"{result.source}: the hips turned {h.hips_moved_deg:.0f}° during the {h.side} hold at "
              f"{h.hold_start_s:.0f} s (keep them still, knees together)" for h in moved]

@@ -40,6 +40,9 @@ def test_the_spines_twist_and_the_pelvis_share_are_measured(seed, kwargs):
         assert hold.spine_mean_twist_deg == pytest.approx(truth.spine_mean_twist_deg, abs=0.5)
         assert hold.pelvis_share == pytest.approx(truth.pelvis_mean_twist_deg / truth.mean_twist_deg, abs=0.02)
         assert hold.hips_moved_deg < 2.0  # the hips stayed put through the hold
+        # a shift on the seat, measured by the pelvis: how far the body faced from the start at the rep's rest
+        seat_deg = session.truth.seat_deg[np.searchsorted(session.truth.t_s, truth.turn_start_s)]
+        assert hold.neutral_shift_deg == pytest.approx(seat_deg, abs=0.3)
     np.testing.assert_allclose(result.spine_twist_deg, result.twist_deg - result.pelvis_twist_deg)
 
 
