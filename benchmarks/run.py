@@ -331,6 +331,7 @@ def report_case(repeat: int) -> Result:
                         holds=holds,
                         params=AnalysisParams(),
                         calibration=None,
+                        sensors="chest",
                     )
                     store.add(result, None, digest=f"bench-{k}")
                     k += 1

@@ -275,3 +275,35 @@ def test_two_phone_exports_of_one_session_are_paired_on_one_time_base(tmp_path, 
     assert main(["import", str(chest_zip), "--pelvis", str(generic), "--columns",
                  "t=t,gx=gx,gy=gy,gz=gz,ax=ax,ay=ay,az=az", "--out", str(out)]) == 1
     assert "cannot be put on one time base (chest.zip: unix, plain.csv: no clock)" in capsys.readouterr().err
+
+
+def test_a_phone_on_the_pelvis_beside_any_chest_source_is_put_on_its_clock(tmp_path, monkeypatch):
+    """`record --simulate --pelvis http://PHONE`: the chest (the simulated person) and a phone on the pelvis (a
+    stand-in phyphox giving its samples as time passes) worn together, the phone measuring only from 1.3 s on. Its
+    recording is placed on the chest's clock by when the batches of each arrive: each pelvis sample within 50 ms of
+    where the truth puts it (phyphox is polled every 0.1 s)."""
+    import argparse
+    import time
+
+    from imutrack.cli import record as record_cli
+    from imutrack.sources import simulator
+    from tests.fake_phyphox import FakePhyphox
+
+    session = two_sensor(15, reps_per_side=1, hold_s=20.0)
+    monkeypatch.setattr(simulator, "simulate", lambda cfg: session)  # the simulated person is this session's chest
+    out = tmp_path / "rec.csv"
+    with FakePhyphox(session.pelvis, realtime=True, silent_s=1.3) as phone:
+        args = argparse.Namespace(device=None, phyphox=None, simulate=True, profile=None, out=out, duration=5.0,
+                                  speed=1.0, assisted="assisted", notes="", poll=0.1, seed=15, pelvis=phone.url,
+                                  pelvis_profile=None)
+        phone.epoch = time.monotonic()  # both sensors take their samples on one schedule from now
+        assert record_cli.record_command(args) == 0
+    chest, pelvis = read_recording(out), read_recording(pelvis_path(out))
+    assert pelvis.meta.extra["session_id"] == chest.meta.extra["session_id"]
+    assert pelvis.meta.extra["sensor_role"] == "pelvis" and len(pelvis.samples) > 100
+    # which truth samples the phone gave: its first recorded one is found by its values
+    first = int(np.argmin(np.abs(session.pelvis.gyr_rad_s - pelvis.samples.gyr_rad_s[0]).sum(axis=1)))
+    truth_t_s = session.pelvis.t_s[first:first + len(pelvis.samples)]
+    assert first * 0.02 > 1.25  # the phone's first samples are the truth's from 1.3 s on ...
+    misplaced_s = pelvis.samples.t_s - truth_t_s  # ... and are placed there on the chest's clock
+    assert np.max(np.abs(misplaced_s)) < 0.05, np.max(np.abs(misplaced_s))

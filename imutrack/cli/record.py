@@ -40,9 +40,11 @@ def record_command(args: argparse.Namespace, backends=None) -> int:
     out = args.out or new_recording_path(kind)
     source = open_source(args, out, need_twist=False, backends=backends)
     received, last_t_s = 0, 0.0
-    with console.status("looking for the sensor…") as line, recording_of(source, out) as write:
+    pelvis_batches = getattr(source, "pelvis_batches", list)  # a phone on the pelvis: its recording is written as
+    with console.status("looking for the sensor…") as line, recording_of(source, out) as write:  # they are taken
         try:
             for batch, _ in source.batches():
+                pelvis_batches()
                 if batch is not None:
                     write(batch)
                     received, last_t_s = received + len(batch), float(batch.t_s[-1])

@@ -16,12 +16,29 @@ from imutrack.sources import Source
 
 def open_source(args: argparse.Namespace, out: Path, need_twist: bool, backends=None) -> Source:
     """The source the options name. ``need_twist``: refuse a sensor without a gyroscope (the guided session).
-    ``backends``: bleak backends for a BLE source (see :class:`~imutrack.sources.ble.BleSource`; tests)."""
+    ``backends``: bleak backends for a BLE source (see :class:`~imutrack.sources.ble.BleSource`; tests).
+    ``--pelvis``: a second sensor on the pelvis — a BLE sensor beside a BLE chest sensor, or a phone running phyphox
+    (its address) beside any chest source (:class:`~imutrack.sources.paired.PairedSource`)."""
+    pelvis = getattr(args, "pelvis", None)
+    if pelvis and pelvis.startswith(("http://", "https://")):
+        from imutrack.io import pelvis_path
+        from imutrack.sources.paired import PairedSource
+        from imutrack.sources.phyphox_live import PhyphoxSource
+
+        chest = _open_one(argparse.Namespace(**(vars(args) | {"pelvis": None})), out, need_twist, backends)
+        phone = PhyphoxSource(pelvis, getattr(args, "poll", 0.1))
+        phone.meta.chest_normal_axis = "-z"  # screen outward on the sacrum: out of the screen points backward
+        return PairedSource(chest, phone, pelvis_path(out))
+    return _open_one(args, out, need_twist, backends)
+
+
+def _open_one(args: argparse.Namespace, out: Path, need_twist: bool, backends=None) -> Source:
     assisted = getattr(args, "assisted", None) or ("unassisted" if getattr(args, "unassisted", False) else "assisted"
                                                    if need_twist else "unknown")
     notes = getattr(args, "notes", "")
     if getattr(args, "pelvis", None) and not getattr(args, "device", None):
-        raise ImutrackError("--pelvis is a second BLE sensor, recorded with the chest's: give that one with --device")
+        raise ImutrackError("--pelvis NAME is a second BLE sensor, recorded with the chest's: give that one with "
+                            "--device (or give a phone on the pelvis by its phyphox address, http://…)")
     if getattr(args, "simulate", False):
         import time
 
