@@ -50,7 +50,8 @@ ANALYSIS_SCHEMA_VERSION = 1  # of what SessionAnalysis.to_dict() gives (docs/ana
 # The version of the numbers: raised with every entry under "Scientific changes" in CHANGELOG.md, so stored sessions
 # computed by an earlier analysis are known (imutrack reanalyze). 2: the rest stage (the bias fitted on all rests).
 # 3: a sensor found facing into the chest is measured the other way round (imutrack.placement).
-ANALYSIS_VERSION = 3
+# 4: a turn is looked for only after facing forward (a short rest no longer joins a return to the next turn).
+ANALYSIS_VERSION = 4
 
 
 # A pelvis on a chair is far stiller than a breathing chest: still means within 0.3 °/s (the 25 Hz block means of a

@@ -125,17 +125,25 @@ def find_reps(t_s: np.ndarray, twist_deg: np.ndarray, params: HoldParams | None 
     search = int(round(p.search_s / dt))
     reps = []
     for side, sign in (("left", 1.0), ("right", -1.0)):
+        behind = sign * twist_deg <= 0.0  # facing forward, or turned to the other side
         for a, b in runs(sign * twist_deg > p.excursion_deg):
             if t_s[b - 1] - t_s[a] < p.min_excursion_s:
                 continue
             toward = sign * rate
             # The turn's peak speed lies before the trunk first gets near the hold's level, the return's after it
             # last leaves it; bouncing in a forced hold can be as fast as the turn, so it must stay out of the search.
+            # Nor may the search reach past facing forward: after a short rest, the return from the other side (as
+            # fast, and towards this side) lies within it; so does the next turn to the other side after the return.
             near = np.flatnonzero(sign * twist_deg[a:b] >= p.near_level * np.median(sign * twist_deg[a:b]))
             first_near, last_near = a + near[0] + 1, a + near[-1]
             reach = 3 * search
-            turn_start, turn_end, _ = _movement(t_s, toward, max(0, a - search), first_near, a, reach)
-            back_start, back_end, _ = _movement(t_s, -toward, last_near, min(len(t_s), b + search), b, reach)
+            lo, hi = max(0, a - search), min(len(t_s), b + search)
+            crossed = np.flatnonzero(behind[lo:a])
+            lo = lo + int(crossed[-1]) if len(crossed) else lo
+            crossed = np.flatnonzero(behind[b:hi])
+            hi = b + int(crossed[0]) + 1 if len(crossed) else hi
+            turn_start, turn_end, _ = _movement(t_s, toward, lo, first_near, a, reach)
+            back_start, back_end, _ = _movement(t_s, -toward, last_near, hi, b, reach)
             has_hold = back_start - turn_end >= p.min_hold_s
             peak = float(sign * np.max(sign * twist_deg[a:b]))
             reps.append(Rep(side, turn_start, turn_end, back_start, back_end, has_hold, peak))

@@ -2,6 +2,7 @@
 
 import json
 import re
+import warnings
 
 import numpy as np
 import pytest
@@ -10,7 +11,7 @@ from vqf import VQF
 
 from imutrack.analysis import AnalysisParams, analyze
 from imutrack.cli import main
-from imutrack.errors import ImutrackError
+from imutrack.errors import ImutrackError, ImutrackWarning
 from imutrack.holds import find_reps
 from imutrack.orientation import BiasModel, OrientationEstimator
 from imutrack.recording import RecordingMeta, write_recording
@@ -354,3 +355,20 @@ def test_a_folder_in_text_is_one_row_per_session_and_the_legend_once(tmp_path, c
     out = capsys.readouterr().out
     rows = [line.split()[0] for line in out.splitlines() if line.strip().startswith("s")]
     assert rows == ["s2.csv", "s10.csv"] and out.count("holds: left + right") == 1 and "rep " not in out
+
+
+@pytest.mark.parametrize("seed", [11, 12, 13, 14])
+def test_a_short_rest_between_sides_does_not_join_the_return_to_the_next_turn(seed):
+    """A rest of 3-4 s: the return from one side (as fast as a turn, and towards the other side) lies within the
+    search for the next turn. It used to be taken for that turn, so the next hold began in the rest and its mean
+    was 14° short, with no warning; the search now stops at facing forward."""
+    session = simulate(SimulatorConfig(seed=seed, reps_per_side=2, hold_s=10.0, hold_jitter_s=0.0, turn_s=2.0,
+                                       return_s=2.0, rest_s=3.5, neutral_s=5.0, end_rest_s=3.0,
+                                       sample_rate_hz=50.0, slouch_probability=0.0))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ImutrackWarning)
+        result = analyze(session.samples, meta=session.recording_meta(), calibration=None)
+    assert [h.side for h in result.holds] == [r.side for r in session.truth.reps]
+    for hold, truth in zip(result.holds, session.truth.reps, strict=True):
+        assert hold.hold_start_s == pytest.approx(truth.hold_start_s, abs=0.1)
+        assert hold.mean_twist_deg == pytest.approx(truth.mean_twist_deg, abs=0.5)
