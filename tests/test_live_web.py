@@ -231,3 +231,45 @@ def test_a_state_held_back_by_the_throttle_never_arrives_after_a_newer_one():
         web.close()
     states = [m["state"]["prompt"] for m in received if m["type"] == "state"]
     assert states == ["first", "paused"], received
+
+
+@needs_chromium
+def test_with_a_pelvis_sensor_the_page_shows_the_spines_part_of_the_twist(tmp_path):
+    """The simulated person wearing a second sensor on the pelvis: during a hold the gauge's grey part is the hips'
+    turn and its caption names the spine's twist; the session's pelvis recording is written beside the chest's."""
+    db, out = tmp_path / "progress.db", tmp_path / "live.csv"
+
+    async def session() -> dict:
+        live = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "imutrack", "live", "--simulate", "--pelvis", "simulated", "--seed", "3", "--speed",
+            "6", "--web", "--no-browser", "--no-rating", "--hold", str(HOLD_S), "--rest", str(REST_S), "--reps", "1",
+            "--db", str(db), "--out", str(out), stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE, env={**os.environ, "COLUMNS": "100", "NO_COLOR": "1"})
+        try:
+            url = None
+            while url is None:
+                line = (await asyncio.wait_for(live.stdout.readline(), 60)).decode()
+                assert line, f"live ended before printing its page's address: {(await live.stderr.read())!r}"
+                found = re.match(r"live view: (http://127\.0\.0\.1:\d+/s/[\w-]{20,}/)$", line.strip())
+                url = found.group(1) if found else None
+            async with Browser() as browser:
+                page = await browser.open(url, before_load=WATCH)
+                await _until(page, 'document.body.dataset.phase === "hold" && '
+                                   'document.getElementById("gauge-text").textContent.includes("spine")')
+                shown = await page.evaluate(
+                    'JSON.stringify({hips: +document.getElementById("gauge-hips").getAttribute("width"), '
+                    'bar: +document.getElementById("gauge-bar").getAttribute("width"), '
+                    'caption: document.getElementById("gauge-text").textContent})')
+                await _until(page, 'document.body.dataset.summary === "true"', 120)
+            await asyncio.wait_for(live.stdout.read(), 60)
+            assert await live.wait() == 0, (await live.stderr.read()).decode()
+        finally:
+            if live.returncode is None:
+                live.kill()
+                await live.wait()
+        return json.loads(shown)
+
+    shown = asyncio.run(asyncio.wait_for(session(), 300))
+    assert 0 < shown["hips"] < shown["bar"], shown  # the hips did a part of the turn, the spine the rest
+    assert re.search(r"spine \d+°, hips \d+° \(grey\)", shown["caption"]), shown
+    assert out.with_name("live.pelvis.csv").exists()

@@ -201,7 +201,8 @@ def print_analysis(result: SessionAnalysis, truth: SimulatedSession | None = Non
                   "gyro scale not calibrated: twists may be off by 1–3 % of their size (imutrack calibrate)",
                   style="dim", markup=False)
     console.print(
-        f"{m.time_slot} session, {m.duration_s / 60:.1f} min, {m.assisted}: "
+        f"{m.time_slot} session, {m.duration_s / 60:.1f} min, {m.assisted}, "
+        f"{'chest and pelvis sensors' if two else 'one chest sensor'}: "
         f"left best {num(m.left.best_rom_deg, '.1f')}° ({m.left.holds} holds), "
         f"right best {num(m.right.best_rom_deg, '.1f')}° ({m.right.holds} holds), "
         f"asymmetry {num(m.asymmetry_deg, '+.1f')}°; {m.compliant_holds} of {len(result.holds)} holds ≥ "

@@ -15,8 +15,9 @@ PROFILE_NAMES = ("diy", "witmotion", "thingy52", "movesense", "polar-sense", "po
 def _pelvis_options(command: argparse.ArgumentParser) -> None:
     command.add_argument("--pelvis", metavar="NAME_OR_URL",
                          help="a second sensor on the sacrum, recorded at the same time as <out>.pelvis.csv, so the "
-                              "spine's own twist is measured (docs/wearing.md): a BLE sensor (with --device), or a "
-                              "phone running phyphox, by its address (http://PHONE:8080)")
+                              "spine's own twist is measured (docs/wearing.md): a BLE sensor (with --device), a "
+                              "phone running phyphox, by its address (http://PHONE:8080), or with --simulate "
+                              "'simulated'")
     command.add_argument("--pelvis-profile", choices=sorted(PROFILE_NAMES),
                          help="the pelvis sensor's profile (default: recognised)")
 

@@ -36,7 +36,8 @@ def _open_one(args: argparse.Namespace, out: Path, need_twist: bool, backends=No
     assisted = getattr(args, "assisted", None) or ("unassisted" if getattr(args, "unassisted", False) else "assisted"
                                                    if need_twist else "unknown")
     notes = getattr(args, "notes", "")
-    if getattr(args, "pelvis", None) and not getattr(args, "device", None):
+    simulated_pelvis = getattr(args, "pelvis", None) == "simulated" and getattr(args, "simulate", False)
+    if getattr(args, "pelvis", None) and not getattr(args, "device", None) and not simulated_pelvis:
         raise ImutrackError("--pelvis NAME is a second BLE sensor, recorded with the chest's: give that one with "
                             "--device (or give a phone on the pelvis by its phyphox address, http://…)")
     if getattr(args, "simulate", False):
@@ -48,8 +49,13 @@ def _open_one(args: argparse.Namespace, out: Path, need_twist: bool, backends=No
         seed = int(time.time()) % 1000 if seed is None else seed
         guided = {"reps_per_side": args.reps, "hold_s": args.hold + 8.0, "rest_s": args.rest + 6.0} \
             if need_twist else {}  # the simulated person holds a little longer than the guide asks
-        cfg = SimulatorConfig(sample_rate_hz=50.0, start_time=local_now_iso(), seed=seed, **guided)
-        source = SimulatedSource(simulate(cfg), speed=args.speed)
+        pelvis = {"pelvis_sensor": True, "pelvis_share": 0.17} if simulated_pelvis else {}
+        cfg = SimulatorConfig(sample_rate_hz=50.0, start_time=local_now_iso(), seed=seed, **guided, **pelvis)
+        if simulated_pelvis:
+            from imutrack.io import pelvis_path
+
+        source = SimulatedSource(simulate(cfg), speed=args.speed,
+                                 pelvis_out=pelvis_path(out) if simulated_pelvis else None)
     elif getattr(args, "phyphox", None):
         from imutrack.sources.phyphox_live import PhyphoxSource
 

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime
+from pathlib import Path
 
 import numpy as np
 from scipy.spatial.transform import Rotation
@@ -372,11 +373,13 @@ class SimulatedSession:
 
 class SimulatedSource:
     """The simulated person as a live :class:`~imutrack.sources.Source`: the session's samples in batches of
-    ``batch_s``, paced at ``speed`` × real time (0: as fast as they are taken)."""
+    ``batch_s``, paced at ``speed`` × real time (0: as fast as they are taken). With a simulated pelvis sensor,
+    ``pelvis_out`` is where its recording is written, as its batches are handed over."""
 
     writes_recording = False
 
-    def __init__(self, session: SimulatedSession, speed: float = 1.0, batch_s: float = 0.1):
+    def __init__(self, session: SimulatedSession, speed: float = 1.0, batch_s: float = 0.1,
+                 pelvis_out: Path | None = None):
         self.session = session
         self.meta = session.recording_meta()
         self.speed = speed
@@ -384,6 +387,8 @@ class SimulatedSource:
         self._sent = 0
         self._closed = False
         self._pelvis: list[ImuSamples] = []
+        self._pelvis_out = pelvis_out
+        self._pelvis_writer = None
 
     def batches(self):
         import time
@@ -409,6 +414,13 @@ class SimulatedSource:
     def pelvis_batches(self) -> list[ImuSamples]:
         """With a simulated pelvis sensor: its batches since the last call (on the same clock)."""
         taken, self._pelvis = self._pelvis, []
+        if self._pelvis_out is not None:
+            from imutrack.recording import RecordingWriter
+
+            for batch in taken:
+                if self._pelvis_writer is None:
+                    self._pelvis_writer = RecordingWriter(self._pelvis_out, self.session.pelvis_meta())
+                self._pelvis_writer.append(batch)
         return taken
 
     def status(self) -> str:
@@ -417,6 +429,10 @@ class SimulatedSource:
 
     def close(self) -> None:
         self._closed = True
+        self.pelvis_batches()
+        if self._pelvis_writer is not None:
+            self._pelvis_writer.close()
+            self._pelvis_writer = None
 
 
 @dataclass
