@@ -51,6 +51,23 @@ def _seed_that_slouches() -> int:
     raise AssertionError("no seed below 100 slouches in a hold: the simulator changed")
 
 
+async def _live_session(options: list[str], db, out):
+    """`imutrack live --simulate --web` at 6x speed, one rep per side: (the process, its page's address)."""
+    live = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "imutrack", "live", "--simulate", *options, "--speed", "6", "--web", "--no-browser",
+        "--hold", str(HOLD_S), "--rest", str(REST_S), "--reps", "1", "--db", str(db), "--out", str(out),
+        stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        env={**os.environ, "COLUMNS": "100", "NO_COLOR": "1"})
+    while True:
+        line = (await asyncio.wait_for(live.stdout.readline(), 60)).decode()
+        if not line:
+            live.kill()
+            raise AssertionError(f"live ended before printing its page's address: {(await live.stderr.read())!r}")
+        found = re.match(r"live view: (http://127\.0\.0\.1:\d+/s/[\w-]{20,}/)$", line.strip())
+        if found:
+            return live, found.group(1)
+
+
 async def _until(page, condition: str, timeout_s: float = 90.0) -> None:
     await page.evaluate(f"__until(() => {condition})", timeout_s=timeout_s)
 
@@ -61,18 +78,8 @@ def test_a_simulated_session_followed_in_the_browser(tmp_path):
     db, out = tmp_path / "progress.db", tmp_path / "live.csv"
 
     async def session() -> tuple[dict, list, str]:
-        live = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "imutrack", "live", "--simulate", "--seed", str(seed), "--speed", "6", "--web",
-            "--no-browser", "--hold", str(HOLD_S), "--rest", str(REST_S), "--reps", "1", "--db", str(db),
-            "--out", str(out), stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE, env={**os.environ, "COLUMNS": "100", "NO_COLOR": "1"})
+        live, url = await _live_session(["--seed", str(seed)], db, out)
         try:
-            url = None
-            while url is None:
-                line = (await asyncio.wait_for(live.stdout.readline(), 60)).decode()
-                assert line, f"live ended before printing its page's address: {(await live.stderr.read())!r}"
-                found = re.match(r"live view: (http://127\.0\.0\.1:\d+/s/[\w-]{20,}/)$", line.strip())
-                url = found.group(1) if found else None
             async with Browser() as browser:
                 page = await browser.open(url, before_load=WATCH)
                 await _until(page, 'document.body.dataset.asking === "before"', 30)
@@ -240,18 +247,8 @@ def test_with_a_pelvis_sensor_the_page_shows_the_spines_part_of_the_twist(tmp_pa
     db, out = tmp_path / "progress.db", tmp_path / "live.csv"
 
     async def session() -> dict:
-        live = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "imutrack", "live", "--simulate", "--pelvis", "simulated", "--seed", "3", "--speed",
-            "6", "--web", "--no-browser", "--no-rating", "--hold", str(HOLD_S), "--rest", str(REST_S), "--reps", "1",
-            "--db", str(db), "--out", str(out), stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE, env={**os.environ, "COLUMNS": "100", "NO_COLOR": "1"})
+        live, url = await _live_session(["--pelvis", "simulated", "--seed", "3", "--no-rating"], db, out)
         try:
-            url = None
-            while url is None:
-                line = (await asyncio.wait_for(live.stdout.readline(), 60)).decode()
-                assert line, f"live ended before printing its page's address: {(await live.stderr.read())!r}"
-                found = re.match(r"live view: (http://127\.0\.0\.1:\d+/s/[\w-]{20,}/)$", line.strip())
-                url = found.group(1) if found else None
             async with Browser() as browser:
                 page = await browser.open(url, before_load=WATCH)
                 await _until(page, 'document.body.dataset.phase === "hold" && '
