@@ -58,6 +58,8 @@ ANALYSIS_VERSION = 4
 # consumer gyro scatter by 0.02-0.05 °/s), so its slow share of a turn (a few °/s) is never taken for a bias.
 PELVIS_STILL = RestParams(still_min_s=3.0, still_margin_s=1.0, still_vertical_sd_deg_s=0.3,
                           still_vertical_rate_deg_s=0.3, still_horizontal_sd_deg_s=0.5)
+# and still for a whole hold: a minute in which a warming sensor's bias moves, so each 10 s is a sample of it
+PELVIS_BIAS_PIECE_S = 10.0
 
 
 @dataclass
@@ -335,7 +337,7 @@ def _with_pelvis(result: SessionAnalysis, recorded: ImuSamples, axis: str, p: An
     samples, _ = regularise(recorded, p.gaps)
     # A pelvis is still through the holds as well as the rests, and does not breathe: every still stretch is a
     # sample of its gyro bias (which follows a warming sensor far better than the rests alone would)
-    quat = estimate_orientation(samples, p.orientation, p.pelvis_rests).quat_wxyz
+    quat = estimate_orientation(samples, p.orientation, p.pelvis_rests, piece_s=PELVIS_BIAS_PIECE_S).quat_wxyz
     neutral = neutral_from(samples.t_s, quat, (result.neutral.start_s, result.neutral.end_s), axis)
     turned, _, _ = trunk_angles_deg(quat, neutral.quat_wxyz, neutral.forward_earth)
     on_chest = np.interp(result.t_s, samples.t_s, np.unwrap(turned, period=360.0), left=np.nan, right=np.nan)

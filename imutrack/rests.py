@@ -949,14 +949,25 @@ class RestTracker:
 
 
 # --- data that is not a seated twist ----------------------------------------------------------------------------------
+def _pieces(t_s: np.ndarray, stretch: tuple[int, int], piece_s: float) -> list[tuple[int, int]]:
+    """An index interval cut into pieces of about ``piece_s`` seconds (at least one)."""
+    a, b = stretch
+    count = max(1, int((t_s[b - 1] - t_s[a]) // piece_s))
+    edges = [a, *np.searchsorted(t_s, t_s[a] + (t_s[b - 1] - t_s[a]) * np.arange(1, count) / count).tolist(), b]
+    return [(int(lo), int(hi)) for lo, hi in zip(edges[:-1], edges[1:]) if hi > lo]
+
+
 def estimate_orientation(samples: ImuSamples, orientation: OrientationParams | None = None,
-                         params: RestParams | None = None) -> OrientationResult:
+                         params: RestParams | None = None, piece_s: float | None = None) -> OrientationResult:
     """Orientation of a recording that is not a seated twist (a board turned about every axis, as in BROAD's trials):
     every still stretch is a rest, its bias (:func:`stretch_bias`) a sample of the bias model, linear in between.
     Nobody breathes on a board and it rests for long: by default a still stretch must last 3 s after 1 s is left out
-    at each end (on BROAD, 60 s windows' median 0.990° against 0.995° with the seated twist's 1.5 s and 0.3 s)."""
+    at each end (on BROAD, 60 s windows' median 0.990° against 0.995° with the seated twist's 1.5 s and 0.3 s).
+    ``piece_s``: stretches longer than this are cut into pieces of about this length, each a sample of the bias."""
     p = params or RestParams(still_min_s=3.0, still_margin_s=1.0)
     still = still_stretches(samples, p)
+    if piece_s is not None:  # long stretches in pieces, so the bias may change within them (a warming sensor)
+        still = [piece for stretch in still for piece in _pieces(samples.t_s, stretch, piece_s)]
     if not still:
         raise ImutrackError(
             "found no still period to measure the gyro bias: start sitting upright and still for a few seconds")
