@@ -343,11 +343,12 @@ def _with_pelvis(result: SessionAnalysis, recorded: ImuSamples, axis: str, p: An
     on_chest = np.interp(result.t_s, samples.t_s, np.unwrap(turned, period=360.0), left=np.nan, right=np.nan)
     # measured from the chest's rests, as the chest's twist is (their index windows on the chest's times)
     levels = [(int(np.searchsorted(result.t_s, a)), int(np.searchsorted(result.t_s, b))) for a, b in
-              _rest_windows_s(result)]
+              result.level_windows_s]
     pelvis_deg, facing, _ = from_latest_rest(on_chest, levels, int(np.searchsorted(result.t_s, result.neutral.start_s)))
     pelvis_deg[~np.isfinite(result.twist_deg)] = np.nan
     # how far the body had turned on the seat at each rep's rest: measured by the pelvis, not inferred from the chest
-    holds = [replace(two_sensor_metrics(h, result.t_s, result.twist_deg, pelvis_deg, samples.rate_hz),
+    chest_rate_hz = 1.0 / float(np.median(np.diff(result.t_s)))  # (the arrays are on the chest's times)
+    holds = [replace(two_sensor_metrics(h, result.t_s, result.twist_deg, pelvis_deg, chest_rate_hz),
                      neutral_shift_deg=float(facing[np.searchsorted(result.t_s, h.hold_start_s)]))
              for h in result.holds]
     moved = [h for h in holds if h.hips_moved_deg > p.metrics.hips_moved_deg]
@@ -357,11 +358,6 @@ def _with_pelvis(result: SessionAnalysis, recorded: ImuSamples, axis: str, p: An
         warnings.warn(note, ImutrackWarning, stacklevel=3)
     return replace(result, holds=holds, pelvis_twist_deg=pelvis_deg, sensors="chest+pelvis",
                    warnings=[*result.warnings, *notes])
-
-
-def _rest_windows_s(result: SessionAnalysis) -> list[tuple[float, float]]:
-    """The level windows the chest's twist was measured from, as times, s."""
-    return result.level_windows_s
 
 
 def _measurable(reps: list[Rep], t_s: np.ndarray, how: np.ndarray, gaps: list[Gap], name: str, after_s: float,
