@@ -307,3 +307,42 @@ def test_a_phone_on_the_pelvis_beside_any_chest_source_is_put_on_its_clock(tmp_p
     assert first * 0.02 > 1.25  # the phone's first samples are the truth's from 1.3 s on ...
     misplaced_s = pelvis.samples.t_s - truth_t_s  # ... and are placed there on the chest's clock
     assert np.max(np.abs(misplaced_s)) < 0.05, np.max(np.abs(misplaced_s))
+
+
+def test_a_ble_sensor_on_the_pelvis_beside_a_phone_on_the_chest(tmp_path):
+    """`record --phyphox URL --pelvis NAME`: a phone on the chest (a stand-in phyphox, its samples coming as time
+    passes) and a virtual BLE sensor on the pelvis, worn together. The BLE recorder waits for the phone's clock to be
+    placed and counts from it: each pelvis sample within 50 ms of the chest's time for the same instant."""
+    import argparse
+    import contextlib
+    import time
+
+    from imutrack.cli import record as record_cli
+    from tests.fake_phyphox import FakePhyphox
+    from tests.virtual_ble import virtual_sensors
+
+    session = two_sensor(16, reps_per_side=1, hold_s=20.0)
+    out = tmp_path / "rec.csv"
+    epoch: list[float] = []
+
+    @contextlib.asynccontextmanager
+    async def backends():
+        specs = [(session.pelvis, "diy", {"name": "imutrack pelvis", "epoch": epoch[0]})]
+        async with virtual_sensors(specs, speed=1.0) as (_sensors, central):
+            yield central.client_backend, central.scanner_backend
+
+    with FakePhyphox(session.samples, realtime=True) as phone:
+        args = argparse.Namespace(device=None, phyphox=phone.url, simulate=False, profile=None, out=out, duration=6.0,
+                                  speed=1.0, assisted="assisted", notes="", poll=0.1, pelvis="imutrack pelvis",
+                                  pelvis_profile=None)
+        phone.epoch = time.monotonic()  # both sensors take their samples on one schedule from now
+        epoch.append(phone.epoch)
+        assert record_cli.record_command(args, backends=backends) == 0
+    chest, pelvis = read_recording(out), read_recording(pelvis_path(out))
+    assert pelvis.meta.extra["session_id"] == chest.meta.extra["session_id"]
+    assert pelvis.meta.extra["sensor_role"] == "pelvis" and len(pelvis.samples) > 100
+    first = int(np.argmin(np.abs(session.samples.gyr_rad_s - chest.samples.gyr_rad_s[0]).sum(axis=1)))
+    # the DIY sensor numbers its samples as the simulation does; on the chest's clock, sample k is at truth t[k]
+    truth_on_chest_s = session.pelvis.t_s[pelvis.seq] - session.samples.t_s[first]
+    misplaced_s = pelvis.samples.t_s - truth_on_chest_s
+    assert np.max(np.abs(misplaced_s)) < 0.05, np.max(np.abs(misplaced_s))

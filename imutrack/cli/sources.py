@@ -20,15 +20,26 @@ def open_source(args: argparse.Namespace, out: Path, need_twist: bool, backends=
     ``--pelvis``: a second sensor on the pelvis — a BLE sensor beside a BLE chest sensor, or a phone running phyphox
     (its address) beside any chest source (:class:`~imutrack.sources.paired.PairedSource`)."""
     pelvis = getattr(args, "pelvis", None)
-    if pelvis and pelvis.startswith(("http://", "https://")):
+    phone = bool(pelvis) and pelvis.startswith(("http://", "https://"))
+    ble_beside_other = bool(pelvis) and not phone and pelvis != "simulated" and not getattr(args, "device", None)
+    if phone or ble_beside_other:
         from imutrack.io import pelvis_path
         from imutrack.sources.paired import PairedSource
-        from imutrack.sources.phyphox_live import PhyphoxSource
 
         chest = _open_one(argparse.Namespace(**(vars(args) | {"pelvis": None})), out, need_twist, backends)
-        phone = PhyphoxSource(pelvis, getattr(args, "poll", 0.1))
-        phone.meta.chest_normal_axis = "-z"  # screen outward on the sacrum: out of the screen points backward
-        return PairedSource(chest, phone, pelvis_path(out))
+        if phone:
+            from imutrack.sources.phyphox_live import PhyphoxSource
+
+            second = PhyphoxSource(pelvis, getattr(args, "poll", 0.1))
+            second.meta.chest_normal_axis = "-z"  # screen outward on the sacrum: out of the screen points backward
+        else:
+            from imutrack.sources.ble import BleRecorder, BleSource
+            from imutrack.sources.profiles import PROFILES
+
+            profile = PROFILES.get(args.pelvis_profile) if getattr(args, "pelvis_profile", None) else None
+            second = BleSource(BleRecorder(target=pelvis, out=pelvis_path(out), profile=profile,
+                                           duration_s=getattr(args, "duration", None), require_gyro=True), backends)
+        return PairedSource(chest, second, pelvis_path(out))
     return _open_one(args, out, need_twist, backends)
 
 
@@ -36,10 +47,9 @@ def _open_one(args: argparse.Namespace, out: Path, need_twist: bool, backends=No
     assisted = getattr(args, "assisted", None) or ("unassisted" if getattr(args, "unassisted", False) else "assisted"
                                                    if need_twist else "unknown")
     notes = getattr(args, "notes", "")
-    simulated_pelvis = getattr(args, "pelvis", None) == "simulated" and getattr(args, "simulate", False)
-    if getattr(args, "pelvis", None) and not getattr(args, "device", None) and not simulated_pelvis:
-        raise ImutrackError("--pelvis NAME is a second BLE sensor, recorded with the chest's: give that one with "
-                            "--device (or give a phone on the pelvis by its phyphox address, http://…)")
+    simulated_pelvis = getattr(args, "pelvis", None) == "simulated"
+    if simulated_pelvis and not getattr(args, "simulate", False):
+        raise ImutrackError("--pelvis simulated goes with --simulate (the simulated person wears both sensors)")
     if getattr(args, "simulate", False):
         import time
 

@@ -119,6 +119,8 @@ class BleRecorder:
         extra: further header keys (a two-sensor session's ``session_id`` and ``sensor_role``).
         connect_lock: shared by recorders on one adapter: controllers (and BlueZ) take one connection attempt at a
             time ("connection already pending", "Operation already in progress").
+        await_origin: write nothing until ``time_origin_s`` is given (by another thread: the clock of a sensor worn
+            with this one is still being measured); at the end, without one, ``t_s`` counts from the first sample.
     """
 
     target: str
@@ -137,6 +139,7 @@ class BleRecorder:
     time_origin_s: float | None = None
     extra: dict[str, str] = field(default_factory=dict)
     connect_lock: asyncio.Lock | None = None
+    await_origin: bool = False
     status: RecorderStatus = field(default_factory=RecorderStatus)
     meta: RecordingMeta | None = None  # the recording's header, once the first samples are written
     _address: str | None = None
@@ -302,6 +305,10 @@ class BleRecorder:
         return writer
 
     def _write(self, stream: PacketStream, writer, profile: DeviceProfile, final: bool = False):
+        if self.await_origin and self.time_origin_s is None:
+            if not final:
+                return writer  # the samples wait in the stream
+            self.time_origin_s = stream.host0_s
         taken = stream.take(final)
         self.status.dropped_packets, self.status.lost_samples = stream.dropped_packets, stream.lost_samples
         if taken is None:

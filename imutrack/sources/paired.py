@@ -1,13 +1,15 @@
-"""A chest source and a second source on the pelvis read together, when the pelvis's is not a BLE sensor beside a BLE
-chest (that pair shares one recorder loop: :class:`imutrack.sources.ble.BleSource`) — a phone in a belt pouch at
-the sacrum, say (:class:`imutrack.sources.phyphox_live.PhyphoxSource`).
+"""A chest source and a second source on the pelvis read together, unless both are BLE sensors (that pair shares one
+recorder loop: :class:`imutrack.sources.ble.BleSource`) — a phone in a belt pouch at the sacrum beside any chest
+source (:class:`imutrack.sources.phyphox_live.PhyphoxSource`), or a BLE sensor on the pelvis beside a phone.
 
 The pelvis source runs on a thread of its own; its batches are handed over by :meth:`PairedSource.pelvis_batches`
-and written here as the session's ``NAME.pelvis.csv``. Each source counts time from its own first sample, so both
+and its recording is the session's ``NAME.pelvis.csv``. Each source counts time from its own first sample, so both
 are put on the host's clock by when their batches arrive: a batch cannot arrive before its last sample was taken,
 and the least delayed ones arrive just after it, so over the first ``align_s`` of each the smallest (arrival − sample
 time) is its clock's offset (the lower envelope, as for clockless BLE sensors: :mod:`imutrack.sources.profiles.
-timing`). The pelvis's batches wait until both offsets are known; its times are then the chest's.
+timing`). The pelvis's batches wait until both offsets are known; its times are then the chest's. A BLE pelvis
+sensor writes its own recording: it waits for the chest's offset and counts from it
+(:attr:`imutrack.sources.ble.BleRecorder.time_origin_s`).
 """
 
 from __future__ import annotations
@@ -19,7 +21,6 @@ import threading
 import time
 from pathlib import Path
 
-from imutrack.errors import ImutrackError
 from imutrack.recording import RecordingWriter
 from imutrack.samples import ImuSamples
 
@@ -50,9 +51,6 @@ class PairedSource:
     batches from :meth:`pelvis_batches` on the chest's clock, its recording written to ``pelvis_out``."""
 
     def __init__(self, chest, pelvis, pelvis_out: Path, align_s: float = 2.0):
-        if pelvis.writes_recording:
-            raise ImutrackError("a BLE sensor on the pelvis pairs with a BLE sensor on the chest (--device); with a "
-                                "phone on the chest, put a phone on the pelvis too")
         self.chest, self.pelvis, self.pelvis_out = chest, pelvis, Path(pelvis_out)
         self.meta = chest.meta
         self.writes_recording = chest.writes_recording
@@ -62,6 +60,11 @@ class PairedSource:
         if recorder is not None:
             recorder.extra |= session | {"sensor_role": "chest"}
         pelvis.meta.extra |= session | {"sensor_role": "pelvis"}
+        # a BLE sensor on the pelvis writes its own recording: it waits for the chest's clock and counts from it
+        self._pelvis_recorder = getattr(pelvis, "recorder", None)
+        if self._pelvis_recorder is not None:
+            self._pelvis_recorder.extra |= session | {"sensor_role": "pelvis"}
+            self._pelvis_recorder.await_origin = True
         self._offsets = {"chest": _Offset(align_s), "pelvis": _Offset(align_s)}
         self._arrived: queue.Queue = queue.Queue()
         self._waiting: list[ImuSamples] = []
@@ -87,6 +90,9 @@ class PairedSource:
         for batch, now in self.chest.batches():
             if batch is not None and len(batch):
                 self._offsets["chest"].note(time.monotonic(), batch)
+                recorder = self._pelvis_recorder
+                if recorder is not None and recorder.time_origin_s is None and self._offsets["chest"].known:
+                    recorder.time_origin_s = self._offsets["chest"].value  # the host time of the chest's t_s = 0
             if self._failure:
                 raise self._failure.pop()
             yield batch, now
@@ -110,6 +116,8 @@ class PairedSource:
         shifted = [ImuSamples(b.t_s + self._shift_s, b.gyr_rad_s, b.acc_m_s2, b.mag_uT) for b in self._waiting]
         self._waiting = []
         for batch in shifted:
+            if self.pelvis.writes_recording:
+                break
             if self._writer is None:
                 self._writer = RecordingWriter(self.pelvis_out, self.pelvis.meta)
             self._writer.append(batch)

@@ -274,8 +274,10 @@ class VirtualSensor:
                 due_t_s = self.samples.t_s[sample0] + (loop.time() - clock0) * self.speed
                 self.index = max(self.index, min(n - 1, int(np.searchsorted(self.samples.t_s, due_t_s))))
             self._resume = None
-            if np.isfinite(self.speed):
-                due = clock0 + (self.samples.t_s[self.index] - self.samples.t_s[sample0]) / self.speed
+            if np.isfinite(self.speed):  # a notification goes once its last sample has been taken
+                mtu = min(c.att_mtu for c in self.device.connections.values())
+                last = min(n, self.index + self._per_packet(mtu)) - 1
+                due = clock0 + (self.samples.t_s[last] - self.samples.t_s[sample0]) / self.speed
                 delay = due - loop.time()
                 if delay > 0:
                     await asyncio.sleep(delay)
