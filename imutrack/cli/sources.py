@@ -61,11 +61,12 @@ def _open_one(args: argparse.Namespace, out: Path, need_twist: bool, backends=No
             if need_twist else {}  # the simulated person holds a little longer than the guide asks
         pelvis = {"pelvis_sensor": True, "pelvis_share": 0.17} if simulated_pelvis else {}
         cfg = SimulatorConfig(sample_rate_hz=50.0, start_time=local_now_iso(), seed=seed, **guided, **pelvis)
+        pelvis_out = None
         if simulated_pelvis:
             from imutrack.io import pelvis_path
 
-        source = SimulatedSource(simulate(cfg), speed=args.speed,
-                                 pelvis_out=pelvis_path(out) if simulated_pelvis else None)
+            pelvis_out = pelvis_path(out)
+        source = SimulatedSource(simulate(cfg), speed=args.speed, pelvis_out=pelvis_out)
     elif getattr(args, "phyphox", None):
         from imutrack.sources.phyphox_live import PhyphoxSource
 

@@ -115,12 +115,11 @@ class PairedSource:
     def _release(self) -> list[ImuSamples]:
         shifted = [ImuSamples(b.t_s + self._shift_s, b.gyr_rad_s, b.acc_m_s2, b.mag_uT) for b in self._waiting]
         self._waiting = []
-        for batch in shifted:
-            if self.pelvis.writes_recording:
-                break
-            if self._writer is None:
-                self._writer = RecordingWriter(self.pelvis_out, self.pelvis.meta)
-            self._writer.append(batch)
+        if not self.pelvis.writes_recording:  # (a BLE pelvis sensor writes its own)
+            for batch in shifted:
+                if self._writer is None:
+                    self._writer = RecordingWriter(self.pelvis_out, self.pelvis.meta)
+                self._writer.append(batch)
         return shifted
 
     def status(self) -> str:
