@@ -261,15 +261,15 @@ def _analyze(recorded: ImuSamples, meta: RecordingMeta, name: str, p: AnalysisPa
     orientation = OrientationResult(quat, rests.bias, rests.still, rests.rests)
     neutral = neutral_from(t_s, quat, rests.neutral_s, axis)
     twist, flexion, lean = trunk_angles_deg(quat, neutral.quat_wxyz, neutral.forward_earth)
-    rate = twist_rate_deg_s(t_s, twist, p.holds.smooth_s)  # of the continuous twist: the real movements
+    rate = twist_rate_deg_s(t_s, twist, p.holds.smooth_s, samples.step_s)  # of the continuous twist: real movements
     twist, facing, how = from_latest_rest(twist, rests.levels, int(np.searchsorted(t_s, neutral.start_s)),
                                           [g.at for g in splits], [g.at for g in splits if g.bridged])
     twist[how == NOT_MEASURABLE] = np.nan  # the rotation lost in a gap before it is unknown
     after_neutral = [g.at for g in unbridged if t_s[g.at] > neutral.end_s]
     if after_neutral:
         facing[after_neutral[0]:] = np.nan  # how far a rest faces from the start is unknown across a long gap
-    tilt = np.hypot(flexion, lean)
-    reps = on_the_body(find_reps(t_s, twist, p.holds, rate), t_s, tilt, p.holds)
+    tilt = np.sqrt(flexion * flexion + lean * lean)
+    reps = on_the_body(find_reps(t_s, twist, p.holds, rate, samples.step_s), t_s, tilt, p.holds)
     reps, notes = _measurable(reps, t_s, how, gaps, name, neutral.end_s, p.gaps.bridge_max_deg)
     notes += [f"{name}: the {rep.side} twist at {rep.turn_start_s:.0f} s comes before the first rest facing forward "
               f"(at {neutral.start_s:.0f} s; the recording starts with the person turning), so it is measured from "

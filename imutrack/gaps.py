@@ -39,10 +39,10 @@ class GapParams:
     jitter: float = 0.01
 
 
-def _gaps(t_s: np.ndarray, params: GapParams) -> tuple[np.ndarray, float]:
-    """Indices i where the step t[i] − t[i−1] is a gap, and the usual (median) step, s."""
+def _gaps(t_s: np.ndarray, params: GapParams, step_s: float | None = None) -> tuple[np.ndarray, float]:
+    """Indices i where the step t[i] − t[i−1] is a gap, and the usual (median) step, s (``step_s`` when known)."""
     steps = np.diff(t_s)
-    dt = float(np.median(steps)) if len(steps) else 0.0
+    dt = (step_s if step_s is not None else float(np.median(steps))) if len(steps) else 0.0
     return np.flatnonzero(steps > params.gap_factor * dt) + 1, dt
 
 
@@ -56,7 +56,7 @@ def fill_short_gaps(samples: ImuSamples, params: GapParams | None = None) -> tup
         ``(filled, original)``: the filled samples, and the index in ``filled`` of each original sample (N,).
     """
     p = params or GapParams()
-    starts, dt = _gaps(samples.t_s, p)
+    starts, dt = _gaps(samples.t_s, p, samples.step_s)
     t = samples.t_s
     short = [i for i in starts if t[i] - t[i - 1] <= p.fill_max_s]
     if not short:
@@ -98,7 +98,7 @@ def regularise(samples: ImuSamples, params: GapParams | None = None) -> tuple[Im
     steps = np.diff(t)
     if len(steps) == 0:
         return samples, np.arange(len(samples), dtype=np.float64)
-    dt = float(np.median(steps))
+    dt = samples.step_s
     ordinary = steps <= p.gap_factor * dt
     if not ordinary.any() or np.abs(steps[ordinary] / dt - 1.0).max() <= p.jitter:
         filled, original = fill_short_gaps(samples, p)
@@ -139,7 +139,7 @@ def breaks(recorded: ImuSamples, position: np.ndarray, params: GapParams | None 
     0.3 s gap: ~0.4°), a bounce does not (a 0.25 s gap: ~2.5°)."""
     p = params or GapParams()
     t = recorded.t_s
-    starts, dt = _gaps(t, p)
+    starts, dt = _gaps(t, p, recorded.step_s)
     if not len(starts):
         return []
     gyr = np.degrees(recorded.gyr_rad_s)

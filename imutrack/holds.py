@@ -78,9 +78,10 @@ class Rep:
         return self.hold_end_s - self.hold_start_s if self.has_hold else 0.0
 
 
-def twist_rate_deg_s(t_s: np.ndarray, twist_deg: np.ndarray, smooth_s: float) -> np.ndarray:
-    """Smoothed twist rate, °/s (N,)."""
-    dt = float(np.median(np.diff(t_s)))
+def twist_rate_deg_s(t_s: np.ndarray, twist_deg: np.ndarray, smooth_s: float, step_s: float | None = None
+                     ) -> np.ndarray:
+    """Smoothed twist rate, °/s (N,); ``step_s``: the median step of ``t_s`` (s) when known."""
+    dt = step_s or float(np.median(np.diff(t_s)))
     window = max(5, int(round(smooth_s / dt)) | 1)
     if window > len(twist_deg):
         return np.gradient(twist_deg, t_s)
@@ -113,23 +114,23 @@ def _movement(t_s, speed, lo: int, hi: int, peak_hint: int, reach: int) -> tuple
 
 
 def find_reps(t_s: np.ndarray, twist_deg: np.ndarray, params: HoldParams | None = None,
-              rate_deg_s: np.ndarray | None = None) -> list[Rep]:
+              rate_deg_s: np.ndarray | None = None, step_s: float | None = None) -> list[Rep]:
     """Reps in a twist time series (``t_s`` in s, ``twist_deg`` in degrees, + = left). ``rate_deg_s``: the
     smoothed twist rate (°/s) when it must not be derived from ``twist_deg`` — a twist re-referenced at rests has
-    steps there that are not movements."""
+    steps there that are not movements; ``step_s``: the median step of ``t_s`` (s) when known."""
     p = params or HoldParams()
     if len(t_s) < 5:
         return []
-    rate = twist_rate_deg_s(t_s, twist_deg, p.smooth_s) if rate_deg_s is None else rate_deg_s
-    dt = float(np.median(np.diff(t_s)))
+    dt = step_s or float(np.median(np.diff(t_s)))
+    rate = twist_rate_deg_s(t_s, twist_deg, p.smooth_s, dt) if rate_deg_s is None else rate_deg_s
     search = int(round(p.search_s / dt))
     reps = []
     for side, sign in (("left", 1.0), ("right", -1.0)):
         behind = sign * twist_deg <= 0.0  # facing forward, or turned to the other side
+        toward = sign * rate
         for a, b in runs(sign * twist_deg > p.excursion_deg):
             if t_s[b - 1] - t_s[a] < p.min_excursion_s:
                 continue
-            toward = sign * rate
             # The turn's peak speed lies before the trunk first gets near the hold's level, the return's after it
             # last leaves it; bouncing in a forced hold can be as fast as the turn, so it must stay out of the search.
             # Nor may the search reach past facing forward: after a short rest, the return from the other side (as

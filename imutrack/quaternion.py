@@ -24,6 +24,12 @@ def multiply(p: np.ndarray, q: np.ndarray) -> np.ndarray:
     )
 
 
+def right_matrix(q: np.ndarray) -> np.ndarray:
+    """The 4×4 matrix ``R`` with ``p ⊗ q = R @ p`` for any wxyz quaternion ``p`` (``q``: one quaternion, (4,))."""
+    w, x, y, z = np.asarray(q, dtype=np.float64)
+    return np.array([[w, -x, -y, -z], [x, w, z, -y], [y, -z, w, x], [z, y, -x, w]])
+
+
 def conjugate(q: np.ndarray) -> np.ndarray:
     """Conjugate (the inverse of a unit quaternion), wxyz."""
     return np.asarray(q, dtype=np.float64) * np.array([1.0, -1.0, -1.0, -1.0])

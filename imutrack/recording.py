@@ -361,7 +361,9 @@ def _read_fast(path: Path) -> Recording | None:
             return None
         events = []
         with mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as mapped:
-            has_comments = mapped.find(b"\n#", body_pos - 1) >= 0  # events (gaps, notes) are rare: parse faster without
+            # Events (gaps, notes) are rare: parse faster without. (A "#" is never part of a number; looking for it
+            # alone runs at memchr's speed, ~15x faster than for a line starting with it.)
+            has_comments = mapped.find(b"#", body_pos) >= 0
             at = mapped.find(b"\n" + _EVENT_PREFIX.encode(), body_pos - 1) if has_comments else -1
             while at >= 0:
                 end = mapped.find(b"\n", at + 1)

@@ -60,15 +60,14 @@ def trunk_angles_deg(
         quat_neutral_wxyz: sensor orientation at neutral, shape (4,).
         forward_earth: horizontal unit vector the trunk faces at neutral (see :func:`forward_at_neutral`).
     """
-    rel = quaternion.multiply(quat_wxyz, quaternion.conjugate(quat_neutral_wxyz))
-    w, x, y, z = rel[:, 0], rel[:, 1], rel[:, 2], rel[:, 3]
+    w, x, y, z = _relative(quat_wxyz, quat_neutral_wxyz)
     # Swing–twist about earth z: rel = twist ⊗ swing, twist = (cos h, 0, 0, sin h) with tan h = z / w. Then
     # swing = twist* ⊗ rel = (r, (w x + z y) / r, (w y − z x) / r, 0) with r = √(w² + z²): the swing's axis is
     # horizontal, its angle 2·atan2(√(x² + y²), r). Written out, it is a few array operations instead of two more
     # quaternion products and a rotation-vector conversion.
-    twist_rad = _wrap(2.0 * np.arctan2(z, w))
-    r = np.hypot(w, z)
-    across = np.hypot(x, y)
+    twist_rad = _twist_rad(w, z)
+    r = np.sqrt(w * w + z * z)  # (unit quaternions: no overflow for hypot to guard against, at a tenth of its cost)
+    across = np.sqrt(x * x + y * y)
     angle = 2.0 * np.arctan2(across, r)
     # the swing's x, y (r = 0 only for a swing of 180°: then the twist is taken as 0 and the swing is rel itself),
     # scaled to the rotation vector, axis × angle (angle / |(x, y)| → 2 / r for a vanishing swing)
@@ -87,13 +86,20 @@ def trunk_angles_deg(
 
 def twist_only_deg(quat_wxyz: np.ndarray, quat_neutral_wxyz: np.ndarray) -> np.ndarray:
     """Twist relative to neutral, degrees (N,), + = left; cheaper than :func:`trunk_angles_deg`."""
-    rel = quaternion.multiply(quat_wxyz, quaternion.conjugate(quat_neutral_wxyz))
-    return np.degrees(_wrap(2.0 * np.arctan2(rel[:, 3], rel[:, 0])))
+    w, _, _, z = _relative(quat_wxyz, quat_neutral_wxyz)
+    return np.degrees(_twist_rad(w, z))
 
 
-def _wrap(angle_rad: np.ndarray) -> np.ndarray:
-    """Angles wrapped to [−π, π)."""
-    return (angle_rad + np.pi) % (2.0 * np.pi) - np.pi
+def _relative(quat_wxyz: np.ndarray, quat_neutral_wxyz: np.ndarray) -> np.ndarray:
+    """``q ⊗ q0⁻¹`` for each orientation ``q`` (N, 4), as four contiguous rows w, x, y, z (4, N): one 4×4 matrix
+    product (a product on the right by a fixed quaternion is linear), ~30x cheaper than column-wise products."""
+    return quaternion.right_matrix(quaternion.conjugate(quat_neutral_wxyz)) @ np.asarray(quat_wxyz, np.float64).T
+
+
+def _twist_rad(w: np.ndarray, z: np.ndarray) -> np.ndarray:
+    """The angle of the rotation about vertical, 2·atan2(z, w), in [−π, π]: with w ≥ 0 (q and −q are the same
+    rotation) no wrapping is needed."""
+    return 2.0 * np.arctan2(np.where(w < 0.0, -z, z), np.abs(w))
 
 
 @dataclass(frozen=True)
