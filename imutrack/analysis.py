@@ -51,7 +51,8 @@ ANALYSIS_SCHEMA_VERSION = 1  # of what SessionAnalysis.to_dict() gives (docs/ana
 # computed by an earlier analysis are known (imutrack reanalyze). 2: the rest stage (the bias fitted on all rests).
 # 3: a sensor found facing into the chest is measured the other way round (imutrack.placement).
 # 4: a turn is looked for only after facing forward (a short rest no longer joins a return to the next turn).
-ANALYSIS_VERSION = 4
+# 5: breathing averages the samples of a fixed 0.2 s whatever the last bit of the measured sampling rate.
+ANALYSIS_VERSION = 5
 
 
 # A pelvis on a chair is far stiller than a breathing chest: still means within 0.3 °/s (the 25 Hz block means of a
