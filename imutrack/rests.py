@@ -142,10 +142,13 @@ def block_mean(samples: ImuSamples, max_rate_hz: float) -> ImuSamples:
         return samples
     n = len(samples) // k * k
 
-    def mean(a: np.ndarray) -> np.ndarray:  # (reduceat: 3-5x faster than a reshaped mean, the same to rounding)
-        return np.add.reduceat(a[:n], np.arange(0, n, k), axis=0) / k if n else a[:0]
+    def mean(a: np.ndarray) -> np.ndarray:
+        # Each row holds one block's k samples side by side; a matrix of k stacked identities / k sums them: one
+        # matrix product, ~10x faster than a mean over a middle axis (the same numbers to rounding).
+        return a[:n].reshape(n // k, k * a.shape[1]) @ (np.tile(np.eye(a.shape[1]), (k, 1)) / k)
 
-    return ImuSamples(mean(samples.t_s), mean(samples.gyr_rad_s), mean(samples.acc_m_s2),
+    # (the times as numpy's mean gives them: where a still stretch's margin ends falls on a sample at a tie)
+    return ImuSamples(samples.t_s[:n].reshape(n // k, k).mean(axis=1), mean(samples.gyr_rad_s), mean(samples.acc_m_s2),
                       None if samples.mag_uT is None else mean(samples.mag_uT))
 
 
@@ -561,14 +564,15 @@ def _first_rest_in_piece(still, level, piece, k0: int, twist_deg, breaks, p: Res
     return None
 
 
-def _fast_runs(t_s: np.ndarray, twist_deg: np.ndarray, a: int, b: int, p: RestParams) -> list[tuple[int, int]]:
+def _fast_runs(t_s: np.ndarray, twist_deg: np.ndarray, a: int, b: int, p: RestParams, step_s: float
+               ) -> list[tuple[int, int]]:
     """Index intervals in [a, b) where the twist makes a quick movement: its rate over half a second departs from
     its median rate over four seconds by more than ``step_rate_deg_s`` (settling is slow and stays with the longer
     median; a shift on the seat takes a second or two), widened by half a second on both sides to take the whole
-    movement."""
+    movement. ``step_s``: the samples' (median) step, s."""
     if b - a < 3:
         return []
-    dt = float(np.median(np.diff(t_s[a:b])))
+    dt = step_s
     rate = np.gradient(twist_deg[a:b], t_s[a:b])
     short = uniform_filter1d(rate, max(1, int(round(0.5 / dt))), mode="nearest")
     long = median_filter(rate, max(1, int(round(4.0 / dt))), mode="nearest")  # a return's tail does not move it
@@ -610,9 +614,9 @@ def _observe(samples: ImuSamples, twist_deg: np.ndarray, raw_deg: np.ndarray, up
             if piece[k] != piece[k - 1]:
                 pending = 0.0
             else:
-                pending += _between_steps(t, twist_deg, pb, a, rests[k - 1], p)
+                pending += _between_steps(t, twist_deg, pb, a, rests[k - 1], p, samples.step_s)
         baseline = _slope(t[a:b], twist_deg[a:b])
-        fast = _fast_runs(t, twist_deg, a, b, p)
+        fast = _fast_runs(t, twist_deg, a, b, p, samples.step_s)
         w1 = b
         w0 = max(a, int(np.searchsorted(t, t[b - 1] - p.level_s)))
         if fast:
@@ -661,7 +665,7 @@ def _slope(t_s: np.ndarray, values: np.ndarray) -> float:
 
 
 def _between_steps(t_s, twist_deg, end_of_previous: int, start: int, previous: tuple[int, int],
-                   p: RestParams) -> float:
+                   p: RestParams, step_s: float) -> float:
     """Quick movements that are not a rep between two rests (index ``end_of_previous`` to ``start``), °. With no rep
     between them (the twist stays within ``excursion_deg`` of the earlier rest), the whole change counts; after a
     rep, the quick movements once the return is over (a shift on the seat)."""
@@ -677,12 +681,12 @@ def _between_steps(t_s, twist_deg, end_of_previous: int, start: int, previous: t
     if start - returning < 3:
         return 0.0
     rate = np.gradient(twist_deg[returning:start], t_s[returning:start])
-    dt = float(np.median(np.diff(t_s[returning:start])))
+    dt = step_s
     stopped = np.flatnonzero(np.abs(uniform_filter1d(rate, max(1, int(round(0.5 / dt))), mode="nearest")) < 1.0)
     if not len(stopped):
         return 0.0
     settled = returning + int(stopped[0])  # the return is over
-    moving = _fast_runs(t_s, twist_deg, settled, start, p)
+    moving = _fast_runs(t_s, twist_deg, settled, start, p, step_s)
     return sum(_step(twist_deg, t_s, run, 0.0) for run in moving)
 
 
