@@ -34,6 +34,7 @@ from imutrack.rests import (
     NOT_MEASURABLE,
     RestParams,
     block_mean,
+    block_size,
     estimate_orientation,
     find_rests,
     from_latest_rest,
@@ -51,7 +52,7 @@ ANALYSIS_SCHEMA_VERSION = 1  # of what SessionAnalysis.to_dict() gives (docs/ana
 # computed by an earlier analysis are known (imutrack reanalyze). 2: the rest stage (the bias fitted on all rests).
 # 3: a sensor found facing into the chest is measured the other way round (imutrack.placement).
 # 4: a turn is looked for only after facing forward (a short rest no longer joins a return to the next turn).
-# 5: breathing averages the samples of a fixed 0.2 s whatever the last bit of the measured sampling rate.
+# 5: block sizes (rest stage, breathing) no longer depend on the last bit of the measured sampling rate.
 ANALYSIS_VERSION = 5
 
 
@@ -288,7 +289,7 @@ def _analyze(recorded: ImuSamples, meta: RecordingMeta, name: str, p: AnalysisPa
         a, b = np.searchsorted(t_s, (rep.turn_start_s, rep.return_end_s))
         turning[a:b] = True
     coarse = block_mean(samples, 25.0)  # ≤ 25 Hz block means are plenty for turns (and 4x cheaper at 100 Hz)
-    block = max(1, int(samples.rate_hz // 25.0))  # block_mean's block: the orientation at each block's centre
+    block = block_size(samples.rate_hz, 25.0)  # block_mean's block: the orientation at each block's centre
     centre = np.arange(len(coarse)) * block + block // 2
     placement = check_placement(coarse.t_s, coarse.acc_m_s2, coarse.gyr_rad_s, up_from_orientation(quat[centre]),
                                 axis, turning[centre], is_phone=meta.sensor_frame.startswith("phone"))

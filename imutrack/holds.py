@@ -94,8 +94,8 @@ def _crossing(t_s: np.ndarray, values: np.ndarray, level: float, i: int) -> floa
     """Time where ``values`` crosses ``level`` between samples i−1 and i, linearly interpolated."""
     if i <= 0 or i >= len(values):
         return float(t_s[min(max(i, 0), len(t_s) - 1)])
-    a, b = values[i - 1], values[i]
-    frac = 0.0 if a == b else float(np.clip((level - a) / (b - a), 0.0, 1.0))
+    a, b = float(values[i - 1]), float(values[i])
+    frac = 0.0 if a == b else min(max((level - a) / (b - a), 0.0), 1.0)
     return float(t_s[i - 1] + frac * (t_s[i] - t_s[i - 1]))
 
 
@@ -128,6 +128,7 @@ def find_reps(t_s: np.ndarray, twist_deg: np.ndarray, params: HoldParams | None 
     for side, sign in (("left", 1.0), ("right", -1.0)):
         behind = sign * twist_deg <= 0.0  # facing forward, or turned to the other side
         toward = sign * rate
+        away = -toward
         for a, b in runs(sign * twist_deg > p.excursion_deg):
             if t_s[b - 1] - t_s[a] < p.min_excursion_s:
                 continue
@@ -135,7 +136,8 @@ def find_reps(t_s: np.ndarray, twist_deg: np.ndarray, params: HoldParams | None 
             # last leaves it; bouncing in a forced hold can be as fast as the turn, so it must stay out of the search.
             # Nor may the search reach past facing forward: after a short rest, the return from the other side (as
             # fast, and towards this side) lies within it; so does the next turn to the other side after the return.
-            near = np.flatnonzero(sign * twist_deg[a:b] >= p.near_level * np.median(sign * twist_deg[a:b]))
+            excursion = sign * twist_deg[a:b]
+            near = np.flatnonzero(excursion >= p.near_level * np.median(excursion))
             first_near, last_near = a + near[0] + 1, a + near[-1]
             reach = 3 * search
             lo, hi = max(0, a - search), min(len(t_s), b + search)
@@ -144,9 +146,9 @@ def find_reps(t_s: np.ndarray, twist_deg: np.ndarray, params: HoldParams | None 
             crossed = np.flatnonzero(behind[b:hi])
             hi = b + int(crossed[0]) + 1 if len(crossed) else hi
             turn_start, turn_end, _ = _movement(t_s, toward, lo, first_near, a, reach)
-            back_start, back_end, _ = _movement(t_s, -toward, last_near, hi, b, reach)
+            back_start, back_end, _ = _movement(t_s, away, last_near, hi, b, reach)
             has_hold = back_start - turn_end >= p.min_hold_s
-            peak = float(sign * np.max(sign * twist_deg[a:b]))
+            peak = float(sign * np.max(excursion))
             reps.append(Rep(side, turn_start, turn_end, back_start, back_end, has_hold, peak))
     return _apart(sorted(reps, key=lambda rep: rep.turn_start_s), t_s, twist_deg)
 

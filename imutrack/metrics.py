@@ -11,6 +11,7 @@ from scipy.ndimage import maximum_filter1d, uniform_filter1d
 
 from imutrack.holds import Rep
 from imutrack.intervals import runs
+from imutrack.series import gradient
 
 
 @dataclass
@@ -241,7 +242,7 @@ def hold_metrics(
     last = twist[t > t[-1] - edge]
     trend = _quadratic_trend(t, twist) if len(t) > 3 else twist
     residual = twist - trend
-    rate = np.gradient(residual, t)
+    rate = gradient(residual, t)
     tremor = _band(np.degrees(gyr_rad_s[i0:i1]), fs, p.tremor_band_hz)
     bounce = np.sqrt(2.0) * float(np.std(_band(twist, fs, p.forcing_band_hz)))
     flexion = flexion_deg[i0:i1]

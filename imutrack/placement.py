@@ -72,7 +72,7 @@ def check_placement(t_s: np.ndarray, acc_m_s2: np.ndarray, gyr_rad_s: np.ndarray
         return Placement("unknown", float("nan"), float("nan"), upside_down)
     rate_hz = (n - 1) / (t_s[-1] - t_s[0]) if t_s[-1] > t_s[0] else 1.0
     chest = axis_vector(chest_normal_axis)
-    forward = chest - np.outer(up_sensor @ chest, np.ones(3)) * up_sensor  # the chest axis made horizontal
+    forward = chest - (up_sensor @ chest)[:, None] * up_sensor  # the chest axis made horizontal
     length = np.linalg.norm(forward, axis=1)
     usable = turning & (length > 0.5)  # the chest axis is near horizontal (not lying on a table)
     linear = acc_m_s2 - GRAVITY_M_S2 * up_sensor  # at rest the specific force is +g up
@@ -85,14 +85,15 @@ def check_placement(t_s: np.ndarray, acc_m_s2: np.ndarray, gyr_rad_s: np.ndarray
     x, y = up_rate[usable] ** 2, along[usable]
     if len(x) < 10 or np.ptp(x) < 0.05:  # no turn faster than ~0.2 rad/s
         return Placement("unknown", float("nan"), float("nan"), upside_down)
-    design = np.column_stack([np.ones_like(x), x])
-    coef, *_ = np.linalg.lstsq(design, y, rcond=None)
-    residual = y - design @ coef
+    # the straight line y = a + b x by least squares, written out (a 2-column lstsq's SVD costs more than the rest)
+    dx = x - x.mean()
+    spread = float(dx @ dx)
+    slope = float(dx @ (y - y.mean())) / spread if spread > 0 else 0.0
+    residual = y - y.mean() - slope * dx
     effective_n = max(3.0, len(x) / width)  # neighbouring samples are not independent after smoothing
     sigma2 = float(residual @ residual) / max(1.0, len(x) - 2) * len(x) / effective_n
-    spread = float(((x - x.mean()) ** 2).sum())
     se = float(np.sqrt(sigma2 / spread)) if spread > 0 else float("inf")
-    lever = -float(coef[1])
+    lever = -slope
     facing = "unknown"
     if abs(lever) >= MIN_LEVER_M and abs(lever) >= MIN_T * se:
         facing = "outward" if lever > 0 else "inward"

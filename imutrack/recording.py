@@ -403,8 +403,10 @@ def _numbers(path: Path, skip_lines: int, size: int, comments: bool = True) -> n
             pandas = None
         if pandas is not None:
             try:
+                # (na_filter off: no field is looked up as a missing-value word first; a "nan" or an empty field
+                # then fails here, and the careful path names its line)
                 return pandas.read_csv(path, comment="#" if comments else None, header=None, skiprows=skip_lines,
-                                       dtype=np.float64, engine="c", encoding="utf-8").to_numpy()
+                                       dtype=np.float64, engine="c", encoding="utf-8", na_filter=False).to_numpy()
             except (ValueError, UnicodeDecodeError):  # pandas' parser and empty-data errors are ValueErrors
                 return None
     with warnings.catch_warnings():
@@ -494,7 +496,10 @@ def _assemble(table: np.ndarray, columns: tuple[str, ...], meta: RecordingMeta, 
     index = {name: i for i, name in enumerate(columns)}
 
     def take(names: tuple[str, ...]) -> np.ndarray:
-        return table[:, [index[n] for n in names]]
+        at = [index[n] for n in names]
+        if at == list(range(at[0], at[0] + len(at))):  # side by side (as written): one copy, not two
+            return np.ascontiguousarray(table[:, at[0]:at[0] + len(at)])
+        return table[:, at]
 
     seq_values = table[:, index["seq"]]
     whole = (seq_values == np.round(seq_values)) & (np.abs(seq_values) < 2.0**53)  # (inf is "round" too)

@@ -45,6 +45,7 @@ from imutrack.errors import ImutrackError
 from imutrack.intervals import runs
 from imutrack.orientation import BiasModel, OrientationEstimator, OrientationParams, OrientationResult
 from imutrack.samples import ImuSamples
+from imutrack.series import gradient
 
 
 @dataclass
@@ -134,10 +135,17 @@ def still_mask(samples: ImuSamples, params: RestParams | None = None) -> np.ndar
     return quiet & (np.abs(mean[:, 0] - typical) < np.radians(p.still_vertical_rate_deg_s))
 
 
+def block_size(rate_hz: float, max_rate_hz: float) -> int:
+    """How many samples at ``rate_hz`` :func:`block_mean` averages to get down to at most ``max_rate_hz``: the
+    whole ratio, counting a rate a rounding short of a multiple as that multiple (time stamps rounded to the
+    microsecond make 100 Hz read 99.99999999999 Hz, which is not a reason for blocks of 7 instead of 8)."""
+    return max(1, int(rate_hz / max_rate_hz + 1e-9))
+
+
 def block_mean(samples: ImuSamples, max_rate_hz: float) -> ImuSamples:
-    """Samples averaged in blocks down to at most ``max_rate_hz`` (a block's mean rate integrates to the same
-    rotation, so a quick first pass can run on it)."""
-    k = int(samples.rate_hz // max_rate_hz)
+    """Samples averaged in blocks of :func:`block_size` down to at most ``max_rate_hz`` (a block's mean rate
+    integrates to the same rotation, so a quick first pass can run on it)."""
+    k = block_size(samples.rate_hz, max_rate_hz)
     if k <= 1:
         return samples
     n = len(samples) // k * k
@@ -573,7 +581,7 @@ def _fast_runs(t_s: np.ndarray, twist_deg: np.ndarray, a: int, b: int, p: RestPa
     if b - a < 3:
         return []
     dt = step_s
-    rate = np.gradient(twist_deg[a:b], t_s[a:b])
+    rate = gradient(twist_deg[a:b], t_s[a:b])
     short = uniform_filter1d(rate, max(1, int(round(0.5 / dt))), mode="nearest")
     long = median_filter(rate, max(1, int(round(4.0 / dt))), mode="nearest")  # a return's tail does not move it
     pad = int(round(0.5 / dt))
@@ -634,7 +642,7 @@ def _observe(samples: ImuSamples, twist_deg: np.ndarray, raw_deg: np.ndarray, up
         quiet = np.ones(b - a, dtype=bool)
         for i, j in fast:
             quiet[i - a:j - a] = False
-        raw_rate = np.gradient(raw_deg[a:b], t[a:b])
+        raw_rate = gradient(raw_deg[a:b], t[a:b])
         late = quiet & (np.arange(a, b) >= w0)  # the rest's end: settling, if any, has mostly run its course
         rate = float(raw_rate[late].mean()) if late.sum() > 2 else (
             float(raw_rate[quiet].mean()) if quiet.any() else float(raw_rate.mean()))
@@ -680,7 +688,7 @@ def _between_steps(t_s, twist_deg, end_of_previous: int, start: int, previous: t
     returning = end_of_previous + int(away[-1]) + 1
     if start - returning < 3:
         return 0.0
-    rate = np.gradient(twist_deg[returning:start], t_s[returning:start])
+    rate = gradient(twist_deg[returning:start], t_s[returning:start])
     dt = step_s
     stopped = np.flatnonzero(np.abs(uniform_filter1d(rate, max(1, int(round(0.5 / dt))), mode="nearest")) < 1.0)
     if not len(stopped):
@@ -739,8 +747,8 @@ def from_latest_rest(
         elif p0 not in bridged or how[p0 - 1] == NOT_MEASURABLE:  # (a filled gap carries on what came before)
             how[p0:p1] = NOT_MEASURABLE
         reference[p0:p1] = previous
-        for a, b in own:
-            reference[a:p1] = float(np.median(twist_deg[a:b]))
+        for (a, b), following in zip(own, [a for a, _ in own[1:]] + [p1]):
+            reference[a:following] = float(np.median(twist_deg[a:b]))
         previous = float(reference[p1 - 1])
     return twist_deg - reference, reference, how
 

@@ -26,6 +26,7 @@ from imutrack.frames import axis_vector
 
 
 CHEST_AXIS_MIN_HORIZONTAL = 0.3  # a worn sensor's chest axis is more than ~17° from vertical
+_DEG_PER_RAD = 180.0 / np.pi
 
 
 def worn_upright(acc_m_s2: np.ndarray, chest_normal_axis: str = "+z") -> bool:
@@ -65,23 +66,31 @@ def trunk_angles_deg(
     # swing = twist* ⊗ rel = (r, (w x + z y) / r, (w y − z x) / r, 0) with r = √(w² + z²): the swing's axis is
     # horizontal, its angle 2·atan2(√(x² + y²), r). Written out, it is a few array operations instead of two more
     # quaternion products and a rotation-vector conversion.
-    twist_rad = _twist_rad(w, z)
-    r = np.sqrt(w * w + z * z)  # (unit quaternions: no overflow for hypot to guard against, at a tenth of its cost)
+    r2 = w * w + z * z
+    r = np.sqrt(r2)  # (unit quaternions: no overflow for hypot to guard against, at a tenth of its cost)
     across = np.sqrt(x * x + y * y)
-    angle = 2.0 * np.arctan2(across, r)
-    # the swing's x, y (r = 0 only for a swing of 180°: then the twist is taken as 0 and the swing is rel itself),
-    # scaled to the rotation vector, axis × angle (angle / |(x, y)| → 2 / r for a vanishing swing)
-    upright = r > 1e-12
-    r_safe = np.where(upright, r, 1.0)
-    swing_x = np.where(upright, (w * x + z * y) / r_safe, x)
-    swing_y = np.where(upright, (w * y - z * x) / r_safe, y)
-    scale = np.where(across > 1e-12, angle / np.where(across > 1e-12, across, 1.0), 2.0 / r_safe)
-    swing_x *= scale
-    swing_y *= scale
+    half_angle = np.arctan2(across, r)
+    # The swing's x, y times r, and what turns them into the rotation vector (axis × angle) in degrees: the swing's
+    # (x, y) has length `across`, so the factor is angle / (r · across). Its limits, for the rare samples where it
+    # has none: 2 / r² for a vanishing swing; for a swing of 180° (r = 0) the twist is taken as 0 and the swing is
+    # rel itself, (x, y) · angle / across.
+    swing_x = w * x + z * y
+    swing_y = w * y - z * x
+    with np.errstate(divide="ignore", invalid="ignore"):
+        factor = half_angle / (r * across)
+    twist_deg = _twist_rad(w, z) * _DEG_PER_RAD
+    odd = np.flatnonzero((r <= 1e-12) | (across <= 1e-12))
+    if len(odd):
+        vanishing, flipped = odd[r[odd] > 1e-12], odd[r[odd] <= 1e-12]
+        factor[vanishing] = 1.0 / r2[vanishing]
+        swing_x[flipped], swing_y[flipped] = x[flipped], y[flipped]
+        factor[flipped] = half_angle[flipped] / across[flipped]
+        twist_deg[flipped] = 0.0
+    factor *= 2.0 * _DEG_PER_RAD
     left = np.cross([0.0, 0.0, 1.0], forward_earth)
-    flexion_rad = swing_x * left[0] + swing_y * left[1]
-    lean_rad = -(swing_x * forward_earth[0] + swing_y * forward_earth[1])
-    return np.degrees(twist_rad), np.degrees(flexion_rad), np.degrees(lean_rad)
+    flexion_deg = (swing_x * left[0] + swing_y * left[1]) * factor
+    lean_deg = (swing_x * forward_earth[0] + swing_y * forward_earth[1]) * -factor
+    return twist_deg, flexion_deg, lean_deg
 
 
 def twist_only_deg(quat_wxyz: np.ndarray, quat_neutral_wxyz: np.ndarray) -> np.ndarray:

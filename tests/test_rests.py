@@ -156,4 +156,5 @@ def test_sessions_from_an_independent_generator():
 def test_a_sensor_at_rest_is_one_still_stretch_less_its_margins():
     still = ImuSamples(np.arange(300) / 100.0, np.zeros((300, 3)), np.tile([0.0, 9.81, 0.0], (300, 1)))
     (a, b), = still_stretches(still, RestParams(still_margin_s=0.3))
-    assert still.t_s[a] == pytest.approx(0.3, abs=0.03) and still.t_s[b - 1] == pytest.approx(2.7, abs=0.03)
+    # (the stillness test runs on 25 Hz block means: the margins are exact to a block, 40 ms)
+    assert still.t_s[a] == pytest.approx(0.3, abs=0.04) and still.t_s[b - 1] == pytest.approx(2.7, abs=0.04)

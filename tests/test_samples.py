@@ -47,3 +47,10 @@ def test_slice_is_half_open_and_concatenate_restores_the_block():
     np.testing.assert_array_equal(joined.mag_uT, s.mag_uT)
     with pytest.raises(InvalidSamplesError):
         ImuSamples.concatenate([make(3), make(3, mag=True)])
+
+
+def test_the_median_step_is_kept_and_the_rate_is_its_inverse():
+    samples = ImuSamples(np.array([0.0, 0.01, 0.02, 0.05, 0.06]), np.zeros((5, 3)), np.zeros((5, 3)))
+    assert samples.step_s == pytest.approx(0.01) and samples.rate_hz == pytest.approx(100.0)
+    single = ImuSamples(np.array([0.0]), np.zeros((1, 3)), np.zeros((1, 3)))
+    assert np.isnan(single.step_s) and np.isnan(single.rate_hz)
