@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 from scipy.signal import savgol_filter
 from scipy.spatial.transform import Rotation
 
-from imutrack.metrics import _periodogram, _quadratic_trend, _savgol_slope
+from imutrack.metrics import _band, _periodogram, _quadratic_trend, _savgol_slope
 from imutrack.rests import block_mean, up_from_orientation
 from imutrack.samples import ImuSamples
 from imutrack.series import gradient
@@ -125,3 +125,15 @@ def test_trunk_angles_at_the_edges_a_still_trunk_a_pure_twist_a_half_turn_swing(
         assert twist == pytest.approx(np.degrees(2 * np.arctan2(rel[3], rel[0])))
         swing = Rotation.from_euler("z", twist, degrees=True).inv() * Rotation.from_quat(rel, scalar_first=True)
         assert np.hypot(flexion, lean) == pytest.approx(np.degrees(np.linalg.norm(swing.as_rotvec())), abs=1e-9)
+
+
+@given(st.integers(31, 3000), st.sampled_from([(0.5, 3.0), (4.0, 12.0)]), seeds)
+def test_zero_phase_band_pass_is_scipys_sosfiltfilt_for_one_series_and_for_channels(n, band, seed):
+    from scipy.signal import butter, sosfiltfilt
+
+    rng = np.random.default_rng(seed)
+    channels = np.cumsum(rng.normal(0.0, 1.0, (n, 3)), axis=0)
+    sos = butter(2, band, btype="bandpass", fs=100.0, output="sos")
+    want = sosfiltfilt(sos, channels, axis=0)
+    assert np.allclose(_band(channels, 100.0, band), want, atol=1e-9)
+    assert np.allclose(_band(channels[:, 1], 100.0, band), want[:, 1], atol=1e-9)
