@@ -316,8 +316,11 @@ def _analyze(recorded: ImuSamples, meta: RecordingMeta, name: str, p: AnalysisPa
     exact = position.astype(np.int64)  # the recorded samples' indices, unless they had to be resampled
     if not (exact == position).all():
         exact = None
+    same = exact is not None and len(exact) == len(t_s)  # (increasing whole indices: every sample, as it came)
 
     def recorded_at(values: np.ndarray) -> np.ndarray:
+        if same:
+            return values
         return values[exact] if exact is not None else np.interp(position, np.arange(len(values)), values)
 
     levels_s = [(float(t_s[a]), float(t_s[min(b, len(t_s)) - 1])) for a, b in rests.levels if b > a]
