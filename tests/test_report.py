@@ -230,6 +230,34 @@ def test_the_pdf_is_an_a4_document_whose_text_can_be_read_back(tmp_path):
     assert "Weeks and form (newest first)" in text and text.index("2024-01-29") < text.index("2024-01-22")
     assert "Personal best left: 79.5° on 2024-01-30." in text and "Forced" in text
     assert "after the walk: $stiff$" in text  # notes as written
+    _assert_headings_keep_with_what_follows(reader)
+
+
+FIGURE_HEADINGS = {"Range of motion", "Holds", "Symmetry", "Adherence"}  # each followed by its figure, an image
+TEXT_HEADINGS = {"Summary", "Prescription and what was done", "Weeks and form (newest first)",
+                 "Sessions (newest first)", "What the numbers mean"}
+
+
+def _assert_headings_keep_with_what_follows(reader) -> None:
+    """Each figure's heading is on the page of its figure (as many figure headings as images drawn on every page:
+    the pages share one resource list, so the images drawn are counted from the page's own content), and no other
+    heading is a page's last line."""
+    import re
+
+    for k, page in enumerate(reader.pages):
+        lines = [line.strip() for line in page.extract_text().strip().splitlines()]
+        drawn = len(re.findall(rb"/I\d+ Do", page.get_contents().get_data()))
+        assert sum(line in FIGURE_HEADINGS for line in lines) == drawn, (k, lines)
+        assert lines[-1] not in TEXT_HEADINGS, (k, lines[-1])
+
+
+@pytest.mark.parametrize("days", [1, 21, 60])
+def test_no_section_heading_is_left_alone_at_the_foot_of_a_page(tmp_path, days):
+    from pypdf import PdfReader
+
+    sessions, holds = _store_of(days, 3)
+    path = report.write_pdf(report.report_data(sessions, holds), sessions, tmp_path / "r.pdf")
+    _assert_headings_keep_with_what_follows(PdfReader(path))
 
 
 LAYOUT = """(() => {

@@ -532,6 +532,12 @@ class _Page:
             self.y -= step
         self.y -= step * gap
 
+    def heading(self, words: str, keep: float = 0.1) -> None:
+        """A section heading, on a new page unless ``keep`` (share of the page) of what follows fits below it: a
+        heading is never left alone at the foot of a page."""
+        self.room(self.LINE * 12.0 / 9.0 * 1.3 + keep)
+        self.text(words, size=12, weight="bold")
+
     def image(self, fig, height: float) -> None:
         """A figure drawn as an image ``height`` (share of the page) tall, across the text width."""
         from matplotlib.image import imread
@@ -578,28 +584,28 @@ def _write_pdf_pages(data: ReportData, figs: dict, sessions: list[StoredSession]
         page = _Page(pdf, size_in)
         page.text(printable(title), size=16, weight="bold", gap=0.2)
         page.text(printable(words.header), size=9, gap=0.8)
-        page.text("Summary", size=12, weight="bold")
+        page.heading("Summary")
         for sentence in words.summary:
             page.text(printable(sentence))
         for sentence in words.notes:
             page.text(printable(sentence), weight="bold")
-        page.text("Prescription and what was done", size=12, weight="bold")
+        page.heading("Prescription and what was done")
         for sentence in words.prescription:
             page.text(printable(sentence))
-        page.text("Range of motion", size=12, weight="bold")
+        page.heading("Range of motion", keep=0.34)
         page.image(figs["rom"], 0.34)
-        page.text("Holds", size=12, weight="bold")
+        page.heading("Holds", keep=0.36)
         page.image(figs["holds"], 0.36)
-        page.text("Symmetry", size=12, weight="bold")
+        page.heading("Symmetry", keep=0.22)
         page.image(figs["asymmetry"], 0.22)
-        page.text("Adherence", size=12, weight="bold")
+        page.heading("Adherence", keep=0.16)
         page.image(figs["calendar"], 0.16)
-        page.text("Weeks and form (newest first)", size=12, weight="bold")
+        page.heading("Weeks and form (newest first)")
         weeks = data.weeks
         page.table(WEEK_COLUMNS, weeks[:PDF_WEEKS], [0.14, 0.16, 0.11, 0.11, 0.1, 0.09, 0.11, 0.1])
         if len(weeks) > PDF_WEEKS:
             page.text(f"… and {len(weeks) - PDF_WEEKS} earlier weeks (in the HTML report).")
-        page.text("Sessions (newest first)", size=12, weight="bold")
+        page.heading("Sessions (newest first)")
         rows = [[s.start_time[:16].replace("T", " "), s.time_slot, s.assisted, _fmt(s.best_rom_left_deg),
                  _fmt(s.best_rom_right_deg), f"{_rating(s.pain_before)} → {_rating(s.pain_after)}",
                  printable(s.notes)[:40]] for s in reversed(sessions[-PDF_SESSIONS:])]
@@ -608,7 +614,7 @@ def _write_pdf_pages(data: ReportData, figs: dict, sessions: list[StoredSession]
         if len(sessions) > PDF_SESSIONS:
             page.text(f"… and {len(sessions) - PDF_SESSIONS} older sessions (all of them are in the HTML report and "
                       "in report --csv).")
-        page.text("What the numbers mean", size=12, weight="bold")
+        page.heading("What the numbers mean")
         for term, meaning in GLOSSARY:
             page.text(f"{term}: {meaning}")
         page.text("Made by imutrack on this computer; nothing was sent anywhere.", size=7)
