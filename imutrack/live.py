@@ -169,6 +169,7 @@ class Guide:
         self._placement_known = False  # the turns told how the sensor faces
         self._rest_started_s = 0.0  # when the latest rest began (the return came back), s
         self._rest_lost = False  # that rest follows a drop-out that lost the angle
+        self._rest_measured = False  # the rest before this turn is measured already (after a drop-out: at its end)
         self._pelvis: PelvisTracker | None = None  # a second sensor on the pelvis, once it sends
         self._pelvis_zero = float("nan")  # its heading at the last rest (facing forward), °
         self._pelvis_zero_s: float | None = None  # when that rest ended, s
@@ -354,7 +355,9 @@ class Guide:
             if toward < -c.excursion_deg:
                 self._cue(now, "wrong way", True, f"Other way: turn to the {s.side}", grace=1.0)
             elif toward > c.excursion_deg and abs(self._rate()) < c.settle_rate_deg_s:
-                toward -= sign * self._measure_rest(now)
+                if not self._rest_measured:
+                    toward -= sign * self._measure_rest(now)
+                self._rest_measured = False
                 s.phase, self._phase_started = Phase.HOLD, now
                 s.hold_counted_s, self._hold_start_twist, self._praised = 0.0, toward, False
                 self._hold_sum, self._hold_time, self._hold_started_s = 0.0, 0.0, now
@@ -424,6 +427,11 @@ class Guide:
                     self._measure_rest(now)  # the last rest: its rate and level tell about the last hold
                     self._finish(now, "Well done: session complete")
                 else:
+                    if self._rest_lost:
+                        # After a drop-out the twist is off by the rotation lost: facing forward is this rest, now,
+                        # before the turn is judged (else the lost rotation reads as a turn already held).
+                        self._measure_rest(now)
+                        self._rest_measured = True
                     other = "right" if s.side == "left" else "left"
                     s.side = other if self._reps_done[other] < c.reps_per_side else s.side
                     self._start_turn(now)

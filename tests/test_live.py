@@ -170,8 +170,12 @@ def test_a_drop_out_in_a_turn_loses_the_angle_and_the_guide_finds_facing_forward
     holds = guide.state.holds
     assert [h["side"] for h in holds] == [r.side for r in session.truth.reps]
     assert np.isnan(holds[0]["twist_deg"]) and holds[0]["early"]
-    for hold in holds[1:]:
-        assert hold["twist_deg"] == pytest.approx(held(session.truth, hold), abs=1.0)
+    # Facing forward is the rest after the prompt, taken before the next turn is judged: the rotation lost had read
+    # as a right turn already held (a 2 s "hold" at rest, then the real right rep missed). Every later rep is held in
+    # full, in its true hold, and measured right.
+    for hold, rep in zip(holds[1:], session.truth.reps[1:]):
+        assert not hold["early"] and rep.hold_start_s <= hold["start_s"] < hold["end_s"] <= rep.hold_end_s + 1.0
+        assert hold["twist_deg"] == pytest.approx(held(session.truth, hold), abs=0.5)
 
 
 def test_never_reaching_a_hold_is_said_once():
