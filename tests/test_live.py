@@ -178,6 +178,22 @@ def test_a_drop_out_in_a_turn_loses_the_angle_and_the_guide_finds_facing_forward
         assert hold["twist_deg"] == pytest.approx(held(session.truth, hold), abs=0.5)
 
 
+@pytest.mark.parametrize(("rep", "window"), [(0, (-2.0, 1.0)), (2, (0.3, 1.5))])
+def test_a_drop_out_as_a_hold_ends_or_in_the_return_keeps_every_rep(session, rep, window):
+    # the rotation during the drop-out is lost: facing forward is the still moment after the prompt, taken before
+    # the next turn is judged
+    end = session.truth.reps[rep].hold_end_s
+    t = session.samples.t_s
+    keep = (t < end + window[0]) | (t > end + window[1])
+    lossy = ImuSamples(t[keep], session.samples.gyr_rad_s[keep], session.samples.acc_m_s2[keep])
+    guide = feed(Guide(GuideConfig(reps_per_side=2, hold_s=50.0, rest_s=5.0)), lossy)
+    assert "angle lost" in kinds(guide) and guide.state.phase is Phase.DONE
+    holds = guide.state.holds
+    assert [h["side"] for h in holds] == [r.side for r in session.truth.reps] and not any(h["early"] for h in holds)
+    for hold in holds:
+        assert hold["twist_deg"] == pytest.approx(held(session.truth, hold), abs=0.5)
+
+
 def test_never_reaching_a_hold_is_said_once():
     t = np.arange(0, 60, 0.02)
     twist_rate = np.where((t > 10) & (t < 58), np.radians(40.0) * np.cos(2 * np.pi * 0.25 * t) * 2 * np.pi * 0.25,
