@@ -75,6 +75,13 @@ class GuideConfig:
     no_hold_after_s: float = 30.0
     resync_after_s: float = 2.0
     resync_still_s: float = 3.0
+    # A drop-out of up to gap_kept_s keeps the angle when the person was still just before it and is just after
+    # (gap_look_s of data): a turn or a return is seconds of motion, which would show at its edges; while the person
+    # is to turn or return, only up to gap_kept_prompted_s. Otherwise the rotation during it may be lost, and facing
+    # forward is found again.
+    gap_kept_s: float = 3.0
+    gap_kept_prompted_s: float = 1.0
+    gap_look_s: float = 0.4
     hips_moved_deg: float = 3.0  # with a pelvis sensor: the hips turning this much during a hold is cued
 
 
@@ -85,8 +92,10 @@ class GuideState:
 
     ``best_twist_deg``: per side, today's best held angle (a hold's mean twist towards its side, as the analysis
     and the progress store measure it). ``holds``: per rep, its side, number, the seconds counted, ``twist_deg``
-    (the hold's mean twist towards its side; nan when a drop-out lost the angle), whether it ended early, and the
-    hold's ``start_s`` and ``end_s`` (none for a rep given up in its turn).
+    (the hold's mean twist towards its side; nan when a drop-out lost the angle), whether it ended early, the
+    hold's ``start_s`` and ``end_s`` (none for a rep given up in its turn), and ``gap_s``, the seconds the sensor was
+    lost during it (only when it was: the rotation meanwhile is not seen, so the live angle may be off by a degree
+    or two; the analysis of the recording measures the hold from the rests around it).
     ``cues`` names the cues in force and ``cue_texts`` says them as sentences; ``timer_note`` says why the countdown
     stands still ("" while it runs); ``rep_twist_deg`` is this hold's mean twist towards its side so far (nan outside
     a hold); ``session_s`` the session's clock. With a second sensor on the pelvis (:meth:`Guide.update_pelvis`),
@@ -153,6 +162,7 @@ class Guide:
         self._recent = np.zeros((0, 4))  # (t_s, twist, flexion, lean) of the last 20 s
         self._last_t = None
         self._last_data_t = None
+        self._counted_to = 0.0  # the hold's countdown has counted the data up to here, s
         self._phase_started = 0.0
         self._hold_start_twist = 0.0
         self._since: dict[str, float] = {}
@@ -162,6 +172,8 @@ class Guide:
         self._user_paused = False
         self._angle_lost_at: float | None = None  # when a drop-out in a rep made the twist unknown, s
         self._hold_dropped = False  # a drop-out during this hold: had the return begun meanwhile, the twist is off
+        self._gap: tuple[float, float, bool] | None = None  # a drop-out (start s, end s, kept if still after it)
+        self._hold_gap_s = 0.0  # seconds of this hold the sensor was lost
         self._hold_sum = 0.0  # ∫ twist towards the side dt over this hold, ° s
         self._hold_time = 0.0  # s
         self._hold_started_s = 0.0
@@ -182,6 +194,7 @@ class Guide:
         if len(samples) == 0 or self.state.phase is Phase.DONE:
             return self.state
         now = float(samples.t_s[-1])
+        before = self._last_data_t  # the last data before this batch, s
         if self.state.paused and not self._user_paused:
             self.state.paused, self.state.timer_note = False, ""
             self._say(float(samples.t_s[0]), "resume", "Sensor back; carry on")
@@ -192,10 +205,15 @@ class Guide:
             self._track(samples)
             if self._tracker.dropped:
                 self._tracker.dropped = False
-                if self.state.phase in (Phase.TURN, Phase.RETURN):
-                    self._angle_lost(float(samples.t_s[0]))
-                elif self.state.phase is Phase.HOLD:  # little rotation is lost while holding; the hold goes on
-                    self._hold_dropped = True
+                self._counted_to = float(samples.t_s[0])  # a drop-out's seconds are not held seconds
+                if self.state.phase is Phase.HOLD and before is not None:
+                    self._hold_gap_s += float(samples.t_s[0]) - before
+                self._gap_began(before if before is not None else float(samples.t_s[0]), float(samples.t_s[0]))
+            if self._gap is not None and now - self._gap[1] >= self.config.gap_look_s:
+                start, end, keep = self._gap
+                self._gap = None
+                if not (keep and self._still_between(end, now)):
+                    self._rotation_lost(end)
         self.tick(now)
         return self.state
 
@@ -217,6 +235,32 @@ class Guide:
         s.pelvis_twist_deg = self._pelvis.heading_deg(self._last_data_t) - self._pelvis_zero
         s.spine_twist_deg = s.twist_deg - s.pelvis_twist_deg
 
+    def _gap_began(self, start: float, end: float) -> None:
+        """Data is back after a drop-out from ``start`` to ``end`` (s) too long to fill in: was rotation lost in it?
+        Judged once ``gap_look_s`` of data after it has come (:attr:`GuideConfig.gap_kept_s`)."""
+        c, s = self.config, self.state
+        prompted = s.phase in (Phase.TURN, Phase.RETURN)  # the person is to move (may have, unseen)
+        keep = end - start <= (c.gap_kept_prompted_s if prompted else c.gap_kept_s) and self._still_between(
+            start - c.gap_look_s, start)
+        self._gap = (start, end, keep)
+
+    def _still_between(self, t0: float, t1: float) -> bool:
+        """Whether the twist held still from ``t0`` to ``t1`` (s): its rate below ``settle_rate_deg_s`` (unknown
+        without data there: not still)."""
+        rows = self._recent[(self._recent[:, 0] >= t0) & (self._recent[:, 0] <= t1)]
+        if len(rows) < 3 or rows[-1, 0] - rows[0, 0] < 0.5 * (t1 - t0):
+            return False
+        rate = float(np.polyfit(rows[:, 0] - rows[0, 0], rows[:, 1], 1)[0])
+        return abs(rate) < self.config.settle_rate_deg_s
+
+    def _rotation_lost(self, now: float) -> None:
+        """The drop-out ending at ``now`` may have hidden rotation: in a turn or a return the twist is unknown; in a
+        hold it goes on, but its end finds facing forward again (the return may have begun in it)."""
+        if self.state.phase in (Phase.TURN, Phase.RETURN):
+            self._angle_lost(now)
+        elif self.state.phase is Phase.HOLD:
+            self._hold_dropped = True
+
     def tick(self, now_s: float) -> GuideState:
         """Time passes (call regularly even when no data arrives, to notice a sensor drop-out)."""
         if self.state.phase is Phase.DONE:
@@ -224,6 +268,7 @@ class Guide:
         self.state.session_s = now_s
         if self._user_paused:
             self._last_t = now_s
+            self._counted_to = max(self._counted_to, self._last_data_t or now_s)
             return self.state
         if self._last_data_t is not None and now_s - self._last_data_t > self.config.dropout_s:
             if not self.state.paused:
@@ -348,7 +393,11 @@ class Guide:
 
     def _advance(self, now: float) -> None:
         s, c = self.state, self.config
-        dt = max(0.0, now - self._last_t)
+        if self._gap is not None:  # until the data after a drop-out tells whether rotation was lost, nothing moves on
+            return
+        data_now = now if self._last_data_t is None else min(now, self._last_data_t)
+        dt = max(0.0, data_now - self._counted_to)  # a hold counts the seconds the data shows, not the clock's
+        self._counted_to = max(self._counted_to, data_now)
         sign = self._sign()
         toward = sign * s.twist_deg
         if s.phase is Phase.TURN:
@@ -360,7 +409,7 @@ class Guide:
                 self._rest_measured = False
                 s.phase, self._phase_started = Phase.HOLD, now
                 s.hold_counted_s, self._hold_start_twist, self._praised = 0.0, toward, False
-                self._hold_sum, self._hold_time, self._hold_started_s = 0.0, 0.0, now
+                self._hold_sum, self._hold_time, self._hold_started_s, self._hold_gap_s = 0.0, 0.0, now, 0.0
                 s.hold_remaining_s, s.rep_twist_deg, s.timer_note = c.hold_s, toward, ""
                 self._pelvis_at_hold = s.pelvis_twist_deg
                 self._since.clear()
@@ -500,6 +549,8 @@ class Guide:
             s.best_twist_deg[s.side] = max(s.best_twist_deg[s.side], held)
         s.holds.append(dict(side=s.side, rep=s.rep, counted_s=round(s.hold_counted_s, 2), twist_deg=round(held, 2),
                             early=early, start_s=self._hold_started_s, end_s=now))
+        if self._hold_gap_s > 0:  # the rotation in a drop-out is not seen: the live angle may be off by a degree or two
+            s.holds[-1]["gap_s"] = round(self._hold_gap_s, 1)
         if self._hold_dropped:  # the return may have begun in the drop-out: facing forward is taken as in a resync
             self._hold_dropped, self._angle_lost_at = False, now
         self._reps_done[s.side] += 1

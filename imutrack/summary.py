@@ -98,6 +98,8 @@ def summarize_session(guide_holds: list[dict], holds: list[HoldMetrics] | None, 
             angle, form = None, ()
         if g.get("early"):
             form = (*form, "ended early")
+        if g.get("gap_s"):
+            form = (*form, f"sensor lost {float(g['gap_s']):.1f} s")
         rows.append(RepRow(int(g["rep"]), g["side"], None if angle is None else round(float(angle), 1),
                            round(float(g.get("counted_s", 0.0)), 1), float(target_s), form))
     if holds is None:

@@ -194,6 +194,25 @@ def test_a_drop_out_as_a_hold_ends_or_in_the_return_keeps_every_rep(session, rep
         assert hold["twist_deg"] == pytest.approx(held(session.truth, hold), abs=0.5)
 
 
+@pytest.mark.parametrize(("rep", "lost_s"), [(1, (20.0, 21.5)), (2, (30.0, 32.5)), (3, (10.0, 12.9))])
+def test_a_short_drop_out_mid_hold_keeps_the_angle_and_is_marked(session, rep, lost_s):
+    # The person was still on both sides of it, and a turn or a return is seconds of motion: nothing was lost, the
+    # hold goes on. (It had been taken as a possibly hidden return: facing forward was sought at the hold's end, and
+    # a person holding on after the prompt was taken for facing forward, throwing every later rep.)
+    start = session.truth.reps[rep].hold_start_s
+    t = session.samples.t_s
+    keep = (t < start + lost_s[0]) | (t > start + lost_s[1])
+    lossy = ImuSamples(t[keep], session.samples.gyr_rad_s[keep], session.samples.acc_m_s2[keep])
+    guide = feed(Guide(GuideConfig(reps_per_side=2, hold_s=50.0, rest_s=5.0)), lossy)
+    assert "angle lost" not in kinds(guide) and guide.state.phase is Phase.DONE
+    holds = guide.state.holds
+    assert [h["side"] for h in holds] == [r.side for r in session.truth.reps] and not any(h["early"] for h in holds)
+    assert [h.get("gap_s") for h in holds] == [round(lost_s[1] - lost_s[0], 1) if k == rep else None
+                                               for k in range(len(holds))]
+    for hold in holds:
+        assert hold["twist_deg"] == pytest.approx(held(session.truth, hold), abs=0.7)
+
+
 def test_never_reaching_a_hold_is_said_once():
     t = np.arange(0, 60, 0.02)
     twist_rate = np.where((t > 10) & (t < 58), np.radians(40.0) * np.cos(2 * np.pi * 0.25 * t) * 2 * np.pi * 0.25,

@@ -47,12 +47,14 @@ def test_each_guide_rep_gets_the_analysed_hold_that_overlaps_it_most_on_its_side
     analysed = [_hold("left", 10, 70, 51.23), _hold("right", 100, 160, 44.0, slouch_fraction=0.3),
                 _hold("left", 190, 250, 55.0)]
     guide = [dict(side="left", rep=1, counted_s=60.0, twist_deg=49.0, early=False, start_s=12.0, end_s=72.0),
-             dict(side="right", rep=1, counted_s=41.0, twist_deg=-43.0, early=True, start_s=101.0, end_s=150.0),
+             dict(side="right", rep=1, counted_s=41.0, twist_deg=-43.0, early=True, start_s=101.0, end_s=150.0,
+                  gap_s=1.5),
              dict(side="left", rep=2, counted_s=0.0, twist_deg=float("nan"), early=True)]  # given up in its turn
     summary = summarize_session(guide, analysed, 60.0, {"left": 50.0, "right": None})
     assert [(r.side, r.rep, r.angle_deg, r.counted_s) for r in summary.reps] == [
         ("left", 1, 51.2, 60.0), ("right", 1, 44.0, 41.0), ("left", 2, None, 0.0)]
-    assert summary.reps[1].form == ("slouched 30 % of the hold", "ended early")
+    assert summary.reps[1].form == ("slouched 30 % of the hold", "ended early", "sensor lost 1.5 s")
+    assert summary.reps[0].form == ()
     # Today per side is the session's best hold, as stored, including holds the guide did not count.
     left, right = summary.sides
     assert (left.today_deg, left.before_deg) == (55.0, 50.0)
