@@ -76,9 +76,9 @@ class GuideConfig:
     resync_after_s: float = 2.0
     resync_still_s: float = 3.0
     # A drop-out of up to gap_kept_s keeps the angle when the person was still just before it and is just after
-    # (gap_look_s of data): a turn or a return is seconds of motion, which would show at its edges; while the person
-    # is to turn or return, only up to gap_kept_prompted_s. Otherwise the rotation during it may be lost, and facing
-    # forward is found again.
+    # (gap_look_s of data): a turn or a return is seconds of motion, which would show at its edges; once the person
+    # was asked to turn or return (a second or more before it), only up to gap_kept_prompted_s. Otherwise the
+    # rotation during it may be lost, and facing forward is found again.
     gap_kept_s: float = 3.0
     gap_kept_prompted_s: float = 1.0
     gap_look_s: float = 0.4
@@ -239,7 +239,9 @@ class Guide:
         """Data is back after a drop-out from ``start`` to ``end`` (s) too long to fill in: was rotation lost in it?
         Judged once ``gap_look_s`` of data after it has come (:attr:`GuideConfig.gap_kept_s`)."""
         c, s = self.config, self.state
-        prompted = s.phase in (Phase.TURN, Phase.RETURN)  # the person is to move (may have, unseen)
+        # the person was to move a second or more before it began (may have, unseen; a prompt just before or during
+        # it cannot have been followed far)
+        prompted = s.phase in (Phase.TURN, Phase.RETURN) and self._phase_started < start - 1.0
         keep = end - start <= (c.gap_kept_prompted_s if prompted else c.gap_kept_s) and self._still_between(
             start - c.gap_look_s, start)
         self._gap = (start, end, keep)
