@@ -213,6 +213,22 @@ def test_a_short_drop_out_mid_hold_keeps_the_angle_and_is_marked(session, rep, l
         assert hold["twist_deg"] == pytest.approx(held(session.truth, hold), abs=0.7)
 
 
+def test_a_drop_out_just_after_the_prompt_to_turn_keeps_the_rep(session):
+    # The person, resting, cannot have turned far in it: still before and after, nothing was lost (it had been taken
+    # for a lost turn, and the rep given up before it began).
+    prompt = [e.t_s for e in feed(Guide(GuideConfig(reps_per_side=2, hold_s=50.0, rest_s=5.0)),
+                                  session.samples, until_s=100.0).events if e.kind == "turn"][1]
+    t = session.samples.t_s
+    keep = (t < prompt + 0.2) | (t > prompt + 1.9)
+    lossy = ImuSamples(t[keep], session.samples.gyr_rad_s[keep], session.samples.acc_m_s2[keep])
+    guide = feed(Guide(GuideConfig(reps_per_side=2, hold_s=50.0, rest_s=5.0)), lossy)
+    assert "angle lost" not in kinds(guide) and guide.state.phase is Phase.DONE
+    holds = guide.state.holds
+    assert [h["side"] for h in holds] == [r.side for r in session.truth.reps] and not any(h["early"] for h in holds)
+    for hold in holds:
+        assert hold["twist_deg"] == pytest.approx(held(session.truth, hold), abs=0.5)
+
+
 def test_never_reaching_a_hold_is_said_once():
     t = np.arange(0, 60, 0.02)
     twist_rate = np.where((t > 10) & (t < 58), np.radians(40.0) * np.cos(2 * np.pi * 0.25 * t) * 2 * np.pi * 0.25,
