@@ -29,6 +29,14 @@ def kinds(guide):
     return [e.kind for e in guide.events]
 
 
+def without(samples, *spans_s):
+    """The samples less those from start to end (s) of each span: a sensor's drop-outs."""
+    keep = np.ones(len(samples), dtype=bool)
+    for start, end in spans_s:
+        keep &= (samples.t_s < start) | (samples.t_s > end)
+    return ImuSamples(samples.t_s[keep], samples.gyr_rad_s[keep], samples.acc_m_s2[keep])
+
+
 def held(truth, hold):
     """The true twist towards the hold's side averaged over the guide's hold, °."""
     i0, i1 = np.searchsorted(truth.t_s, [hold["start_s"], hold["end_s"]])
@@ -87,11 +95,7 @@ def test_the_gyro_bias_is_measured_again_at_every_rest_so_a_warming_sensor_does_
 
 def test_a_few_lost_packets_in_a_turn_lose_no_rotation(session):
     # 0.3 s lost in the fastest part of each turn (~10° of rotation each): filled in from the samples around them
-    t = session.samples.t_s
-    keep = np.ones(len(t), dtype=bool)
-    for rep in session.truth.reps:
-        keep &= (t < rep.turn_start_s + 0.8) | (t > rep.turn_start_s + 1.1)
-    lossy = ImuSamples(t[keep], session.samples.gyr_rad_s[keep], session.samples.acc_m_s2[keep])
+    lossy = without(session.samples, *[(rep.turn_start_s + 0.8, rep.turn_start_s + 1.1) for rep in session.truth.reps])
     guide = feed(Guide(GuideConfig(reps_per_side=2, hold_s=50.0, rest_s=5.0)), lossy)
     for hold in guide.state.holds:
         assert hold["twist_deg"] == pytest.approx(held(session.truth, hold), abs=1.0)
@@ -162,9 +166,7 @@ def test_a_drop_out_in_a_turn_loses_the_angle_and_the_guide_finds_facing_forward
     # rotation in between is lost, so the twist reads ~50° off. The guide says so, takes the still moment after its
     # prompt as facing forward, and measures the later reps right; before, it waited for a return it could not see.
     first = session.truth.reps[0]
-    t = session.samples.t_s
-    keep = (t < first.turn_start_s + 1.0) | (t > first.hold_end_s)
-    lossy = ImuSamples(t[keep], session.samples.gyr_rad_s[keep], session.samples.acc_m_s2[keep])
+    lossy = without(session.samples, (first.turn_start_s + 1.0, first.hold_end_s))
     guide = feed(Guide(GuideConfig(reps_per_side=2, hold_s=50.0, rest_s=5.0)), lossy)
     assert "angle lost" in kinds(guide) and guide.state.phase is Phase.DONE
     holds = guide.state.holds
@@ -183,9 +185,7 @@ def test_a_drop_out_as_a_hold_ends_or_in_the_return_keeps_every_rep(session, rep
     # the rotation during the drop-out is lost: facing forward is the still moment after the prompt, taken before
     # the next turn is judged
     end = session.truth.reps[rep].hold_end_s
-    t = session.samples.t_s
-    keep = (t < end + window[0]) | (t > end + window[1])
-    lossy = ImuSamples(t[keep], session.samples.gyr_rad_s[keep], session.samples.acc_m_s2[keep])
+    lossy = without(session.samples, (end + window[0], end + window[1]))
     guide = feed(Guide(GuideConfig(reps_per_side=2, hold_s=50.0, rest_s=5.0)), lossy)
     assert "angle lost" in kinds(guide) and guide.state.phase is Phase.DONE
     holds = guide.state.holds
@@ -200,9 +200,7 @@ def test_a_short_drop_out_mid_hold_keeps_the_angle_and_is_marked(session, rep, l
     # hold goes on. (It had been taken as a possibly hidden return: facing forward was sought at the hold's end, and
     # a person holding on after the prompt was taken for facing forward, throwing every later rep.)
     start = session.truth.reps[rep].hold_start_s
-    t = session.samples.t_s
-    keep = (t < start + lost_s[0]) | (t > start + lost_s[1])
-    lossy = ImuSamples(t[keep], session.samples.gyr_rad_s[keep], session.samples.acc_m_s2[keep])
+    lossy = without(session.samples, (start + lost_s[0], start + lost_s[1]))
     guide = feed(Guide(GuideConfig(reps_per_side=2, hold_s=50.0, rest_s=5.0)), lossy)
     assert "angle lost" not in kinds(guide) and guide.state.phase is Phase.DONE
     holds = guide.state.holds
@@ -218,9 +216,7 @@ def test_a_drop_out_just_after_the_prompt_to_turn_keeps_the_rep(session):
     # for a lost turn, and the rep given up before it began).
     prompt = [e.t_s for e in feed(Guide(GuideConfig(reps_per_side=2, hold_s=50.0, rest_s=5.0)),
                                   session.samples, until_s=100.0).events if e.kind == "turn"][1]
-    t = session.samples.t_s
-    keep = (t < prompt + 0.2) | (t > prompt + 1.9)
-    lossy = ImuSamples(t[keep], session.samples.gyr_rad_s[keep], session.samples.acc_m_s2[keep])
+    lossy = without(session.samples, (prompt + 0.2, prompt + 1.9))
     guide = feed(Guide(GuideConfig(reps_per_side=2, hold_s=50.0, rest_s=5.0)), lossy)
     assert "angle lost" not in kinds(guide) and guide.state.phase is Phase.DONE
     holds = guide.state.holds
