@@ -172,7 +172,7 @@ class Guide:
         self._user_paused = False
         self._angle_lost_at: float | None = None  # when a drop-out in a rep made the twist unknown, s
         self._hold_dropped = False  # a drop-out during this hold: had the return begun meanwhile, the twist is off
-        self._gap: tuple[float, float, bool] | None = None  # a drop-out (start s, end s, kept if still after it)
+        self._gap: tuple[float, bool] | None = None  # a drop-out's end (s), and whether it is kept if still after it
         self._hold_gap_s = 0.0  # seconds of this hold the sensor was lost
         self._hold_sum = 0.0  # ∫ twist towards the side dt over this hold, ° s
         self._hold_time = 0.0  # s
@@ -209,8 +209,8 @@ class Guide:
                 if self.state.phase is Phase.HOLD and before is not None:
                     self._hold_gap_s += float(samples.t_s[0]) - before
                 self._gap_began(before if before is not None else float(samples.t_s[0]), float(samples.t_s[0]))
-            if self._gap is not None and now - self._gap[1] >= self.config.gap_look_s:
-                start, end, keep = self._gap
+            if self._gap is not None and now - self._gap[0] >= self.config.gap_look_s:
+                end, keep = self._gap
                 self._gap = None
                 if not (keep and self._still_between(end, now)):
                     self._rotation_lost(end)
@@ -244,7 +244,7 @@ class Guide:
         prompted = s.phase in (Phase.TURN, Phase.RETURN) and self._phase_started < start - 1.0
         keep = end - start <= (c.gap_kept_prompted_s if prompted else c.gap_kept_s) and self._still_between(
             start - c.gap_look_s, start)
-        self._gap = (start, end, keep)
+        self._gap = (end, keep)
 
     def _still_between(self, t0: float, t1: float) -> bool:
         """Whether the twist held still from ``t0`` to ``t1`` (s): its rate below ``settle_rate_deg_s`` (unknown
