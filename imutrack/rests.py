@@ -580,11 +580,10 @@ def _fast_runs(t_s: np.ndarray, twist_deg: np.ndarray, a: int, b: int, p: RestPa
     movement. ``step_s``: the samples' (median) step, s."""
     if b - a < 3:
         return []
-    dt = step_s
     rate = gradient(twist_deg[a:b], t_s[a:b])
-    short = uniform_filter1d(rate, max(1, int(round(0.5 / dt))), mode="nearest")
-    long = median_filter(rate, max(1, int(round(4.0 / dt))), mode="nearest")  # a return's tail does not move it
-    pad = int(round(0.5 / dt))
+    short = uniform_filter1d(rate, max(1, int(round(0.5 / step_s))), mode="nearest")
+    long = median_filter(rate, max(1, int(round(4.0 / step_s))), mode="nearest")  # a return's tail does not move it
+    pad = int(round(0.5 / step_s))
     widened = []
     for i, j in runs(np.abs(short - long) > p.step_rate_deg_s):
         i, j = a + max(i - pad, 0), a + min(j + pad, b - a)
@@ -689,8 +688,7 @@ def _between_steps(t_s, twist_deg, end_of_previous: int, start: int, previous: t
     if start - returning < 3:
         return 0.0
     rate = gradient(twist_deg[returning:start], t_s[returning:start])
-    dt = step_s
-    stopped = np.flatnonzero(np.abs(uniform_filter1d(rate, max(1, int(round(0.5 / dt))), mode="nearest")) < 1.0)
+    stopped = np.flatnonzero(np.abs(uniform_filter1d(rate, max(1, int(round(0.5 / step_s))), mode="nearest")) < 1.0)
     if not len(stopped):
         return 0.0
     settled = returning + int(stopped[0])  # the return is over

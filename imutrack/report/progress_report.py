@@ -547,6 +547,11 @@ class _Page:
         self.room(self.LINE * 12.0 / 9.0 * 1.3 + keep)
         self.text(words, size=12, weight="bold")
 
+    def figure(self, title: str, fig, height: float) -> None:
+        """A section of one figure: its heading, and the figure on the same page."""
+        self.heading(title, keep=height)
+        self.image(fig, height)
+
     def image(self, fig, height: float) -> None:
         """A figure drawn as an image ``height`` (share of the page) tall, across the text width."""
         from matplotlib.image import imread
@@ -601,14 +606,10 @@ def _write_pdf_pages(data: ReportData, figs: dict, sessions: list[StoredSession]
         page.heading("Prescription and what was done")
         for sentence in words.prescription:
             page.text(printable(sentence))
-        page.heading("Range of motion", keep=0.34)
-        page.image(figs["rom"], 0.34)
-        page.heading("Holds", keep=0.36)
-        page.image(figs["holds"], 0.36)
-        page.heading("Symmetry", keep=0.22)
-        page.image(figs["asymmetry"], 0.22)
-        page.heading("Adherence", keep=0.16)
-        page.image(figs["calendar"], 0.16)
+        page.figure("Range of motion", figs["rom"], 0.34)
+        page.figure("Holds", figs["holds"], 0.36)
+        page.figure("Symmetry", figs["asymmetry"], 0.22)
+        page.figure("Adherence", figs["calendar"], 0.16)
         page.heading("Weeks and form (newest first)")
         weeks = data.weeks
         page.table(WEEK_COLUMNS, weeks[:PDF_WEEKS], [0.14, 0.16, 0.11, 0.11, 0.1, 0.09, 0.11, 0.1])
