@@ -25,6 +25,7 @@ import numpy as np
 
 from imutrack.frames import MOVEMENT_ONSET_FRACTION
 from imutrack.intervals import runs
+from imutrack.series import median
 
 
 @dataclass
@@ -137,7 +138,7 @@ def find_reps(t_s: np.ndarray, twist_deg: np.ndarray, params: HoldParams | None 
             # Nor may the search reach past facing forward: after a short rest, the return from the other side (as
             # fast, and towards this side) lies within it; so does the next turn to the other side after the return.
             excursion = sign * twist_deg[a:b]
-            near = np.flatnonzero(excursion >= p.near_level * np.median(excursion))
+            near = np.flatnonzero(excursion >= p.near_level * median(excursion))
             first_near, last_near = a + near[0] + 1, a + near[-1]
             reach = 3 * search
             lo, hi = max(0, a - search), min(len(t_s), b + search)

@@ -11,7 +11,7 @@ from scipy.ndimage import maximum_filter1d, uniform_filter1d
 
 from imutrack.holds import Rep
 from imutrack.intervals import runs
-from imutrack.series import gradient
+from imutrack.series import gradient, median
 
 
 @dataclass
@@ -131,7 +131,7 @@ def breathing(t_s: np.ndarray, flexion_deg: np.ndarray, params: MetricParams, fs
     rate = _savgol_slope(flexion_deg, window) * fs if window < n else np.gradient(flexion_deg, t_s)
     # A breath's pitch rate is sinusoidal: its robust SD (1.4826 × MAD) is about its amplitude (1.05×), so 2.5 robust
     # SDs — 2.6× a breath's own peak rate — are never reached by breathing but are by a posture shift on top of it.
-    robust_sd = 1.4826 * float(np.median(np.abs(rate - np.median(rate))))
+    robust_sd = 1.4826 * median(np.abs(rate - median(rate)))
     moving = np.abs(rate) > min(params.breath_max_rate_deg_s, max(2.5 * robust_sd, 0.3))
     guard = int(round(params.breath_guard_s * fs))
     if moving.any():

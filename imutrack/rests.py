@@ -45,7 +45,7 @@ from imutrack.errors import ImutrackError
 from imutrack.intervals import runs
 from imutrack.orientation import BiasModel, OrientationEstimator, OrientationParams, OrientationResult
 from imutrack.samples import ImuSamples
-from imutrack.series import gradient
+from imutrack.series import column_mean, gradient, median
 
 
 @dataclass
@@ -193,19 +193,19 @@ def stretch_bias(samples: ImuSamples, stretch: tuple[int, int]) -> tuple[np.ndar
 def _bias_of(t: np.ndarray, gyr: np.ndarray, acc: np.ndarray, rate_hz: float) -> tuple[np.ndarray, np.ndarray]:
     """:func:`stretch_bias` of a still stretch's times (s), gyro (rad/s) and accelerometer (m/s²) samples."""
     edge = max(1, int(round(0.5 * rate_hz)))
-    mean = gyr.mean(axis=0)
-    up = acc.mean(axis=0)
+    mean = column_mean(gyr)
+    up = column_mean(acc)
     up /= max(float(np.linalg.norm(up)), 1e-9)
     if len(t) < 2 * edge or t[-1] - t[0] <= 0:
         return mean, up
-    first, last = acc[:edge].mean(axis=0), acc[-edge:].mean(axis=0)
+    first, last = column_mean(acc[:edge]), column_mean(acc[-edge:])
     first /= max(float(np.linalg.norm(first)), 1e-9)
     last /= max(float(np.linalg.norm(last)), 1e-9)
     # between the two half seconds' centres: the tilt the accelerometer saw, and the rate the gyro measured
     i0, i1 = edge // 2, len(t) - edge + edge // 2
     span = float(t[i1] - t[i0])
     tilt_rate = -np.cross(first, last) / span  # the sensor's true mean rate about the horizontal axes
-    between = gyr[i0:i1].mean(axis=0)
+    between = column_mean(gyr[i0:i1])
     horizontal = between - (between @ up) * up - tilt_rate
     return horizontal - (horizontal @ up) * up + (mean @ up) * up, up
 
@@ -435,12 +435,12 @@ def find_rests(
         rests = [_to_full(t, coarse.t_s, s) for s in coarse_rests]
         levels = [_to_full(t, coarse.t_s, s) for s in coarse_levels]
         twist = raw - _integral_deg(coarse.t_s, applied, up)
-        twist -= np.median(twist[r0:r1])
+        twist -= median(twist[r0:r1])
     notes = []
     if rests:
         first = rests[0] if given is None else candidates[given]
         a, b = _to_coarse(coarse.t_s, t, first)
-        if not confirmed and np.abs(twist - np.median(twist[a:b])).max() > p.excursion_deg:
+        if not confirmed and np.abs(twist - median(twist[a:b])).max() > p.excursion_deg:
             notes.append(
                 f"{where}facing forward is taken from the still moment at {t[first[0]]:.0f}–{t[first[1] - 1]:.0f} s, "
                 "but no rest after a turn confirms it (the turns do not come back to it from both sides): if the "
@@ -519,7 +519,7 @@ def _chain_rests(still, twist_deg, breaks, p: RestParams, first: int | None = No
     if p.rest_max_twist_deg is None:
         return list(still), True
     piece = np.searchsorted(np.asarray(breaks, dtype=np.int64), [a for a, _ in still], side="right")
-    level = [float(np.median(twist_deg[a:max(b, a + 1)])) for a, b in still]
+    level = [median(twist_deg[a:max(b, a + 1)]) for a, b in still]
     rest = [False] * len(still)
     confirmed = True
     for pc in sorted(set(piece.tolist())):
@@ -679,7 +679,7 @@ def _between_steps(t_s, twist_deg, end_of_previous: int, start: int, previous: t
     if start <= end_of_previous:
         return 0.0
     a, b = previous
-    level = float(np.median(twist_deg[a:b]))
+    level = median(twist_deg[a:b])
     between = twist_deg[end_of_previous:start]
     away = np.flatnonzero(np.abs(between - level) > p.excursion_deg)
     if not len(away):
@@ -740,13 +740,13 @@ def from_latest_rest(
             previous = 0.0
         elif own:
             a, b = own[0]
-            previous = float(np.median(twist_deg[a:b]))
+            previous = median(twist_deg[a:b])
             how[p0:a] = FROM_REST_AFTER
         elif p0 not in bridged or how[p0 - 1] == NOT_MEASURABLE:  # (a filled gap carries on what came before)
             how[p0:p1] = NOT_MEASURABLE
         reference[p0:p1] = previous
         for (a, b), following in zip(own, [a for a, _ in own[1:]] + [p1]):
-            reference[a:following] = float(np.median(twist_deg[a:b]))
+            reference[a:following] = median(twist_deg[a:b])
         previous = float(reference[p1 - 1])
     return twist_deg - reference, reference, how
 

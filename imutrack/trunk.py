@@ -23,6 +23,7 @@ from scipy.spatial.transform import Rotation
 from imutrack import quaternion
 from imutrack.errors import ImutrackError
 from imutrack.frames import axis_vector
+from imutrack.series import column_mean
 
 
 CHEST_AXIS_MIN_HORIZONTAL = 0.3  # a worn sensor's chest axis is more than ~17° from vertical
@@ -32,7 +33,7 @@ _DEG_PER_RAD = 180.0 / np.pi
 def worn_upright(acc_m_s2: np.ndarray, chest_normal_axis: str = "+z") -> bool:
     """Whether a still stretch's mean specific force (m/s², sensor frame, (N, 3)) has the chest-normal axis pointing
     sideways rather than up or down — worn on an upright chest, not lying on a table."""
-    up = np.asarray(acc_m_s2, dtype=np.float64).mean(axis=0)
+    up = column_mean(acc_m_s2)
     up /= max(float(np.linalg.norm(up)), 1e-12)
     vertical = float(up @ axis_vector(chest_normal_axis))
     return np.sqrt(max(0.0, 1.0 - vertical * vertical)) >= CHEST_AXIS_MIN_HORIZONTAL

@@ -1,6 +1,8 @@
 """The analysis's written-out numerics against the library routines (or the plain maths) they stand in for: the
 same numbers to rounding on random input, edge cases included."""
 
+import warnings
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -11,7 +13,8 @@ from scipy.spatial.transform import Rotation
 from imutrack.metrics import _band, _periodogram, _quadratic_trend, _savgol_slope
 from imutrack.rests import block_mean, up_from_orientation
 from imutrack.samples import ImuSamples
-from imutrack.series import gradient
+from imutrack.orientation import BiasModel
+from imutrack.series import column_mean, gradient, median
 from imutrack.trunk import trunk_angles_deg, twist_only_deg
 
 seeds = st.integers(0, 2**32 - 1)
@@ -23,6 +26,38 @@ def test_gradient_is_numpys_on_uneven_steps(n, seed):
     t_s = np.cumsum(rng.uniform(0.001, 0.2, n)) + rng.uniform(0, 3600)
     values = np.cumsum(rng.normal(0.0, 1.0, n))
     assert np.allclose(gradient(values, t_s), np.gradient(values, t_s), rtol=1e-9, atol=1e-9)
+
+
+@given(st.integers(0, 400), st.integers(0, 3), seeds)
+def test_median_is_numpys_to_the_bit_nan_included(n, nans, seed):
+    rng = np.random.default_rng(seed)
+    values = np.round(rng.normal(0.0, 1.0, n), int(rng.integers(0, 4)))  # rounded: ties in the middle, too
+    values[rng.integers(0, n, nans if n else 0)] = np.nan
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # (numpy warns about the median of nothing)
+        want = float(np.median(values))
+    got = median(values)
+    assert got == want or (np.isnan(got) and np.isnan(want))
+
+
+@given(st.integers(1, 5000), st.integers(1, 4), seeds)
+def test_column_mean_is_numpys_mean_over_rows(n, k, seed):
+    values = np.random.default_rng(seed).normal(9.8, 3.0, (n, 8))[:, 2:2 + k]  # (columns of a wider table)
+    assert np.allclose(column_mean(values), values.mean(axis=0), rtol=1e-13, atol=1e-13)
+
+
+@given(st.integers(1, 60), st.integers(0, 2000), st.booleans(), seeds)
+def test_bias_at_times_is_numpys_interpolation_per_axis_to_the_bit(knots, n, on_samples, seed):
+    rng = np.random.default_rng(seed)
+    t_s = np.sort(rng.uniform(-5.0, 60.0, n))
+    if on_samples and n >= knots:  # knots on sample times (ties at a segment's start) or between them
+        at = np.unique(rng.choice(t_s, knots, replace=False))
+    else:
+        at = np.unique(rng.uniform(0.0, 55.0, knots))
+    model = BiasModel(at, rng.normal(0.0, 0.01, (len(at), 3)))
+    for times in (t_s, rng.permutation(t_s)):  # in order (written out) and not (numpy's own)
+        want = np.column_stack([np.interp(times, model.t_s, model.bias_rad_s[:, k]) for k in range(3)])
+        assert np.array_equal(model.at(times), want)
 
 
 @given(st.integers(5, 300), st.sampled_from([5, 7, 9, 25]), seeds)
