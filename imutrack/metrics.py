@@ -88,23 +88,23 @@ def _bandpass(lo_hz: float, hi_hz: float, fs: float) -> tuple[np.ndarray, np.nda
 
 
 def _band(signal: np.ndarray, fs: float, band_hz: tuple[float, float]) -> np.ndarray:
-    """Zero-phase band-pass along axis 0: what ``scipy.signal.sosfiltfilt`` gives (odd extension, steady-state
-    start), with the filter's set-up cached."""
+    """Zero-phase band-pass along the last axis (time; channels, if any, before it): what
+    ``scipy.signal.sosfiltfilt`` gives (odd extension, steady-state start), with the filter's set-up cached."""
     lo, hi = band_hz
     hi = min(hi, 0.45 * fs)
-    if len(signal) < 30 or lo >= hi:
+    if signal.shape[-1] < 30 or lo >= hi:
         return np.zeros_like(signal)
     from scipy.signal import sosfilt, sosfiltfilt
 
     sos, zi, edge = _bandpass(lo, hi, round(fs, 6))
-    if len(signal) <= edge:
-        return sosfiltfilt(sos, signal, axis=0)
+    if signal.shape[-1] <= edge:
+        return sosfiltfilt(sos, signal, axis=-1)
     x = np.asarray(signal, dtype=np.float64)
-    ext = np.concatenate([2 * x[:1] - x[edge:0:-1], x, 2 * x[-1:] - x[-2:-edge - 2:-1]], axis=0)
-    zi = zi.reshape((len(sos), 2) + (1,) * (x.ndim - 1))
-    y, _ = sosfilt(sos, ext, axis=0, zi=zi * ext[:1])
-    y, _ = sosfilt(sos, y[::-1], axis=0, zi=zi * y[-1:])
-    return y[::-1][edge:-edge]
+    ext = np.concatenate([2 * x[..., :1] - x[..., edge:0:-1], x, 2 * x[..., -1:] - x[..., -2:-edge - 2:-1]], axis=-1)
+    zi = zi.reshape((len(sos),) + (1,) * (x.ndim - 1) + (2,))
+    y, _ = sosfilt(sos, ext, axis=-1, zi=zi * ext[..., :1])
+    y, _ = sosfilt(sos, y[..., ::-1], axis=-1, zi=zi * y[..., -1:])
+    return y[..., ::-1][..., edge:-edge]
 
 
 def breathing(t_s: np.ndarray, flexion_deg: np.ndarray, params: MetricParams, fs_hz: float | None = None
@@ -243,7 +243,8 @@ def hold_metrics(
     trend = _quadratic_trend(t, twist) if len(t) > 3 else twist
     residual = twist - trend
     rate = gradient(residual, t)
-    tremor = _band(np.degrees(gyr_rad_s[i0:i1]), fs, p.tremor_band_hz)
+    # (the axes as rows: filtered along time without moving them; a filter is linear, so degrees come after)
+    tremor = _band(np.ascontiguousarray(gyr_rad_s[i0:i1].T), fs, p.tremor_band_hz)
     bounce = np.sqrt(2.0) * float(np.std(_band(twist, fs, p.forcing_band_hz)))
     flexion = flexion_deg[i0:i1]
     lean = lean_deg[i0:i1]
@@ -265,7 +266,7 @@ def hold_metrics(
         creep_deg=float(sign * (np.mean(last) - np.mean(first))),
         twist_sd_deg=float(np.std(residual)),
         twist_rate_rms_deg_s=float(np.sqrt(np.mean(rate**2))),
-        tremor_rms_deg_s=float(np.sqrt(np.mean(np.sum(tremor**2, axis=1)))),
+        tremor_rms_deg_s=float(np.degrees(np.sqrt(np.vdot(tremor, tremor) / max(tremor.shape[-1], 1)))),
         bounce_deg=bounce,
         forced=bool(bounce > p.forced_bounce_deg),
         slouch_fraction=float(np.mean(flexion > p.slouch_threshold_deg)),

@@ -4,6 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 
+# Whole-recording arithmetic runs on chunks of this many samples when it makes many temporary arrays: a chunk's
+# temporaries (128 KB each) stay in the processor's cache and are reused by the allocator, where an hour's (3 MB each)
+# are fresh memory every time; over an hour at 100 Hz, twice as fast.
+CHUNK_SAMPLES = 16384
+
 
 def gradient(values: np.ndarray, t_s: np.ndarray) -> np.ndarray:
     """``np.gradient(values, t_s)`` of a 1-D series (per second, at times ``t_s`` in s, at least 2 samples):

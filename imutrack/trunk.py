@@ -23,7 +23,7 @@ from scipy.spatial.transform import Rotation
 from imutrack import quaternion
 from imutrack.errors import ImutrackError
 from imutrack.frames import axis_vector
-from imutrack.series import column_mean
+from imutrack.series import CHUNK_SAMPLES, column_mean
 
 
 CHEST_AXIS_MIN_HORIZONTAL = 0.3  # a worn sensor's chest axis is more than ~17° from vertical
@@ -62,6 +62,16 @@ def trunk_angles_deg(
         quat_neutral_wxyz: sensor orientation at neutral, shape (4,).
         forward_earth: horizontal unit vector the trunk faces at neutral (see :func:`forward_at_neutral`).
     """
+    quat_wxyz = np.asarray(quat_wxyz, dtype=np.float64)
+    out = np.empty((3, len(quat_wxyz)))
+    for a in range(0, len(quat_wxyz), CHUNK_SAMPLES):
+        out[:, a:a + CHUNK_SAMPLES] = _angles_deg(quat_wxyz[a:a + CHUNK_SAMPLES], quat_neutral_wxyz, forward_earth)
+    return out[0], out[1], out[2]
+
+
+def _angles_deg(quat_wxyz: np.ndarray, quat_neutral_wxyz: np.ndarray, forward_earth: np.ndarray
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`trunk_angles_deg` of a chunk of orientations."""
     w, x, y, z = _relative(quat_wxyz, quat_neutral_wxyz)
     # Swing–twist about earth z: rel = twist ⊗ swing, twist = (cos h, 0, 0, sin h) with tan h = z / w. Then
     # swing = twist* ⊗ rel = (r, (w x + z y) / r, (w y − z x) / r, 0) with r = √(w² + z²): the swing's axis is

@@ -14,7 +14,7 @@ from imutrack.metrics import _band, _periodogram, _quadratic_trend, _savgol_slop
 from imutrack.rests import block_mean, up_from_orientation
 from imutrack.samples import ImuSamples
 from imutrack.orientation import BiasModel
-from imutrack.series import column_mean, gradient, median
+from imutrack.series import CHUNK_SAMPLES, column_mean, gradient, median
 from imutrack.trunk import trunk_angles_deg, twist_only_deg
 
 seeds = st.integers(0, 2**32 - 1)
@@ -130,8 +130,9 @@ def test_trunk_angles_are_the_swing_twist_split_of_scipys_rotations():
     rng = np.random.default_rng(7)
     neutral = Rotation.random(random_state=rng).as_quat(scalar_first=True)
     # realistic poses (twist within ±90°, swings within 40°) about a random mounting, and exact edge cases
-    heading = Rotation.from_euler("z", rng.uniform(-90, 90, (2000, 1)), degrees=True)
-    swing = Rotation.from_rotvec(np.column_stack([rng.normal(0, 0.3, (2000, 2)), np.zeros(2000)]))
+    n = 2 * CHUNK_SAMPLES + 123  # (whole recordings are done a chunk at a time: three of them)
+    heading = Rotation.from_euler("z", rng.uniform(-90, 90, (n, 1)), degrees=True)
+    swing = Rotation.from_rotvec(np.column_stack([rng.normal(0, 0.3, (n, 2)), np.zeros(n)]))
     poses = heading * swing * Rotation.from_quat(neutral, scalar_first=True)
     quat = np.vstack([poses.as_quat(scalar_first=True), neutral, -neutral])
     forward = np.array([0.6, 0.8, 0.0])
@@ -170,5 +171,5 @@ def test_zero_phase_band_pass_is_scipys_sosfiltfilt_for_one_series_and_for_chann
     channels = np.cumsum(rng.normal(0.0, 1.0, (n, 3)), axis=0)
     sos = butter(2, band, btype="bandpass", fs=100.0, output="sos")
     want = sosfiltfilt(sos, channels, axis=0)
-    assert np.allclose(_band(channels, 100.0, band), want, atol=1e-9)
+    assert np.allclose(_band(np.ascontiguousarray(channels.T), 100.0, band), want.T, atol=1e-9)
     assert np.allclose(_band(channels[:, 1], 100.0, band), want[:, 1], atol=1e-9)
