@@ -126,11 +126,14 @@ def find_reps(t_s: np.ndarray, twist_deg: np.ndarray, params: HoldParams | None 
     rate = twist_rate_deg_s(t_s, twist_deg, p.smooth_s, dt) if rate_deg_s is None else rate_deg_s
     search = int(round(p.search_s / dt))
     reps = []
+    negated = -rate
     for side, sign in (("left", 1.0), ("right", -1.0)):
-        behind = sign * twist_deg <= 0.0  # facing forward, or turned to the other side
-        toward = sign * rate
-        away = -toward
-        for a, b in runs(sign * twist_deg > p.excursion_deg):
+        # facing forward or turned to the other side; the rate towards this side and away; turned to this side
+        if sign > 0:
+            behind, toward, away, turned = twist_deg <= 0.0, rate, negated, twist_deg > p.excursion_deg
+        else:
+            behind, toward, away, turned = twist_deg >= 0.0, negated, rate, twist_deg < -p.excursion_deg
+        for a, b in runs(turned):
             if t_s[b - 1] - t_s[a] < p.min_excursion_s:
                 continue
             # The turn's peak speed lies before the trunk first gets near the hold's level, the return's after it

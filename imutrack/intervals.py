@@ -7,6 +7,9 @@ import numpy as np
 
 def runs(mask: np.ndarray) -> list[tuple[int, int]]:
     """Index intervals ``[start, end)`` where the boolean ``mask`` is True, in order."""
-    padded = np.concatenate([[False], np.asarray(mask, dtype=bool), [False]])
-    edges = np.flatnonzero(np.diff(padded.astype(np.int8)))
-    return list(zip(edges[::2].tolist(), edges[1::2].tolist()))
+    mask = np.asarray(mask, dtype=bool)
+    if not len(mask):
+        return []
+    edges = (np.flatnonzero(mask[1:] != mask[:-1]) + 1).tolist()  # (one pass, no padded copies of an hour's mask)
+    edges = ([0] if mask[0] else []) + edges + ([len(mask)] if mask[-1] else [])
+    return list(zip(edges[::2], edges[1::2]))

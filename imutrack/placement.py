@@ -72,12 +72,16 @@ def check_placement(t_s: np.ndarray, acc_m_s2: np.ndarray, gyr_rad_s: np.ndarray
         return Placement("unknown", float("nan"), float("nan"), upside_down)
     rate_hz = (n - 1) / (t_s[-1] - t_s[0]) if t_s[-1] > t_s[0] else 1.0
     chest = axis_vector(chest_normal_axis)
-    forward = chest - (up_sensor @ chest)[:, None] * up_sensor  # the chest axis made horizontal
-    length = np.linalg.norm(forward, axis=1)
+    # (a component at a time: whole-array arithmetic on rows of three numbers is several times slower)
+    up = np.asarray(up_sensor, dtype=np.float64).T
+    acc, gyr = np.asarray(acc_m_s2, dtype=np.float64).T, np.asarray(gyr_rad_s, dtype=np.float64).T
+    up_along_chest = up[0] * chest[0] + up[1] * chest[1] + up[2] * chest[2]
+    forward = [chest[k] - up_along_chest * up[k] for k in range(3)]  # the chest axis made horizontal
+    length = np.sqrt(forward[0] * forward[0] + forward[1] * forward[1] + forward[2] * forward[2])
     usable = turning & (length > 0.5)  # the chest axis is near horizontal (not lying on a table)
-    linear = acc_m_s2 - GRAVITY_M_S2 * up_sensor  # at rest the specific force is +g up
-    along = np.einsum("ij,ij->i", linear, forward) / np.maximum(length, 1e-9)
-    up_rate = np.einsum("ij,ij->i", gyr_rad_s, up_sensor)
+    linear = [acc[k] - GRAVITY_M_S2 * up[k] for k in range(3)]  # at rest the specific force is +g up
+    along = (linear[0] * forward[0] + linear[1] * forward[1] + linear[2] * forward[2]) / np.maximum(length, 1e-9)
+    up_rate = gyr[0] * up[0] + gyr[1] * up[1] + gyr[2] * up[2]
     width = max(1, int(round(SMOOTH_S * rate_hz)))
     kernel = np.ones(width) / width
     along = np.convolve(along, kernel, mode="same")

@@ -204,7 +204,10 @@ def _bias_of(t: np.ndarray, gyr: np.ndarray, acc: np.ndarray, rate_hz: float) ->
     # between the two half seconds' centres: the tilt the accelerometer saw, and the rate the gyro measured
     i0, i1 = edge // 2, len(t) - edge + edge // 2
     span = float(t[i1] - t[i0])
-    tilt_rate = -np.cross(first, last) / span  # the sensor's true mean rate about the horizontal axes
+    # the sensor's true mean rate about the horizontal axes: -(first × last) / span (written out: np.cross costs
+    # ~0.1 ms on two 3-vectors, more than the rest of this)
+    tilt_rate = np.array([first[2] * last[1] - first[1] * last[2], first[0] * last[2] - first[2] * last[0],
+                          first[1] * last[0] - first[0] * last[1]]) / span
     between = column_mean(gyr[i0:i1])
     horizontal = between - (between @ up) * up - tilt_rate
     return horizontal - (horizontal @ up) * up + (mean @ up) * up, up

@@ -98,7 +98,7 @@ def _angles_deg(quat_wxyz: np.ndarray, quat_neutral_wxyz: np.ndarray, forward_ea
         factor[flipped] = half_angle[flipped] / across[flipped]
         twist_deg[flipped] = 0.0
     factor *= 2.0 * _DEG_PER_RAD
-    left = np.cross([0.0, 0.0, 1.0], forward_earth)
+    left = (-forward_earth[1], forward_earth[0])  # up × forward (horizontal)
     flexion_deg = (swing_x * left[0] + swing_y * left[1]) * factor
     lean_deg = (swing_x * forward_earth[0] + swing_y * forward_earth[1]) * -factor
     return twist_deg, flexion_deg, lean_deg

@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 from scipy.signal import savgol_filter
 from scipy.spatial.transform import Rotation
 
+from imutrack.intervals import runs
 from imutrack.metrics import _band, _periodogram, _quadratic_trend, _savgol_slope
 from imutrack.rests import block_mean, up_from_orientation
 from imutrack.samples import ImuSamples
@@ -38,6 +39,18 @@ def test_median_is_numpys_to_the_bit_nan_included(n, nans, seed):
         want = float(np.median(values))
     got = median(values)
     assert got == want or (np.isnan(got) and np.isnan(want))
+
+
+@given(st.lists(st.booleans(), max_size=60))
+def test_runs_are_the_true_stretches_of_a_mask(mask):
+    want, start = [], None
+    for i, value in enumerate(mask + [False]):  # (a plain walk along the mask)
+        if value and start is None:
+            start = i
+        elif not value and start is not None:
+            want.append((start, i))
+            start = None
+    assert runs(np.array(mask, dtype=bool)) == want == runs(mask)
 
 
 @given(st.integers(1, 5000), st.integers(1, 4), seeds)
