@@ -864,7 +864,7 @@ class RestTracker:
         interval = (float(rest.t_s[min(first, last - 1)]), float(rest.t_s[last - 1]))
         level = float(rows[np.searchsorted(t, interval[1] - self.params.level_s):
                            np.searchsorted(t, interval[1], side="right"), 7].mean())
-        if not trusted and abs(level - self.facing_deg) > away_deg:
+        if not trusted and self.linked and abs(level - self.facing_deg) > away_deg:
             return None
         self._rests.append(interval)
         samples = ImuSamples(t, rows[:, 1:4], rows[:, 4:7])
@@ -880,6 +880,17 @@ class RestTracker:
         moved = float(rows[w0:w1, 7].mean()) - self.facing_deg
         self.facing_deg += moved
         return moved
+
+    @property
+    def linked(self) -> bool:
+        """Whether facing forward is tied by level to an earlier rest: the latest rest taken has one before it with no
+        long drop-out between. After a drop-out the chain starts again from the rest after it, whose bias rests on
+        its rate alone (a tenth of a degree a second off is within reason): the angles then drift by degrees a minute
+        until a second rest links up, so that rest is taken however far it reads from facing forward."""
+        if len(self._rests) < 2:
+            return True  # (the calibration: the person sat facing forward)
+        gap_before = np.searchsorted(self._breaks_s, [self._rests[-2][1], self._rests[-1][0]])
+        return bool(gap_before[0] == gap_before[1])
 
     def held_twist_deg(self, start_s: float, end_s: float) -> float | None:
         """The mean twist over ``start_s``–``end_s`` from the level of the rest before, with the bias as now fitted
