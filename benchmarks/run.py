@@ -44,20 +44,23 @@ class Result:
     baseline: str
     baseline_seconds: float
     note: str = ""
+    paired_ratio: float | None = None  # the median of turn-by-turn ratios, when the two ran in turns
 
     @property
     def ratio(self) -> float:
-        return self.seconds / self.baseline_seconds
+        return self.paired_ratio if self.paired_ratio is not None else self.seconds / self.baseline_seconds
 
 
-def best_of_pair(case: Callable[[], object], baseline: Callable[[], object], repeat: int) -> tuple[float, float]:
-    """Smallest wall times of a case and its baseline, run in turns ``repeat`` times each, s: a machine whose load
-    drifts during the run disturbs both alike, which the ratio needs."""
+def in_turns(case: Callable[[], object], baseline: Callable[[], object], repeat: int) -> tuple[float, float, float]:
+    """A case and its baseline run in turns ``repeat`` times each: their median wall times, s, and the median of each
+    turn's ratio. On a shared machine whose load drifts, each turn's two runs see about the same load; the best runs
+    of each, taken apart, need not (their ratio spread by ±15 % between runs of the benchmark)."""
     case_s, baseline_s = [], []
     for _ in range(repeat):
         case_s.append(best_of(case, 1))
         baseline_s.append(best_of(baseline, 1))
-    return min(case_s), min(baseline_s)
+    return (float(np.median(case_s)), float(np.median(baseline_s)),
+            float(np.median(np.array(case_s) / np.array(baseline_s))))
 
 
 def best_of(fn: Callable[[], object], repeat: int) -> float:
@@ -157,13 +160,13 @@ def run(quick: bool) -> list[Result]:
             VQF(1.0 / rate).updateBatch(np.ascontiguousarray(table[:, 2:5]), np.ascontiguousarray(table[:, 5:8]))
 
         analyze(path)  # the first call imports scipy.signal (lazily, for start-up's sake): not part of the analysis
-        analysis_s, floor_s = best_of_pair(lambda: analyze(path), parse_and_vqf, 4 * repeat - 3)
+        analysis_s, floor_s, ratio = in_turns(lambda: analyze(path), parse_and_vqf, 5 * repeat)
         tracemalloc.start()
         analyze(path)
         peak_bytes = tracemalloc.get_traced_memory()[1]
         tracemalloc.stop()
         results.append(Result("analyze recording", size, analysis_s, f"{floor_name} + vqf updateBatch (floor)",
-                              floor_s, f"peak memory {peak_bytes / n:.0f} bytes per sample"))
+                              floor_s, f"peak memory {peak_bytes / n:.0f} bytes per sample", ratio))
     results.append(import_case(session, repeat))
     results += startup_cases()
     results.append(live_case())
@@ -391,8 +394,9 @@ def write_doc(results: list[Result], lines: list[str], stream_lines: list[str]) 
     text = f"""# Benchmarks
 
 Measured by `python benchmarks/run.py` (it rewrites this file). Each case runs next to a baseline on the same data in
-the same process; the **ratio** (case / baseline) is what to compare across machines. Times are the best of three
-(the analysis and its floor: best of nine, run in turns).
+the same process; the **ratio** (case / baseline) is what to compare across machines. Times are the best of three;
+the analysis and its floor run in turns fifteen times, and their times are medians, the ratio the median of each
+turn's ratio.
 
 Last run: {date.today().isoformat()}, imutrack {__version__}, Python {platform.python_version()}, numpy {np.__version__},
 {platform.machine()}, {os.cpu_count()} cores.
@@ -428,16 +432,19 @@ What the baselines are:
 - *progress report*: HTML, PDF and CSV from the database against just reading all its rows.
 - *analyze recording*: the whole analysis (read, the rest stage with its 12.5 Hz vqf pass, the full-rate vqf pass,
   trunk angles, reps, holds, metrics) against the floor any analysis must pay: the fastest parser installed plus one
-  vqf `updateBatch` over the same samples. Target ≤ 1.5×. On this shared 2-core machine the ratio spreads from run
-  to run (1.4–1.8× on 2026-12-03, the floor itself by ±15 %); a change of the code is judged against a run of the
-  old code in the same process. Where the time goes (1 h, 44 holds, quiet moments): reading 60–70 ms (pandas'
-  parse ~50 ms of it), the full-rate vqf pass with the bias taken out ~60 ms (vqf's own defaults, in the floor,
-  cost 95 ms), the per-hold metrics ~55 ms (two zero-phase band-passes and the breathing periodogram per hold:
-  compute, not overhead), the rest stage ~45 ms (its 12.5 Hz vqf pass 8 ms), trunk angles ~15 ms, reps ~8 ms.
+  vqf `updateBatch` over the same samples. Target ≤ 1.5×. This shared 2-core machine's speed drifts by tens of per
+  cent within minutes; the ratio of the two run in turns holds steadier (1.37–1.52× across runs on 2026-12-03, its
+  median ~1.4×), and a change of the code is judged against a run of the old code in the same way. Where the time
+  goes (1 h, 44 holds, quiet moments): reading ~55 ms (pandas' parse ~50 ms of it), the full-rate vqf pass with the
+  bias taken out ~60 ms (vqf's own defaults, in the floor, cost 75-110 ms), the per-hold metrics ~60 ms (two
+  zero-phase band-passes and the breathing periodogram per hold: compute, and numpy's per-call cost on arrays of a
+  few hundred samples), the rest stage ~40 ms (its 12.5 Hz vqf pass 8 ms), trunk angles ~11 ms, reps ~6 ms.
   Made faster on 2026-12-03 from 2.44× (numbers unchanged to rounding, each written-out routine tested against the
-  one it replaces in `tests/test_series.py`): the comment scan looks for `#` alone, block means and the relative
-  orientation are matrix products, the median step is computed once per sample set, and polyfit, savgol, lstsq and
-  np.gradient give way to their closed forms on the small arrays of a hold or a rest.
+  one it replaces in `tests/test_series.py`): the comment scan is gone from the common case (a large file is parsed
+  as if it had none, and looked at again only if that fails), block means and the relative orientation are matrix
+  products, the median step is computed once per sample set, polyfit, savgol, lstsq, np.gradient, np.median,
+  np.interp and np.cross give way to written-out forms on small arrays, and the trunk angles are computed 16,384
+  samples at a time (their temporaries then stay in the cache: an hour's are fresh memory each, twice as slow).
 - *start-up*: whole processes (`imutrack --version`, `imutrack --help`) against `python -c pass`: what a person waits
   before a command does anything. Target < 0.3 s; the package imports its stages only when used.
 """

@@ -96,13 +96,6 @@ class RestParams:
 
 
 # --- still stretches --------------------------------------------------------------------------------------------------
-def up_from_acc(acc_m_s2: np.ndarray, width: int) -> np.ndarray:
-    """The up direction in the sensor frame, unit (N, 3): the accelerometer's specific force averaged over
-    ``width`` samples (at rest it points up, against gravity)."""
-    mean = uniform_filter1d(np.asarray(acc_m_s2, dtype=np.float64), max(1, width), axis=0, mode="nearest")
-    return mean / np.maximum(np.linalg.norm(mean, axis=1, keepdims=True), 1e-9)
-
-
 def up_from_orientation(quat_wxyz: np.ndarray) -> np.ndarray:
     """The earth's up direction in the sensor frame, unit (N, 3), from orientations (sensor → earth, (N, 4))."""
     w, x, y, z = np.asarray(quat_wxyz, dtype=np.float64).T  # the rotation matrix's last row, written out
@@ -118,21 +111,27 @@ def still_mask(samples: ImuSamples, params: RestParams | None = None) -> np.ndar
     if n == 0:
         return np.zeros(0, dtype=bool)
     width = max(3, int(round(p.still_window_s * samples.rate_hz)))
-    up = up_from_acc(samples.acc_m_s2, width)
-    gyr = samples.gyr_rad_s
-    vertical = np.einsum("ij,ij->i", gyr, up)
-    horizontal = gyr - vertical[:, None] * up
-    acc_norm = np.linalg.norm(samples.acc_m_s2, axis=1)
-    both = np.column_stack([vertical, horizontal, acc_norm])
-    mean = uniform_filter1d(both, width, axis=0, mode="nearest")
-    sd = np.sqrt(np.maximum(uniform_filter1d(both * both, width, axis=0, mode="nearest") - mean * mean, 0.0))
-    quiet = (sd[:, 0] < np.radians(p.still_vertical_sd_deg_s)) & (
-        np.sqrt((sd[:, 1:4] ** 2).sum(axis=1)) < np.radians(p.still_horizontal_sd_deg_s)) & (
-        sd[:, 4] < p.still_acc_sd_m_s2)
+    # (a component at a time: whole-array arithmetic on rows of three numbers is several times slower)
+    gyr, acc = samples.gyr_rad_s.T, samples.acc_m_s2.T
+    up = [uniform_filter1d(a, width, mode="nearest") for a in acc]  # the accelerometer's mean: up, at rest
+    length = np.maximum(np.sqrt(up[0] * up[0] + up[1] * up[1] + up[2] * up[2]), 1e-9)
+    up = [u / length for u in up]
+    vertical = gyr[0] * up[0] + gyr[1] * up[1] + gyr[2] * up[2]
+    series = [vertical] + [g - vertical * u for g, u in zip(gyr, up)] + [
+        np.sqrt(acc[0] * acc[0] + acc[1] * acc[1] + acc[2] * acc[2])]  # rate about vertical, the others', |acc|
+
+    def mean_and_sd(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        mean = uniform_filter1d(x, width, mode="nearest")
+        return mean, np.sqrt(np.maximum(uniform_filter1d(x * x, width, mode="nearest") - mean * mean, 0.0))
+
+    (mean, sd_vertical), *horizontal, (_, sd_acc) = [mean_and_sd(x) for x in series]
+    sd_horizontal = np.sqrt(sum(sd * sd for _, sd in horizontal))
+    quiet = (sd_vertical < np.radians(p.still_vertical_sd_deg_s)) & (
+        sd_horizontal < np.radians(p.still_horizontal_sd_deg_s)) & (sd_acc < p.still_acc_sd_m_s2)
     if not quiet.any():
         return quiet
-    typical = float(np.median(mean[quiet, 0]))  # the bias about vertical, give or take creep and settling
-    return quiet & (np.abs(mean[:, 0] - typical) < np.radians(p.still_vertical_rate_deg_s))
+    typical = median(mean[quiet])  # the bias about vertical, give or take creep and settling
+    return quiet & (np.abs(mean - typical) < np.radians(p.still_vertical_rate_deg_s))
 
 
 def block_size(rate_hz: float, max_rate_hz: float) -> int:
