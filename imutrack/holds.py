@@ -25,7 +25,7 @@ import numpy as np
 
 from imutrack.frames import MOVEMENT_ONSET_FRACTION
 from imutrack.intervals import runs
-from imutrack.series import median
+from imutrack.series import gradient, median
 
 
 @dataclass
@@ -85,7 +85,7 @@ def twist_rate_deg_s(t_s: np.ndarray, twist_deg: np.ndarray, smooth_s: float, st
     dt = step_s or float(np.median(np.diff(t_s)))
     window = max(5, int(round(smooth_s / dt)) | 1)
     if window > len(twist_deg):
-        return np.gradient(twist_deg, t_s)
+        return gradient(twist_deg, t_s)
     from scipy.signal import savgol_filter  # scipy.signal costs a second to import: only when needed
 
     return savgol_filter(twist_deg, window, 2, deriv=1, delta=dt)

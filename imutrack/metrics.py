@@ -128,7 +128,7 @@ def breathing(t_s: np.ndarray, flexion_deg: np.ndarray, params: MetricParams, fs
         flexion_deg = uniform_filter1d(flexion_deg, step, mode="nearest")[::step]
         t_s, fs, n = t_s[::step], fs / step, len(t_s[::step])
     window = max(5, int(round(0.5 * fs)) | 1)
-    rate = _savgol_slope(flexion_deg, window) * fs if window < n else np.gradient(flexion_deg, t_s)
+    rate = _savgol_slope(flexion_deg, window) * fs if window < n else gradient(flexion_deg, t_s)
     # A breath's pitch rate is sinusoidal: its robust SD (1.4826 × MAD) is about its amplitude (1.05×), so 2.5 robust
     # SDs — 2.6× a breath's own peak rate — are never reached by breathing but are by a posture shift on top of it.
     robust_sd = 1.4826 * median(np.abs(rate - median(rate)))

@@ -107,7 +107,9 @@ def _angles_deg(quat_wxyz: np.ndarray, quat_neutral_wxyz: np.ndarray, forward_ea
 def twist_only_deg(quat_wxyz: np.ndarray, quat_neutral_wxyz: np.ndarray) -> np.ndarray:
     """Twist relative to neutral, degrees (N,), + = left; cheaper than :func:`trunk_angles_deg`."""
     w, _, _, z = _relative(quat_wxyz, quat_neutral_wxyz)
-    return np.degrees(_twist_rad(w, z))
+    twist = np.degrees(_twist_rad(w, z))
+    twist[w * w + z * z <= 1e-24] = 0.0  # a swing of 180°: no twist (as :func:`trunk_angles_deg` takes it)
+    return twist
 
 
 def _relative(quat_wxyz: np.ndarray, quat_neutral_wxyz: np.ndarray) -> np.ndarray:

@@ -163,11 +163,13 @@ def test_up_in_the_sensor_frame_is_the_inverse_rotation_of_up():
     assert np.allclose(up, rotations.inv().apply([0.0, 0.0, 1.0]), atol=1e-12)
 
 
-@pytest.mark.parametrize("rel", [[1, 0, 0, 0], [0.6, 0, 0, 0.8], [0, 0.6, 0.8, 0], [0.8, 0.6, 0, 0]])
+@pytest.mark.parametrize("rel", [[1, 0, 0, 0], [0.6, 0, 0, 0.8], [0, 0.6, 0.8, 0], [1e-13, 0.6, 0.8, 1e-13],
+                                 [0.8, 0.6, 0, 0]])
 def test_trunk_angles_at_the_edges_a_still_trunk_a_pure_twist_a_half_turn_swing(rel):
     rel = np.array(rel, dtype=float)
     twist, flexion, lean = (a[0] for a in trunk_angles_deg(rel[None, :], np.array([1.0, 0, 0, 0]),
                                                              np.array([1.0, 0.0, 0.0])))
+    assert twist_only_deg(rel[None, :], np.array([1.0, 0, 0, 0]))[0] == pytest.approx(twist, abs=1e-9)
     if rel[0] ** 2 + rel[3] ** 2 < 1e-12:  # a swing of 180°: no twist, the swing is rel itself
         assert twist == 0.0 and np.hypot(flexion, lean) == pytest.approx(180.0)
     else:
