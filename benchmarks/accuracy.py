@@ -624,13 +624,13 @@ is measured as it moves. Not yet measured on real people with two sensors (no su
 A drop-out of up to 3 s with the person still on both sides of it keeps the angle (a turn or a return is seconds of
 motion); the hold records how long the sensor was lost, as its sway and bounce meanwhile are unseen (the holds more
 than 1° off). After a longer drop-out, or one with motion at its edges, the guide asks the person to come back to face
-forward and takes the stillness that follows as facing forward (`docs/live.md`). The runs thrown (2026-12-03): one
-where the simulated person, who does not hear the guide, turns and holds on its own schedule while the guide looks
-for facing forward; and one where, after a 3.8 s drop-out at the start of a forced hold, the bias fitted on the rest
-that followed rested on that rest's rate alone (no level links it across a drop-out) and was 0.09 °/s off, so the
-later rests read more than 10° from facing forward, were not taken as rests, and the guide's angles drifted by up
-to 30°. The stored numbers come from the analysis of the recording, which measures across the gap from the rests
-around it.
+forward and takes the stillness that follows as facing forward (`docs/live.md`); the second rest after it is taken
+however far it reads, to tie the chain of rests again. The run thrown (2026-12-03): the simulated person, who does
+not hear the guide, turns and holds on its own schedule while the guide looks for facing forward. (Until then a
+second one was: after a 3.8 s drop-out at the start of a hold, the bias fitted on the rest that followed rested on
+that rest's rate alone and was 0.09 °/s off, the later rests read more than 10° from facing forward and were
+refused, and the angles drifted by up to 30°.) The stored numbers come from the analysis of the recording, which
+measures across the gap from the rests around it.
 
 ## BROAD (real IMU, optical truth)
 Twist error, degrees RMS, computed as `../shared/data/broad/BASELINE.md` defines (`imutrack/evaluation.py`).
