@@ -590,6 +590,20 @@ class Guide:
     def _say(self, t: float, kind: str, text: str) -> None:
         self.events.append(Event(float(t), kind, text))
 
+    def asks(self, since: int = 0) -> list[tuple[str, float, str | None]]:
+        """What the events from number ``since`` on ask of the person: ("turn", time s, side), ("return", time s,
+        None) — come back to face forward — or ("relax", time s, None) — stop bouncing (what a simulated person
+        who follows the guide takes, :func:`imutrack.sources.simulator.follow`)."""
+        out = []
+        for event in self.events[since:]:
+            if event.kind == "turn":
+                out.append(("turn", event.t_s, self.state.side))
+            elif event.kind in ("hold end", "angle lost"):
+                out.append(("return", event.t_s, None))
+            elif event.kind == "cue" and event.text == CUE_TEXTS["bounce"]:
+                out.append(("relax", event.t_s, None))
+        return out
+
     def take_events(self) -> list[Event]:
         events, self.events = self.events, []
         return events

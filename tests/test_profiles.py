@@ -327,8 +327,8 @@ def test_arrival_timing_recovers_the_sensors_rate_and_times_and_dates_a_gap(rate
                                                                              late_share, seed):
     """A clockless sensor (WitMotion frames) at its true rate, whatever it was set to, its notifications delayed by
     a random latency (exponential, a connection interval or two, and up to 30 % of them up to 0.2 s late): the
-    rate is measured within 0.3 %, the times are the true ones but for a constant within a connection interval,
-    and a link drop of known length costs the samples it held."""
+    rate is measured within 0.3 % (0.5 % at 10 Hz), the times are the true ones but for a constant within a
+    connection interval, and a link drop of known length costs the samples it held."""
     rng = np.random.default_rng(seed)
     n = int(12 * rate_hz) // per_packet * per_packet
     t_true_s = np.arange(n) / rate_hz
@@ -351,7 +351,9 @@ def test_arrival_timing_recovers_the_sensors_rate_and_times_and_dates_a_gap(rate
     taken = [t for t in [*taken, stream.take(final=True)] if t is not None]
     t_s = np.concatenate([t[0].t_s for t in taken])
     seq = np.concatenate([t[1] for t in taken])
-    assert stream.measured_rate_hz == pytest.approx(rate_hz, rel=0.003)
+    # (at 10 Hz the 12 s hold as few as 40 packets: over 300 random draws the error reached 0.31 %, p99 0.17 %;
+    # from 52 Hz on, 0.08 %)
+    assert stream.measured_rate_hz == pytest.approx(rate_hz, rel=0.003 if rate_hz > 20.0 else 0.005)
     assert (stream.rate_warning is None) == (abs(rate_hz / 100 - 1) <= 0.05)
     truth = t_true_s[kept] - t_true_s[0]
     off_s = (t_s - truth) - np.median(t_s - truth)  # t_s counts from the first sample, itself dated by a delay

@@ -6,7 +6,7 @@ from scipy.spatial.transform import Rotation
 
 from imutrack.errors import ImutrackError
 from imutrack.frames import GRAVITY_M_S2
-from imutrack.sources.simulator import ImuErrorModel, SimulatorConfig, simulate
+from imutrack.sources.simulator import ImuErrorModel, SimulatorConfig, follow, simulate
 from imutrack.trunk import forward_at_neutral, trunk_angles_deg
 
 SHORT = dict(reps_per_side=1, hold_s=20.0, rest_s=6.0, neutral_s=6.0, end_rest_s=3.0)
@@ -164,3 +164,41 @@ def test_a_warming_sensor_adds_only_its_exponential_bias_and_leaves_every_other_
     assert 0.0 < np.abs(final_deg_s).max() <= 0.2
     np.testing.assert_array_equal(warm.samples.acc_m_s2, cold.samples.acc_m_s2)
     np.testing.assert_array_equal(warm.truth.gyr_bias_rad_s, cold.truth.gyr_bias_rad_s)
+
+
+def test_a_person_who_follows_prompts_turns_and_comes_back_when_asked_and_nothing_before_changes():
+    # A made-up guide: turn left at 20 s, come back at 60 s, turn right at 80 s, come back at 120 s. The person reacts
+    # after reaction_s; each prompt is told only once its batch has gone, and what was given before stays the same.
+    cfg = SimulatorConfig(seed=5, reps_per_side=1, hold_s=30.0, sample_rate_hz=50.0, neutral_s=5.0, duration_s=150.0,
+                          reaction_s=0.7)
+    asks = [(20.0, ("turn", 20.0, "left")), (60.0, ("return", 60.0, None)), (80.0, ("turn", 80.0, "right")),
+            (120.0, ("return", 120.0, None))]
+    given = []
+
+    def respond(batch):
+        given.append(batch)
+        return [said for at, said in asks if batch.t_s[0] <= at <= batch.t_s[-1]]
+
+    session = follow(cfg, respond)
+    t = np.concatenate([b.t_s for b in given])
+    np.testing.assert_array_equal(t, session.samples.t_s)
+    np.testing.assert_array_equal(np.vstack([b.gyr_rad_s for b in given]), session.samples.gyr_rad_s)
+    np.testing.assert_array_equal(np.vstack([b.acc_m_s2 for b in given]), session.samples.acc_m_s2)
+    reps = session.truth.reps
+    assert [r.side for r in reps] == ["left", "right"]
+    # turns begin reaction_s after the prompt (the truth reports the onset a little into the movement), and the hold
+    # lasts until the person is asked back, not the 30 s planned
+    for rep, (turn_at, back_at) in zip(reps, [(20.0, 60.0), (80.0, 120.0)]):
+        assert turn_at + 0.7 < rep.turn_start_s < turn_at + 1.2
+        assert back_at + 0.7 < rep.hold_end_s < back_at + 1.2
+    twist = session.truth.twist_deg
+    quiet = (session.truth.t_s > 8.0) & (session.truth.t_s < 20.5)
+    assert np.abs(twist[quiet]).max() < 1.0  # until asked, the person sits facing forward
+    assert session.samples.duration_s == pytest.approx(150.0, abs=0.05)
+
+
+def test_following_prompts_needs_a_reaction_longer_than_a_batch_and_a_known_duration():
+    with pytest.raises(ImutrackError, match="reaction"):
+        follow(SimulatorConfig(duration_s=100.0, reaction_s=0.05), lambda batch: [])
+    with pytest.raises(ImutrackError, match="duration_s"):
+        SimulatorConfig(follow_prompts=())

@@ -23,7 +23,7 @@ flexion + = forward (slouching); lean + = to the left.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 from datetime import datetime
 from pathlib import Path
 
@@ -158,6 +158,15 @@ class SimulatorConfig:
 
     ``hold_s`` of 0 makes quick turns: out and straight back, with no hold (no creep, sway, bouncing or slouching).
 
+    ``follow_prompts``: a person who does what a guide asks (:func:`follow`) rather than keeping a schedule: per rep,
+    when they were asked to turn (s), to which side, to come back, and to stop bouncing (s; inf: not yet). Each turn
+    starts ``reaction_s`` after its prompt (or once the return before is over), each hold lasts until ``reaction_s``
+    after the prompt to come back, a forced hold's bouncing stops as soon after being told, and between reps the
+    person rests facing forward until asked again; the session lasts ``duration_s``. A hold's creep, sway, shifts
+    and slouching are as planned for a hold of ``hold_s`` (the person cannot know when it will end), and its deep
+    breathing ends with it. The draws do not depend on the prompts, so a prompt changes nothing before the person
+    reacts to it.
+
     ``pelvis_share``: the pelvis turns on the seat by this share of each rep's turn (± ``pelvis_share_jitter``, per
     rep; people do 14-22 %, up to 60 %), starting ``pelvis_lag_s`` after the chest (negative: before it), and comes
     back with the return; the chest's own rotation against the room is what it was, so the spine twists by the rest.
@@ -218,6 +227,9 @@ class SimulatorConfig:
     hip_slip_deg: float = 4.0
     pelvis_sensor: bool = False
     pelvis_tilt_deg: float = 25.0  # the sacrum's incline from vertical
+    follow_prompts: tuple[tuple[float, str, float, float], ...] | None = None
+    reaction_s: float = 0.8
+    duration_s: float = 0.0
 
     def __post_init__(self) -> None:
         if not 1.0 <= self.sample_rate_hz <= 10_000.0:
@@ -229,6 +241,8 @@ class SimulatorConfig:
             raise ImutrackError(f"reps_per_side must be ≥ 0, got {self.reps_per_side}")
         if self.hold_s != 0.0 and self.hold_s < 10.0:
             raise ImutrackError(f"a simulated hold must last at least 10 s (or 0: quick turns), got {self.hold_s:g} s")
+        if self.follow_prompts is not None and (self.hold_s <= 0.0 or self.duration_s <= self.neutral_s):
+            raise ImutrackError("a person who follows prompts holds (hold_s > 0) for a session of a known duration_s")
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -461,96 +475,112 @@ def _script(cfg: SimulatorConfig, rng: np.random.Generator) -> _Script:
     slouches: list[TruthSlouch] = []
     t = cfg.neutral_s
     other = "right" if cfg.first_side == "left" else "left"
-    for _ in range(cfg.reps_per_side):
-        for side in (cfg.first_side, other):
-            sign = 1.0 if side == "left" else -1.0
-            turn_s = cfg.turn_s * rng.uniform(0.8, 1.25)
-            return_s = cfg.return_s * rng.uniform(0.8, 1.25)
-            jitter = min(cfg.hold_jitter_s, 0.1 * cfg.hold_s)
-            hold_s = cfg.hold_s + rng.uniform(-jitter, jitter)
-            base_peak = cfg.peak_twist_left_deg if side == "left" else cfg.peak_twist_right_deg
-            peak = max(5.0, base_peak + rng.normal(0.0, cfg.peak_jitter_deg))
-            held = cfg.hold_s > 0.0
-            forced = held and bool(rng.random() < cfg.forced_probability)
-            creep = 0.0 if forced or not held else max(0.0, cfg.creep_deg + rng.normal(0.0, cfg.creep_jitter_deg))
-            turn_start, hold_start = t, t + turn_s
-            hold_end = hold_start + hold_s
-            return_end = hold_end + return_s
-            # Reported times follow the onset/offset convention (speed at MOVEMENT_ONSET_FRACTION of its peak).
-            truth_times = dict(
-                turn_start_s=turn_start + _ONSET_U * turn_s,
-                hold_start_s=turn_start + (1 - _ONSET_U) * turn_s,
-                hold_end_s=hold_end + _ONSET_U * return_s,
-                return_end_s=hold_end + (1 - _ONSET_U) * return_s,
-            )
+    follow = cfg.follow_prompts
+    # (following prompts: a few more reps than planned may be asked for, and every one draws as many numbers)
+    slots = cfg.reps_per_side + (2 if follow is not None else 0)
+    for k, side in enumerate(side for _ in range(slots) for side in (cfg.first_side, other)):
+        prompt = None if follow is None else (follow[k] if k < len(follow) else (np.inf, side, np.inf, np.inf))
+        side = side if prompt is None else prompt[1]
+        sign = 1.0 if side == "left" else -1.0
+        turn_s = cfg.turn_s * rng.uniform(0.8, 1.25)
+        return_s = cfg.return_s * rng.uniform(0.8, 1.25)
+        jitter = min(cfg.hold_jitter_s, 0.1 * cfg.hold_s)
+        hold_s = cfg.hold_s + rng.uniform(-jitter, jitter)
+        base_peak = cfg.peak_twist_left_deg if side == "left" else cfg.peak_twist_right_deg
+        peak = max(5.0, base_peak + rng.normal(0.0, cfg.peak_jitter_deg))
+        held = cfg.hold_s > 0.0
+        forced = held and bool(rng.random() < cfg.forced_probability)
+        creep = 0.0 if forced or not held else max(0.0, cfg.creep_deg + rng.normal(0.0, cfg.creep_jitter_deg))
+        turn_start, hold_start = t, t + turn_s
+        hold_end = hold_start + hold_s
+        if prompt is not None:  # not asked yet: after the session's end
+            later = cfg.duration_s + 1000.0 * (k + 1)
+            turn_start = max(t, prompt[0] + cfg.reaction_s) if np.isfinite(prompt[0]) else later
+            hold_start = turn_start + turn_s
+            hold_end = max(hold_start + 0.5, prompt[2] + cfg.reaction_s) if np.isfinite(prompt[2]) else later
+        return_end = hold_end + return_s
+        # Reported times follow the onset/offset convention (speed at MOVEMENT_ONSET_FRACTION of its peak).
+        truth_times = dict(
+            turn_start_s=turn_start + _ONSET_U * turn_s,
+            hold_start_s=turn_start + (1 - _ONSET_U) * turn_s,
+            hold_end_s=hold_end + _ONSET_U * return_s,
+            return_end_s=hold_end + (1 - _ONSET_U) * return_s,
+        )
 
-            twist.steps.append(Step(turn_start, turn_s, sign * peak))
-            slip = 0.0
-            if cfg.pelvis_share > 0 or cfg.hip_slip_probability > 0:
-                share = max(0.0, cfg.pelvis_share + hips.uniform(-1.0, 1.0) * cfg.pelvis_share_jitter)
-                lag = cfg.pelvis_lag_s
-                if held and hips.random() < cfg.hip_slip_probability:
-                    slip = sign * hips.uniform(0.5, 1.0) * cfg.hip_slip_deg
-                    pelvis.steps.append(Step(hold_start + hips.uniform(0.3, 0.6) * hold_s, 2.0, slip))
-                pelvis.steps += [Step(turn_start + lag, turn_s, sign * share * peak),
-                                 Step(hold_end + lag, return_s, -sign * share * peak - slip)]
-            if creep > 0:
-                creep_s = hold_s * rng.uniform(0.5, 0.9)
-                twist.steps.append(Step(hold_start, creep_s, sign * creep))
-            miss = rng.uniform(-1.0, 1.0) * cfg.settle_deg if cfg.settle_deg > 0 else 0.0
-            twist.steps.append(Step(hold_end, return_s, -sign * (peak + creep) + miss))
-            if not held:
-                reps.append(dict(side=side, **truth_times, forced=False, creep_deg=0.0, breath_rate_bpm=rest_hz * 60,
-                                 hip_slip_deg=0.0))
-                rest_s = cfg.rest_s * rng.uniform(0.8, 1.25)
-                if miss:
-                    twist.steps.append(Step(return_end + 0.5, (rest_s - 0.5) * rng.uniform(0.6, 0.95), -miss))
-                t = return_end + rest_s
-                continue
-            sway_hz = rng.uniform(0.05, 0.2)
-            twist.waves.append(
-                Wave(hold_start, hold_end, cfg.sway_deg * rng.uniform(0.5, 1.5), sway_hz, rng.uniform(0, 2 * np.pi),
-                     _HOLD_FADE_S)
-            )
-            twist.waves.append(
-                Wave(hold_start, hold_end, cfg.tremor_deg, rng.uniform(8.0, 12.0), 0.0, _HOLD_FADE_S)
-            )
-            if forced:
-                twist.waves.append(
-                    Wave(hold_start, hold_end, cfg.bounce_deg * rng.uniform(0.8, 1.2), rng.uniform(0.7, 1.5), 0.0,
-                         1.0)
-                )
-            lean_deg = sign * cfg.lean_deg * rng.uniform(0.3, 1.0)
-            lean.steps += [Step(turn_start, turn_s, lean_deg), Step(hold_end, return_s, -lean_deg)]
-
-            # Deep, slow breathing through the hold; resting breaths otherwise.
-            hold_hz = cfg.breath_hold_bpm / 60.0 * rng.uniform(0.85, 1.15)
-            breath_rate.steps += [Step(hold_start, 5.0, hold_hz - rest_hz), Step(hold_end - 5.0, 5.0, rest_hz - hold_hz)]
-            breath_depth.steps += [Step(hold_start, 5.0, 1.0), Step(hold_end - 5.0, 5.0, -1.0)]
-
-            if rng.random() < cfg.slouch_probability:
-                ramp_s = rng.uniform(2.0, 4.0)
-                start = hold_start + rng.uniform(8.0, max(8.5, hold_s - 30.0))
-                stay = rng.uniform(6.0, 15.0)
-                depth = cfg.slouch_deg * rng.uniform(0.8, 1.3)
-                end = start + 2 * ramp_s + stay
-                flexion.steps += [Step(start, ramp_s, depth), Step(end - ramp_s, ramp_s, -depth)]
-                slouches.append(TruthSlouch(start, end, depth))
-            # Small, normal shifts of position that are not slouching.
-            shift_at = hold_start + rng.uniform(0.2, 0.7) * hold_s
-            if not any(s.start_s - 6.0 < shift_at < s.end_s + 2.0 for s in slouches):
-                shift = rng.uniform(-1.0, 1.0) * cfg.posture_shift_deg
-                flexion.steps += [Step(shift_at, 1.5, shift), Step(shift_at + 4.0, 1.5, -shift)]
-
-            reps.append(dict(side=side, **truth_times, forced=forced, creep_deg=creep, breath_rate_bpm=hold_hz * 60.0,
-                             hip_slip_deg=abs(slip)))
+        twist.steps.append(Step(turn_start, turn_s, sign * peak))
+        slip = 0.0
+        if cfg.pelvis_share > 0 or cfg.hip_slip_probability > 0:
+            share = max(0.0, cfg.pelvis_share + hips.uniform(-1.0, 1.0) * cfg.pelvis_share_jitter)
+            lag = cfg.pelvis_lag_s
+            if held and hips.random() < cfg.hip_slip_probability:
+                slip = sign * hips.uniform(0.5, 1.0) * cfg.hip_slip_deg
+                pelvis.steps.append(Step(hold_start + hips.uniform(0.3, 0.6) * hold_s, 2.0, slip))
+            pelvis.steps += [Step(turn_start + lag, turn_s, sign * share * peak),
+                             Step(hold_end + lag, return_s, -sign * share * peak - slip)]
+        if creep > 0:
+            creep_s = hold_s * rng.uniform(0.5, 0.9)
+            twist.steps.append(Step(hold_start, creep_s, sign * creep))
+        miss = rng.uniform(-1.0, 1.0) * cfg.settle_deg if cfg.settle_deg > 0 else 0.0
+        twist.steps.append(Step(hold_end, return_s, -sign * (peak + creep) + miss))
+        if not held:
+            reps.append(dict(side=side, **truth_times, forced=False, creep_deg=0.0, breath_rate_bpm=rest_hz * 60,
+                             hip_slip_deg=0.0))
             rest_s = cfg.rest_s * rng.uniform(0.8, 1.25)
-            if cfg.seat_shift_deg > 0:
-                seat.steps.append(Step(return_end + 1.0, 1.5, rng.uniform(-1.0, 1.0) * cfg.seat_shift_deg))
             if miss:
                 twist.steps.append(Step(return_end + 0.5, (rest_s - 0.5) * rng.uniform(0.6, 0.95), -miss))
             t = return_end + rest_s
+            continue
+        sway_hz = rng.uniform(0.05, 0.2)
+        # (following prompts, the waves fade out over the return: nothing before it knows when it comes)
+        until = hold_end if follow is None else hold_end + _HOLD_FADE_S
+        twist.waves.append(
+            Wave(hold_start, until, cfg.sway_deg * rng.uniform(0.5, 1.5), sway_hz, rng.uniform(0, 2 * np.pi),
+                 _HOLD_FADE_S)
+        )
+        twist.waves.append(
+            Wave(hold_start, until, cfg.tremor_deg, rng.uniform(8.0, 12.0), 0.0, _HOLD_FADE_S)
+        )
+        if forced:  # (following prompts: until told to relax, or the return)
+            twist.waves.append(
+                Wave(hold_start, hold_end if follow is None else min(hold_end, prompt[3] + cfg.reaction_s) + 1.0,
+                     cfg.bounce_deg * rng.uniform(0.8, 1.2), rng.uniform(0.7, 1.5), 0.0, 1.0)
+            )
+        lean_deg = sign * cfg.lean_deg * rng.uniform(0.3, 1.0)
+        lean.steps += [Step(turn_start, turn_s, lean_deg), Step(hold_end, return_s, -lean_deg)]
+
+        # Deep, slow breathing through the hold; resting breaths otherwise.
+        hold_hz = cfg.breath_hold_bpm / 60.0 * rng.uniform(0.85, 1.15)
+        calm = hold_end - 5.0 if follow is None else hold_end  # back to resting breaths
+        breath_rate.steps += [Step(hold_start, 5.0, hold_hz - rest_hz), Step(calm, 5.0, rest_hz - hold_hz)]
+        breath_depth.steps += [Step(hold_start, 5.0, 1.0), Step(calm, 5.0, -1.0)]
+
+        if rng.random() < cfg.slouch_probability:
+            ramp_s = rng.uniform(2.0, 4.0)
+            start = hold_start + rng.uniform(8.0, max(8.5, hold_s - 30.0))
+            stay = rng.uniform(6.0, 15.0)
+            depth = cfg.slouch_deg * rng.uniform(0.8, 1.3)
+            end = start + 2 * ramp_s + stay
+            flexion.steps += [Step(start, ramp_s, depth), Step(end - ramp_s, ramp_s, -depth)]
+            slouches.append(TruthSlouch(start, end, depth))
+        # Small, normal shifts of position that are not slouching.
+        shift_at = hold_start + rng.uniform(0.2, 0.7) * hold_s
+        if not any(s.start_s - 6.0 < shift_at < s.end_s + 2.0 for s in slouches):
+            shift = rng.uniform(-1.0, 1.0) * cfg.posture_shift_deg
+            flexion.steps += [Step(shift_at, 1.5, shift), Step(shift_at + 4.0, 1.5, -shift)]
+
+        reps.append(dict(side=side, **truth_times, forced=forced, creep_deg=creep, breath_rate_bpm=hold_hz * 60.0,
+                         hip_slip_deg=abs(slip)))
+        rest_s = cfg.rest_s * rng.uniform(0.8, 1.25)
+        if cfg.seat_shift_deg > 0:
+            seat.steps.append(Step(return_end + 1.0, 1.5, rng.uniform(-1.0, 1.0) * cfg.seat_shift_deg))
+        if miss:
+            twist.steps.append(Step(return_end + 0.5, (rest_s - 0.5) * rng.uniform(0.6, 0.95), -miss))
+        t = return_end + rest_s if follow is None else return_end + 0.5
     duration = t + cfg.end_rest_s if reps else cfg.neutral_s + cfg.end_rest_s
+    if follow is not None:
+        duration = cfg.duration_s
+        reps = [rep for rep in reps if rep["turn_start_s"] < duration]
+        slouches = [slouch for slouch in slouches if slouch.start_s < duration]
     return _Script(twist, flexion, lean, seat, pelvis, breath_rate, breath_depth, reps, slouches, cfg.neutral_s,
                    duration)
 
@@ -621,6 +651,37 @@ def simulate(cfg: SimulatorConfig | None = None) -> SimulatedSession:
     rng = np.random.default_rng(cfg.seed)
     script = _script(cfg, rng)
     return _synthesise(cfg, rng, script, _mount(cfg, rng))
+
+
+def follow(cfg: SimulatorConfig, respond, batch_s: float = 0.1) -> SimulatedSession:
+    """A session of a person who does what they are asked (``cfg.follow_prompts`` filled in as it goes), of
+    ``cfg.duration_s``. Its samples go to ``respond`` in batches of ``batch_s`` as they happen; ``respond(batch)``
+    returns what was asked meanwhile, each ("turn", time s, side), ("return", time s, None) — come back to face
+    forward — or ("relax", time s, None) — stop bouncing. After each, the session is simulated again with it:
+    nothing changes before the person reacts, so the batches already given stay as they were. Returns the session
+    as it happened."""
+    if not cfg.reaction_s > batch_s:
+        raise ImutrackError(f"the reaction time ({cfg.reaction_s:g} s) must be longer than a batch ({batch_s:g} s)")
+    prompts: list[list] = []
+    session = simulate(replace(cfg, follow_prompts=()))
+    t = session.samples.t_s
+    edges = np.append(np.searchsorted(t, np.arange(t[0], t[-1] + batch_s, batch_s)), len(t))
+    for a, b in zip(edges[:-1], edges[1:]):
+        if b <= a:
+            continue
+        said = respond(session.samples.slice(int(a), int(b)))
+        for kind, at, side in said:
+            if kind == "relax":
+                if prompts and not np.isfinite(prompts[-1][3]):
+                    prompts[-1][3] = at
+                continue
+            if prompts and not np.isfinite(prompts[-1][2]):  # asked to turn again: first, come back
+                prompts[-1][2] = at
+            if kind == "turn":
+                prompts.append([at, side, np.inf, np.inf])
+        if said:
+            session = simulate(replace(cfg, follow_prompts=tuple(tuple(p) for p in prompts)))
+    return session
 
 
 def simulate_calibration(sensor: SimulationTruth, turns: int = 3, turn_s: float = 6.0, still_s: float = 5.0,
