@@ -435,7 +435,7 @@ What the baselines are:
 - *analyze recording*: the whole analysis (read, the rest stage with its 12.5 Hz vqf pass, the full-rate vqf pass,
   trunk angles, reps, holds, metrics) against the floor any analysis must pay: the fastest parser installed plus one
   vqf `updateBatch` over the same samples. Target ≤ 1.5×. This shared 2-core machine's speed drifts by tens of per
-  cent within minutes; the ratio of the two run in turns holds steadier (1.37–1.52× across runs on 2026-12-03, its
+  cent within minutes; the ratio of the two run in turns holds steadier (1.34–1.51× across runs on 2026-12-03, its
   median ~1.4×), and a change of the code is judged against a run of the old code in the same way. Where the time
   goes (1 h, 44 holds, quiet moments): reading ~55 ms (pandas' parse ~50 ms of it), the full-rate vqf pass with the
   bias taken out ~60 ms (vqf's own defaults, in the floor, cost 75-110 ms), the per-hold metrics ~60 ms (two
