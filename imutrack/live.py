@@ -494,6 +494,9 @@ class Guide:
         lost, self._rest_lost = self._rest_lost, False
         moved = self._tracker.end_rest(self._rest_started_s, now, trusted=lost,
                                        away_deg=self.config.facing_forward_deg) or 0.0
+        if not lost and abs(moved) > self.config.facing_forward_deg:  # the second rest after a drop-out: said
+            self._say(now, "note", f"Facing forward measured again after the sensor was lost: the angles moved by "
+                                   f"{abs(moved):.0f}°")
         if moved:
             self._recent[:, 1] -= moved
             self.state.twist_deg -= moved

@@ -240,6 +240,7 @@ def test_after_a_long_drop_out_the_second_rest_links_facing_forward_up_again(see
     holds = guide.state.holds
     assert [h["side"] for h in holds] == [r.side for r in session.truth.reps] and guide.state.phase is Phase.DONE
     assert holds[1]["gap_s"] == 4.0  # the hold with the drop-out: marked
+    assert [e.text for e in guide.events if e.kind == "note" and "measured again" in e.text]  # and the move said
     for hold in holds[:1] + holds[2:]:
         assert hold["twist_deg"] == pytest.approx(held(session.truth, hold), abs=1.5)
 
