@@ -322,6 +322,29 @@ def test_cli_live_simulated_plain_records_and_stores(tmp_path, capsys):
     assert stored.assisted == "unassisted" and stored.reps_left == stored.reps_right == 1
 
 
+def test_cli_live_simulated_person_does_what_the_guide_asks(tmp_path, capsys):
+    import re
+
+    from imutrack.analysis import analyze
+    from imutrack.cli import main
+
+    out = tmp_path / "live.csv"
+    assert main(["live", "--simulate", "--seed", "4", "--lenient", "--speed", "0", "--plain", "--reps", "2",
+                 "--hold", "20", "--rest", "5", "--out", str(out), "--no-store", "--no-rating"]) == 0
+    text = capsys.readouterr().out
+
+    def said(words):
+        return [60 * int(m) + float(s) for m, s in re.findall(r"\[(\d+):(\d+\.\d)\] " + words, text)]
+
+    turns, backs = said("Turn to the"), said("Done: slowly return")
+    reps = analyze(out).reps
+    assert len(turns) == len(backs) == len(reps) == 4
+    # each turn begins when asked (0.8 s to react), and each hold ends when the guide says it is done
+    for rep, asked_to_turn, asked_back in zip(reps, turns, backs):
+        assert asked_to_turn + 0.5 < rep.turn_start_s < asked_to_turn + 1.5
+        assert asked_back + 0.5 < rep.hold_end_s < asked_back + 1.5
+
+
 def test_pause_skip_and_quit_from_the_keyboard_side(session):
     guide = feed(Guide(GuideConfig(hold_s=50.0, rest_s=5.0)), session.samples, until_s=30.0)
     assert guide.state.phase is Phase.HOLD

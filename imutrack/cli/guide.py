@@ -113,6 +113,7 @@ def _run(args, guide, source, out: Path, view: str, web, gauge_before: dict, pre
         with recording_of(source, out) as write:
             try:
                 pelvis_batches = getattr(source, "pelvis_batches", list)  # a second sensor on the pelvis, if any
+                hear = getattr(source, "hear", None)  # the simulated person follows what the guide asks
                 for batch, now in source.batches():
                     for pelvis in pelvis_batches():
                         guide.update_pelvis(pelvis)
@@ -124,6 +125,8 @@ def _run(args, guide, source, out: Path, view: str, web, gauge_before: dict, pre
                     for command in [keys.read(), *(web.commands() if web is not None else ())]:
                         if command in actions:
                             state = actions[command](now)
+                    if hear is not None:
+                        hear(guide.asks())
                     events = guide.take_events()
                     for event in events:
                         if view != "terminal":

@@ -57,8 +57,10 @@ def _open_one(args: argparse.Namespace, out: Path, need_twist: bool, backends=No
 
         seed = getattr(args, "seed", None)
         seed = int(time.time()) % 1000 if seed is None else seed
-        guided = {"reps_per_side": args.reps, "hold_s": args.hold + 8.0, "rest_s": args.rest + 6.0} \
-            if need_twist else {}  # the simulated person holds a little longer than the guide asks
+        # guided, the simulated person does what the guide asks, when it asks (and may be asked for a rep more)
+        guided = {"reps_per_side": args.reps, "hold_s": max(args.hold, 10.0), "rest_s": args.rest, "neutral_s": 1.0,
+                  "follow_prompts": (), "duration_s": 2 * args.reps * (args.hold + args.rest + 20.0) + 300.0} \
+            if need_twist else {}
         pelvis = {"pelvis_sensor": True, "pelvis_share": 0.17} if simulated_pelvis else {}
         cfg = SimulatorConfig(sample_rate_hz=50.0, start_time=local_now_iso(), seed=seed, **guided, **pelvis)
         pelvis_out = None

@@ -29,7 +29,8 @@ class Source(Protocol):
 
     A source that also reads a second sensor on the pelvis has ``pelvis_batches()``: that sensor's batches received
     since the last call, on the same clock (the consumer reads it before each chest batch; the source writes its
-    recording).
+    recording). A source that can hear the guide — the simulated person who follows it — has ``hear(asks)``, given
+    what the guide asked after each batch (:meth:`imutrack.live.Guide.asks`).
     """
 
     meta: RecordingMeta

@@ -395,6 +395,8 @@ class SimulatedSource:
     def __init__(self, session: SimulatedSession, speed: float = 1.0, batch_s: float = 0.1,
                  pelvis_out: Path | None = None):
         self.session = session
+        # a person who follows the guide (``follow_prompts``): simulated again whenever it asks something
+        self._asked = _Asked() if session.config.follow_prompts is not None else None
         self.meta = session.recording_meta()
         self.speed = speed
         self.batch_s = batch_s
@@ -404,18 +406,24 @@ class SimulatedSource:
         self._pelvis_out = pelvis_out
         self._pelvis_writer = None
 
+    def hear(self, asks: list[tuple[str, float, str | None]]) -> None:
+        """What the guide asked (:meth:`imutrack.live.Guide.asks`): a person who follows it does it, from
+        ``reaction_s`` on (the batches already given stay as they were)."""
+        if self._asked is not None and self._asked.add(asks):
+            self.session = self._asked.session(self.session.config)
+
     def batches(self):
         import time
 
-        samples = self.session.samples
+        t_s = self.session.samples.t_s  # (the same times however often the session is simulated again)
         started = time.monotonic()
-        edges = np.searchsorted(samples.t_s, np.arange(0.0, samples.t_s[-1] + self.batch_s, self.batch_s))
+        edges = np.append(np.searchsorted(t_s, np.arange(0.0, t_s[-1] + self.batch_s, self.batch_s)), len(t_s))
         for a, b in zip(edges[:-1], edges[1:]):
             if self._closed:
                 return
             if b <= a:
                 continue
-            batch = samples.slice(int(a), int(b))
+            batch = self.session.samples.slice(int(a), int(b))
             if self.speed > 0:
                 delay = started + batch.t_s[-1] / self.speed - time.monotonic()
                 if delay > 0:
@@ -653,6 +661,29 @@ def simulate(cfg: SimulatorConfig | None = None) -> SimulatedSession:
     return _synthesise(cfg, rng, script, _mount(cfg, rng))
 
 
+class _Asked:
+    """What a person who follows a guide has been asked so far, as :attr:`SimulatorConfig.follow_prompts`."""
+
+    def __init__(self) -> None:
+        self.prompts: list[list] = []
+
+    def add(self, asks: list[tuple[str, float, str | None]]) -> bool:
+        """Take ("turn", s, side), ("return", s, None) and ("relax", s, None); whether anything was asked."""
+        for kind, at, side in asks:
+            if kind == "relax":
+                if self.prompts and not np.isfinite(self.prompts[-1][3]):
+                    self.prompts[-1][3] = at
+                continue
+            if self.prompts and not np.isfinite(self.prompts[-1][2]):  # asked to turn again: first, come back
+                self.prompts[-1][2] = at
+            if kind == "turn":
+                self.prompts.append([at, side, np.inf, np.inf])
+        return bool(asks)
+
+    def session(self, cfg: SimulatorConfig) -> SimulatedSession:
+        return simulate(replace(cfg, follow_prompts=tuple(tuple(p) for p in self.prompts)))
+
+
 def follow(cfg: SimulatorConfig, respond, batch_s: float = 0.1) -> SimulatedSession:
     """A session of a person who does what they are asked (``cfg.follow_prompts`` filled in as it goes), of
     ``cfg.duration_s``. Its samples go to ``respond`` in batches of ``batch_s`` as they happen; ``respond(batch)``
@@ -662,25 +693,13 @@ def follow(cfg: SimulatorConfig, respond, batch_s: float = 0.1) -> SimulatedSess
     as it happened."""
     if not cfg.reaction_s > batch_s:
         raise ImutrackError(f"the reaction time ({cfg.reaction_s:g} s) must be longer than a batch ({batch_s:g} s)")
-    prompts: list[list] = []
-    session = simulate(replace(cfg, follow_prompts=()))
+    asked = _Asked()
+    session = asked.session(cfg)
     t = session.samples.t_s
     edges = np.append(np.searchsorted(t, np.arange(t[0], t[-1] + batch_s, batch_s)), len(t))
     for a, b in zip(edges[:-1], edges[1:]):
-        if b <= a:
-            continue
-        said = respond(session.samples.slice(int(a), int(b)))
-        for kind, at, side in said:
-            if kind == "relax":
-                if prompts and not np.isfinite(prompts[-1][3]):
-                    prompts[-1][3] = at
-                continue
-            if prompts and not np.isfinite(prompts[-1][2]):  # asked to turn again: first, come back
-                prompts[-1][2] = at
-            if kind == "turn":
-                prompts.append([at, side, np.inf, np.inf])
-        if said:
-            session = simulate(replace(cfg, follow_prompts=tuple(tuple(p) for p in prompts)))
+        if b > a and asked.add(respond(session.samples.slice(int(a), int(b)))):
+            session = asked.session(cfg)
     return session
 
 
