@@ -67,7 +67,8 @@ def test_live_view_in_a_pseudo_terminal(tmp_path):
 
     db = tmp_path / "p.sqlite3"
     rate = answers((b"before the exercise?", b"7"), (b"after the exercise?", b"t"))
-    code, text = run_in_pty(["live", "--terminal", "--simulate", "--seed", "0", "--speed", "25", "--reps", "1",
+    # (at 8x the view, drawn 10 times a second, shows each phase: the simulated person turns 0.8 s after being asked)
+    code, text = run_in_pty(["live", "--terminal", "--simulate", "--seed", "0", "--speed", "8", "--reps", "1",
                              "--hold", "12", "--rest", "3", "--quiet", "--db", str(db), "--out", str(tmp_path / "live.csv")],
                             answer=rate)
     assert code == 0, text[-2000:]
