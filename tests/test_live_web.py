@@ -9,6 +9,7 @@ import re
 import sqlite3
 import sys
 
+import numpy as np
 import pytest
 
 from tests.browser import Browser, needs_chromium
@@ -41,10 +42,13 @@ document.addEventListener("DOMContentLoaded", () => {
 
 
 def _seed_that_slouches() -> int:
-    """The first seed whose simulated person slouches during a hold of the guided session below (so a cue shows)."""
+    """The first seed whose simulated person slouches during the first hold of the guided session below (so a cue
+    shows). That person follows the guide (as `imutrack live --simulate` has it): where a slouch falls within a hold
+    depends on the seed and the planned hold alone, so one prompt to turn, never to come back, tells."""
     for seed in range(100):
-        cfg = SimulatorConfig(sample_rate_hz=50.0, seed=seed, reps_per_side=1, hold_s=HOLD_S + 8.0,
-                              rest_s=REST_S + 6.0)
+        cfg = SimulatorConfig(sample_rate_hz=50.0, seed=seed, reps_per_side=1, hold_s=max(HOLD_S, 10.0),
+                              rest_s=REST_S, neutral_s=1.0, follow_prompts=((3.0, "left", np.inf, np.inf),),
+                              duration_s=3.0 + 2 * HOLD_S)
         truth = simulate(cfg).truth
         if any(r.hold_start_s + 5 < s.start_s < r.hold_start_s + HOLD_S for r in truth.reps for s in truth.slouches):
             return seed
