@@ -417,7 +417,7 @@ class SimulatedSource:
 
         t_s = self.session.samples.t_s  # (the same times however often the session is simulated again)
         started = time.monotonic()
-        edges = np.append(np.searchsorted(t_s, np.arange(0.0, t_s[-1] + self.batch_s, self.batch_s)), len(t_s))
+        edges = _batch_edges(t_s, self.batch_s)
         for a, b in zip(edges[:-1], edges[1:]):
             if self._closed:
                 return
@@ -661,6 +661,12 @@ def simulate(cfg: SimulatorConfig | None = None) -> SimulatedSession:
     return _synthesise(cfg, rng, script, _mount(cfg, rng))
 
 
+def _batch_edges(t_s: np.ndarray, batch_s: float) -> np.ndarray:
+    """Sample indices where batches of ``batch_s`` (s) of a session begin, from the session's start (t = 0), and its
+    length: batch k holds the samples from edge k to edge k + 1 (none, when no sample falls in its time)."""
+    return np.append(np.searchsorted(t_s, np.arange(0.0, t_s[-1] + batch_s, batch_s)), len(t_s))
+
+
 class _Asked:
     """What a person who follows a guide has been asked so far, as :attr:`SimulatorConfig.follow_prompts`."""
 
@@ -695,8 +701,7 @@ def follow(cfg: SimulatorConfig, respond, batch_s: float = 0.1) -> SimulatedSess
         raise ImutrackError(f"the reaction time ({cfg.reaction_s:g} s) must be longer than a batch ({batch_s:g} s)")
     asked = _Asked()
     session = asked.session(cfg)
-    t = session.samples.t_s
-    edges = np.append(np.searchsorted(t, np.arange(t[0], t[-1] + batch_s, batch_s)), len(t))
+    edges = _batch_edges(session.samples.t_s, batch_s)
     for a, b in zip(edges[:-1], edges[1:]):
         if b > a and asked.add(respond(session.samples.slice(int(a), int(b)))):
             session = asked.session(cfg)
